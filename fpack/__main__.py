@@ -1,0 +1,5 @@
+"""`python -m fpack`: the same as the `fpack` command."""
+
+from fpack.cli import run
+
+run()

@@ -1,0 +1,178 @@
+"""The command line: thin. Parses arguments, calls the library, prints results; one exit path.
+
+Heavy modules (the build machinery, jinja2, boto3, docker, google) are imported inside commands,
+so `fpack --help` and `fpack check` start fast. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import click
+import typer
+
+from fpack.errors import FpackError, UsageError
+
+if TYPE_CHECKING:
+    from fpack.artifact import Artifact
+    from fpack.config import Project
+    from fpack.report import ConsoleReporter
+
+# Typer's pretty tracebacks print local variables, which may hold credentials: never enable them.
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Package one Python function for AWS Lambda, Cloud Functions and Docker.")
+cache_app = typer.Typer(help="Inspect or empty fpack's cache of resolutions, trees and archives.",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@dataclass
+class Options:
+    debug: bool = False
+    quiet: bool = False
+    config: Path | None = None
+
+
+OPTIONS = Options()
+TargetOpt = Annotated[str, typer.Option("--target", "-t", help="aws, gcp or docker")]
+FunctionOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime
+    typer.Option("--function", "-f", help="Only this function (repeatable)"),
+]
+
+
+@app.callback()
+def _global(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c",  # noqa: UP045
+                                                  help="Path to fpack.toml")] = None,
+) -> None:
+    OPTIONS.debug, OPTIONS.quiet, OPTIONS.config = debug, quiet, config
+
+
+def _reporter() -> ConsoleReporter:
+    from fpack.report import ConsoleReporter  # noqa: PLC0415
+
+    return ConsoleReporter(quiet=OPTIONS.quiet)
+
+
+def _project() -> Project:
+    from fpack import config  # noqa: PLC0415
+
+    path = OPTIONS.config or config.find_config(Path.cwd())
+    return config.load(path)
+
+
+def _target(value: str) -> str:
+    if value not in ("aws", "gcp", "docker"):
+        raise UsageError(f'--target {value}: expected "aws", "gcp" or "docker"')
+    return value
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Where to create the project")] = Path(),
+         name: Annotated[Optional[str], typer.Option(help="Project name")] = None) -> None:  # noqa: UP045
+    """Scaffold fpack.toml, a portable handler and requirements.txt."""
+    from fpack import scaffold  # noqa: PLC0415
+
+    for path in scaffold.init(directory, name=name):
+        typer.echo(f"created {path}")
+
+
+@app.command()
+def build(
+    target: TargetOpt,
+    function: FunctionOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")] = Path("dist"),
+    arch: Annotated[Optional[str], typer.Option(help="Override the target's arch")] = None,  # noqa: UP045
+    refresh: Annotated[bool, typer.Option(help="Resolve dependencies again")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+) -> None:
+    """Build the artifacts of every function (or --function) for one target."""
+    from fpack import build as building  # noqa: PLC0415
+
+    project = _project()
+    if arch is not None and arch not in ("x86_64", "arm64"):
+        raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
+    out_dir = out if out.is_absolute() else project.root / out
+    artifacts = building.build(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
+                               only=function or (), arch=arch, refresh=refresh)  # type: ignore[arg-type]
+    _print_artifacts(artifacts, as_json, project.root)
+
+
+def _print_artifacts(artifacts: list[Artifact], as_json: bool, root: Path) -> None:
+    from fpack.report import human_size  # noqa: PLC0415
+
+    if as_json:
+        typer.echo(json.dumps([a.manifest(root) for a in artifacts], indent=2))
+        return
+    rows = [("artifact", "runtime", "arch", "handler", "zipped", "unzipped", "sha256")]
+    for a in artifacts:
+        path = a.path.relative_to(root) if a.path.is_relative_to(root) else a.path
+        rows.append((str(path), a.runtime, a.arch, a.handler or "(layer)", human_size(a.size),
+                     human_size(a.unpacked_size), a.sha256))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the cache is and how much it holds."""
+    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
+    from fpack.report import human_size  # noqa: PLC0415
+
+    cache = Cache(default_root())
+    typer.echo(f"cache: {cache.root}")
+    for kind, size in cache.size().items():
+        typer.echo(f"  {kind:<9} {human_size(size)}")
+
+
+@cache_app.command("clean")
+def cache_clean() -> None:
+    """Remove everything fpack cached (uv keeps its own cache)."""
+    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
+
+    cache = Cache(default_root())
+    cache.clean()
+    typer.echo(f"emptied {cache.root}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; the one place that turns errors into messages and exit codes."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="fpack", standalone_mode=False)
+    except FpackError as e:
+        if OPTIONS.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, reported as such
+        if OPTIONS.debug:
+            traceback.print_exc()
+        print(f"error: fpack failed unexpectedly: {type(e).__name__}: {e}\n"
+              "  hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,369 @@
+"""fpack.toml -> a typed, validated `Project`.
+
+Reads one file and checks it against the schema below; every error names the file, the table and the
+key, says what was expected and, for near misses, what was probably meant. No other I/O: finding
+source files and checking that handlers exist happen later, over a snapshot of the tree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal, get_args
+
+from fpack.errors import ConfigError
+from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, Arch, Target, runtime_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+Trigger = Literal["http", "storage", "queue", "schedule"]
+Style = Literal["portable", "lambda", "functions-framework"]
+Flavor = Literal["http", "lambda"]
+CONFIG_NAME: Final = "fpack.toml"
+DEPENDENCY_FILES: Final = ("uv.lock", "requirements.txt", "pyproject.toml")
+
+# Which targets each style can run on (docker is refined by flavor in `style_fits`).
+STYLE_TARGETS: Final[dict[Style, tuple[Target, ...]]] = {
+    "portable": ("aws", "gcp", "docker"),
+    "lambda": ("aws", "docker"),
+    "functions-framework": ("gcp", "docker"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Function:
+    name: str
+    module: str
+    attr: str
+    trigger: Trigger = "http"
+    style: Style = "portable"
+    memory: int = 256
+    timeout: int = 30
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def handler(self) -> str:
+        return f"{self.module}:{self.attr}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsTarget:
+    runtime: str
+    arch: Arch = "x86_64"
+    layer: bool = False
+    region: str | None = None
+    role: str | None = None
+    build_image: str | None = None
+    base_image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpTarget:
+    runtime: str
+    region: str | None = None
+    project: str | None = None
+    vendor: bool = False
+    build_image: str | None = None
+    base_image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DockerTarget:
+    runtime: str
+    flavor: Flavor = "http"
+    arch: Arch = "x86_64"
+    base_image: str | None = None
+    build_image: str | None = None
+    repository: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    root: Path
+    config_path: Path
+    name: str
+    python: tuple[int, int]
+    dependencies: Path | None
+    include: tuple[str, ...] | None
+    exclude: tuple[str, ...]
+    functions: Mapping[str, Function]
+    aws: AwsTarget
+    gcp: GcpTarget
+    docker: DockerTarget
+
+
+# --- the schema: key -> (checker, description of what is expected) -------------------------------
+
+Checker = Callable[[Any], bool]
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_str_table(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+
+_STR: Final = (_is_str, "a string")
+_INT: Final = (_is_int, "an integer")
+_BOOL: Final = (_is_bool, "true or false")
+_STR_LIST: Final = (_is_str_list, "a list of strings")
+_STR_TABLE: Final = (_is_str_table, "a table of strings, e.g. { KEY = \"value\" }")
+
+SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
+    "project": {"name": _STR, "python": _STR, "dependencies": _STR, "include": _STR_LIST,
+                "exclude": _STR_LIST},
+    "functions": {"handler": _STR, "trigger": _STR, "style": _STR, "memory": _INT,
+                  "timeout": _INT, "env": _STR_TABLE},
+    "aws": {"runtime": _STR, "arch": _STR, "layer": _BOOL, "region": _STR, "role": _STR,
+            "build_image": _STR, "base_image": _STR},
+    "gcp": {"runtime": _STR, "region": _STR, "project": _STR, "vendor": _BOOL,
+            "build_image": _STR, "base_image": _STR},
+    "docker": {"flavor": _STR, "arch": _STR, "python": _STR, "base_image": _STR,
+               "build_image": _STR, "repository": _STR},
+}  # fmt: skip
+
+_NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_HANDLER_RE: Final = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+_PY_RE: Final = re.compile(r"^3\.(\d+)$")
+
+
+def _quote(values: tuple[str, ...] | list[str]) -> str:
+    quoted = [f'"{v}"' for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _suggest(value: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f' Did you mean "{close[0]}"?' if close else ""
+
+
+class _Reader:
+    """Validates one parsed fpack.toml; `where` strings are how errors name a place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}{message}")
+
+    def table(self, data: Any, where: str, schema: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(where, ": expected a table")
+        allowed = SCHEMA[schema]
+        for key, value in data.items():
+            if key not in allowed:
+                raise self.fail(
+                    where, f": unknown key \"{key}\".{_suggest(key, list(allowed))} "
+                    f"Allowed keys: {', '.join(allowed)}."
+                )
+            check, expected = allowed[key]
+            if not check(value):
+                raise self.fail(where, f" {key} = {_toml(value)}: expected {expected}.")
+        return data
+
+    def choice(self, where: str, key: str, value: str, choices: tuple[str, ...]) -> str:
+        if value not in choices:
+            raise self.fail(
+                where, f" {key} = \"{value}\": expected {_quote(choices)}.{_suggest(value, choices)}"
+            )
+        return value
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def find_config(start: Path) -> Path:
+    """The nearest fpack.toml at or above `start`."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} in {start} or any parent directory",
+        hint="run `fpack init` to create one, or pass --config PATH",
+    )
+
+
+def load(path: Path) -> Project:
+    """Parse and validate fpack.toml at `path`."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return _project(_Reader(path), raw, path.parent.resolve())
+
+
+def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
+    unknown = set(raw) - {"project", "functions", "targets"}
+    for key in sorted(unknown):
+        raise r.fail(
+            "", f"unknown table [{key}].{_suggest(key, ['project', 'functions', 'targets'])} "
+            "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker]."
+        )
+    proj = r.table(raw.get("project", {}), "[project]", "project")
+    name = proj.get("name", root.name)
+    if not _NAME_RE.match(name):
+        raise r.fail("[project]", f' name = "{name}": expected letters, digits, "-" or "_", '
+                     "starting with a letter (it names the layer zip and images).")
+    python = _python(r, proj.get("python"))
+    functions = _functions(r, raw.get("functions"))
+    targets = raw.get("targets", {})
+    if not isinstance(targets, dict):
+        raise r.fail("", "[targets]: expected tables [targets.aws], [targets.gcp], [targets.docker]")
+    for key in targets:
+        if key not in ("aws", "gcp", "docker"):
+            raise r.fail("", f"unknown target [targets.{key}].{_suggest(key, ['aws', 'gcp', 'docker'])}"
+                         ' Allowed: "aws", "gcp", "docker".')
+    return Project(
+        root=root,
+        config_path=r.path,
+        name=name,
+        python=python,
+        dependencies=_dependencies(r, root, proj.get("dependencies")),
+        include=tuple(proj["include"]) if "include" in proj else None,
+        exclude=tuple(proj.get("exclude", [])),
+        functions=functions,
+        aws=_aws(r, targets.get("aws", {}), python),
+        gcp=_gcp(r, targets.get("gcp", {}), python),
+        docker=_docker(r, targets.get("docker", {}), python),
+    )
+
+
+def _python(r: _Reader, value: str | None) -> tuple[int, int]:
+    if value is None:
+        return DEFAULT_PYTHON
+    m = _PY_RE.match(value)
+    supported = [f"3.{v.python[1]}" for v in RUNTIMES["aws"].values()]
+    if not m or value not in supported:
+        raise r.fail("[project]", f' python = "{value}": expected one of {_quote(supported)}.')
+    return (3, int(m.group(1)))
+
+
+def _functions(r: _Reader, raw: Any) -> dict[str, Function]:
+    if not raw:
+        raise r.fail("", "no functions: add at least one [functions.NAME] table with a handler, "
+                     'e.g.\n  [functions.hello]\n  handler = "app:hello"')
+    if not isinstance(raw, dict):
+        raise r.fail("", "[functions]: expected tables [functions.NAME]")
+    return {name: _function(r, name, table) for name, table in raw.items()}
+
+
+def _function(r: _Reader, name: str, raw: Any) -> Function:
+    where = f"[functions.{name}]"
+    if not _NAME_RE.match(name):
+        raise r.fail(where, ': expected a name of letters, digits, "-" or "_" starting with a letter.')
+    t = r.table(raw, where, "functions")
+    if "handler" not in t:
+        raise r.fail(where, ': missing key "handler": expected "module:attribute", e.g. "app:hello".')
+    handler = t["handler"]
+    if not _HANDLER_RE.match(handler):
+        raise r.fail(where, f' handler = "{handler}": expected "module:attribute", e.g. '
+                     '"app.images:resize" (a dotted module path, a colon, a function name).')
+    module, attr = handler.split(":")
+    trigger = r.choice(where, "trigger", t.get("trigger", "http"), get_args(Trigger))
+    style = r.choice(where, "style", t.get("style", "portable"), get_args(Style))
+    for key in ("memory", "timeout"):
+        if key in t and t[key] <= 0:
+            raise r.fail(where, f" {key} = {t[key]}: expected a positive integer.")
+    return Function(
+        name=name, module=module, attr=attr, trigger=trigger,  # type: ignore[arg-type]
+        style=style,  # type: ignore[arg-type]
+        memory=t.get("memory", 256), timeout=t.get("timeout", 30), env=dict(t.get("env", {})),
+    )
+
+
+def _runtime(r: _Reader, where: str, target: Target, value: str | None,
+             python: tuple[int, int]) -> str:
+    name = value if value is not None else runtime_name(target, python)
+    return r.choice(where, "runtime", name, tuple(RUNTIMES[target]))
+
+
+def _aws(r: _Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
+    t = r.table(raw, "[targets.aws]", "aws")
+    return AwsTarget(
+        runtime=_runtime(r, "[targets.aws]", "aws", t.get("runtime"), python),
+        arch=r.choice("[targets.aws]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
+        layer=t.get("layer", False), region=t.get("region"), role=t.get("role"),
+        build_image=t.get("build_image"), base_image=t.get("base_image"),
+    )
+
+
+def _gcp(r: _Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
+    t = r.table(raw, "[targets.gcp]", "gcp")
+    return GcpTarget(
+        runtime=_runtime(r, "[targets.gcp]", "gcp", t.get("runtime"), python),
+        region=t.get("region"), project=t.get("project"), vendor=t.get("vendor", False),
+        build_image=t.get("build_image"), base_image=t.get("base_image"),
+    )
+
+
+def _docker(r: _Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
+    t = r.table(raw, "[targets.docker]", "docker")
+    py = python if "python" not in t else _python(r, t["python"])
+    return DockerTarget(
+        runtime=runtime_name("docker", py),
+        flavor=r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), get_args(Flavor)),  # type: ignore[arg-type]
+        arch=r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
+        base_image=t.get("base_image"), build_image=t.get("build_image"),
+        repository=t.get("repository"),
+    )
+
+
+def _dependencies(r: _Reader, root: Path, value: str | None) -> Path | None:
+    if value is not None:
+        path = root / value
+        if not path.is_file():
+            raise r.fail("[project]", f' dependencies = "{value}": no such file {path}. Expected '
+                         "a requirements file, a pyproject.toml or a uv.lock.")
+        return path
+    for name in DEPENDENCY_FILES:
+        if (root / name).is_file() and (name != "pyproject.toml" or _has_deps(root / name)):
+            return root / name
+    return None
+
+
+def _has_deps(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return bool(data.get("project", {}).get("dependencies"))
+
+
+def style_fits(style: Style, target: Target, flavor: Flavor | None = None) -> bool:
+    """Whether a handler of `style` can run on `target` (and docker `flavor`)."""
+    if target not in STYLE_TARGETS[style]:
+        return False
+    if target == "docker" and style == "lambda":
+        return flavor == "lambda"
+    if target == "docker" and style == "functions-framework":
+        return flavor == "http"
+    return True

@@ -1,0 +1,198 @@
+"""The uv adapter: resolve a dependency spec for a target platform, and install an exact lock.
+
+Resolution asks uv for a PEP 751 lock (`pylock.toml`) for the target's Python version and manylinux
+ceiling, wheels only: uv then records exactly one wheel per package, with its URL and sha256. The
+host's own interpreter and site-packages never take part. Installation replays that lock into a
+directory with `--no-deps`, so what is installed is what was locked.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from fpack.deps.spec import DependencySpec
+from fpack.errors import DependencyError
+from fpack.platforms import Platform
+from fpack.proc import Result, redact, run
+
+# uv reads its own UV_* settings; pip users have PIP_* ones that uv ignores, so we translate them.
+INDEX_ENV: Final = (
+    "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_FIND_LINKS",
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_STRATEGY",
+)  # fmt: skip
+_NO_WHEEL: Final = re.compile(
+    r"Because (?:only )?([A-Za-z0-9_.\-]+)(?:[<>=!~][^ ]*)? has no usable wheels"
+)
+_NOT_FOUND: Final = re.compile(r"Because ([A-Za-z0-9_.\-]+) was not found in the package registry")
+_NO_VERSION: Final = re.compile(r"Because there is no version of ([A-Za-z0-9_.\-]+)(\S*)")
+
+
+@functools.cache
+def binary() -> str:
+    """The uv executable: FPACK_UV, the `uv` Python package fpack depends on, or PATH."""
+    if env := os.environ.get("FPACK_UV"):
+        return env
+    try:
+        from uv import find_uv_bin  # noqa: PLC0415 - optional; falls back to PATH
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if not found:
+        raise DependencyError("uv is not installed", hint="pip install uv (fpack resolves with it)")
+    return found
+
+
+@functools.cache
+def version() -> str:
+    return _check(run([binary(), "--version"]), "uv --version").stdout.strip()
+
+
+def index_args() -> list[str]:
+    """pip's index settings, for uv, when the user has no uv ones."""
+    args: list[str] = []
+    if (url := os.environ.get("PIP_INDEX_URL")) and not (
+        os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX")
+    ):
+        args += ["--index-url", url]
+    if (extra := os.environ.get("PIP_EXTRA_INDEX_URL")) and not os.environ.get(
+        "UV_EXTRA_INDEX_URL"
+    ):
+        for url in extra.split():
+            args += ["--extra-index-url", url]
+    return args
+
+
+def index_fingerprint() -> str:
+    """What about the index configuration changes which wheels a resolution may pick."""
+    h = hashlib.sha256()
+    for name in INDEX_ENV:
+        h.update(f"{name}={os.environ.get(name, '')}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def _platform_args(platform: Platform) -> list[str]:
+    return [
+        "--python-platform",
+        platform.uv_platform,
+        "--python-version",
+        platform.python_version,
+        "--only-binary",
+        ":all:",
+    ]
+
+
+def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False) -> str:
+    """A pylock.toml (as text) pinning one wheel per package for `platform`."""
+    assert spec.path is not None
+    with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
+        source = spec.path
+        if spec.kind == "uvlock":
+            source = Path(tmp) / "requirements.txt"
+            source.write_text(_export_uvlock(spec.path))
+        out = Path(tmp) / "pylock.toml"
+        args = [
+            binary(),
+            "pip",
+            "compile",
+            source,
+            "-o",
+            out,
+            "--format",
+            "pylock.toml",
+            "--no-header",
+            "--quiet",
+            *_platform_args(platform),
+            *index_args(),
+        ]
+        if refresh:
+            args.append("--refresh")
+        _check(run(args, cwd=spec.path.parent), "resolving dependencies", spec, platform)
+        return out.read_text(encoding="utf-8")
+
+
+def _export_uvlock(lock: Path) -> str:
+    result = run(
+        [
+            binary(),
+            "export",
+            "--frozen",
+            "--format",
+            "requirements-txt",
+            "--no-hashes",
+            "--no-dev",
+            "--no-emit-project",
+            "--no-header",
+            "--quiet",
+            "--project",
+            lock.parent,
+        ]
+    )
+    return _check(result, f"reading {lock}").stdout
+
+
+def install(lock: Path, platform: Platform, target: Path) -> None:
+    """Install exactly the wheels of `lock` into `target` (no resolution, no dependencies)."""
+    # uv checks the lock's requires-python against the interpreter it runs with (the host's), not
+    # against --python-version: drop the line; the wheels were already chosen for the target.
+    text = "".join(
+        line
+        for line in lock.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not line.startswith("requires-python")
+    )
+    with tempfile.TemporaryDirectory(prefix="fpack-install-") as tmp:
+        replay = Path(tmp) / "pylock.toml"
+        replay.write_text(text, encoding="utf-8")
+        args = [
+            binary(),
+            "pip",
+            "install",
+            "--target",
+            target,
+            "--no-deps",
+            "--quiet",
+            "--link-mode",
+            "copy",
+            *_platform_args(platform),
+            *index_args(),
+            "-r",
+            replay,
+        ]
+        _check(run(args), "installing dependencies", None, platform)
+
+
+def _check(
+    result: Result, doing: str, spec: DependencySpec | None = None, platform: Platform | None = None
+) -> Result:
+    if result.returncode == 0:
+        return result
+    text = redact(result.stderr.strip() or result.stdout.strip())
+    where = f" for {platform.label}" if platform else ""
+    source = f"{spec.path}: " if spec and spec.path else ""
+    if platform and (m := _NO_WHEEL.search(text)):
+        raise DependencyError(
+            f"{source}{m.group(1)} has no wheel{where} (Python {platform.python_version}, "
+            f"{platform.uv_platform.replace('-', ' ')} or older)",
+            hint=f"pin a version of {m.group(1)} that publishes such wheels, or change the "
+            "target's runtime or arch",
+        )
+    if m := _NOT_FOUND.search(text):
+        raise DependencyError(
+            f"{source}{m.group(1)} was not found on the package index",
+            hint="check the name, and the index settings (UV_INDEX_URL, "
+            "PIP_INDEX_URL) if it is a private package",
+        )
+    raise DependencyError(f"{source}{doing}{where} failed:\n{_indent(text)}")
+
+
+def _indent(text: str, lines: Sequence[str] = ()) -> str:
+    return "\n".join("    " + line for line in (text.splitlines() or lines)[-25:])

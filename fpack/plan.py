@@ -1,0 +1,120 @@
+"""Pure planning: Project x target x source snapshot -> BuildPlan (frozen data, no I/O).
+
+Everything a build will do is decided here: which files go into which artifact under which name,
+the entry point the cloud is told, the platform the dependencies must fit, where outputs land.
+`build` executes a plan; `check` and `--dry-run` only render it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from fpack import handlers
+from fpack.config import Function, Project, style_fits
+from fpack.errors import ConfigError, UsageError
+from fpack.platforms import RUNTIMES, Arch, Platform, Target
+from fpack.sources import SourceFile
+
+ENTRY_MODULE: Final[dict[Target, str]] = {"aws": "fpack_entry", "gcp": "main", "docker": "fpack_entry"}
+# How many positional parameters each style's handler takes.
+_ARITY: Final = {"portable": 1, "lambda": 2, "functions-framework": 1}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionPlan:
+    function: Function
+    handler_setting: str  # what the cloud is told: Lambda Handler, GCF entry point, image CMD
+    entry_module: str
+    entry_attr: str  # the entry module's attribute: the function name as a Python identifier
+    artifact: Path
+    manifest: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    project: Project
+    target: Target
+    platform: Platform
+    out_dir: Path
+    sources: tuple[SourceFile, ...]
+    runtime: tuple[SourceFile, ...]
+    functions: tuple[FunctionPlan, ...]
+    layer: Path | None  # the dependency layer zip (aws layer mode), else None
+
+
+def platform_for(project: Project, target: Target) -> Platform:
+    match target:
+        case "aws":
+            name, arch = project.aws.runtime, project.aws.arch
+        case "gcp":
+            name, arch = project.gcp.runtime, "x86_64"
+        case "docker":
+            name, arch = project.docker.runtime, project.docker.arch
+    return Platform(runtime=RUNTIMES[target][name], arch=arch)
+
+
+def plan(project: Project, target: Target, sources: tuple[SourceFile, ...],
+         runtime: tuple[SourceFile, ...], *, out: Path, only: Sequence[str] = (),
+         arch: Arch | None = None) -> BuildPlan:
+    """Decide every artifact of `target`; raises ConfigError for what cannot be built."""
+    platform = platform_for(project, target)
+    if arch is not None:
+        platform = Platform(runtime=platform.runtime, arch=arch)
+    out_dir = out / target
+    functions = tuple(
+        _function_plan(project, fn, target, sources, out_dir) for fn in _selected(project, only)
+    )
+    layer = out_dir / f"{project.name}-deps.zip" if target == "aws" and project.aws.layer else None
+    return BuildPlan(project=project, target=target, platform=platform, out_dir=out_dir,
+                     sources=sources, runtime=runtime, functions=functions, layer=layer)
+
+
+def _selected(project: Project, only: Sequence[str]) -> list[Function]:
+    for name in only:
+        if name not in project.functions:
+            known = ", ".join(project.functions)
+            raise UsageError(f'--function {name}: no such function in {project.config_path}; '
+                             f"defined: {known}")
+    return [fn for name, fn in project.functions.items() if not only or name in only]
+
+
+def _function_plan(project: Project, fn: Function, target: Target,
+                   sources: tuple[SourceFile, ...], out_dir: Path) -> FunctionPlan:
+    where = f"{project.config_path}: [functions.{fn.name}]"
+    flavor = project.docker.flavor if target == "docker" else None
+    if not style_fits(fn.style, target, flavor):
+        raise ConfigError(
+            f'{where} style = "{fn.style}" cannot run on target "{target}"'
+            + (f' (flavor "{flavor}")' if flavor else ""),
+            hint='use style = "portable" to run everywhere, or build only for the targets this '
+            "style supports",
+        )
+    _check_handler(where, fn, sources)
+    entry = ENTRY_MODULE[target]
+    attr = fn.name.replace("-", "_")
+    return FunctionPlan(
+        function=fn,
+        handler_setting=f"{entry}.{attr}" if target != "gcp" else attr,
+        entry_module=entry,
+        entry_attr=attr,
+        artifact=out_dir / f"{fn.name}.zip",
+        manifest=out_dir / f"{fn.name}.manifest.json",
+    )
+
+
+def _check_handler(where: str, fn: Function, sources: tuple[SourceFile, ...]) -> None:
+    found = handlers.find(fn.module, fn.attr, sources)
+    if isinstance(found, handlers.HandlerProblem):
+        at = f" ({found.path}:{found.line})" if found.path else ""
+        raise ConfigError(f'{where} handler = "{fn.handler}": {found.message}{at}')
+    want = _ARITY[fn.style]
+    if found.positional is not None and found.positional != want:
+        shape = "(event, context)" if want == 2 else "(request)" if fn.trigger == "http" else "(event)"
+        raise ConfigError(
+            f'{where} handler = "{fn.handler}": {found.path}:{found.line}: {fn.attr} takes '
+            f"{found.positional} positional parameter(s); a {fn.style} {fn.trigger} handler takes "
+            f"{want}: def {fn.attr}{shape}"
+        )

@@ -1,0 +1,116 @@
+"""A snapshot of the project's source files: the one step of planning that reads the disk.
+
+`snapshot()` walks the project once and records, for every file that would be packaged, its path
+relative to the project root, its normalised mode and its sha256. Everything after it (plans, cache
+keys, checks) is computed from that snapshot, so a build never reads the tree twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+from fpack.archive import normal_mode
+
+# Never packaged, whatever `include` says: VCS data, environments, caches, build output, tests and
+# secrets files (a `.env` in a zip is a leaked credential).
+DEFAULT_EXCLUDE: Final = (
+    ".git/**", ".hg/**", ".svn/**", ".venv/**", "venv/**", "env/**", "**/__pycache__/**",
+    "**/*.pyc", "**/.env", "**/.env.*", "dist/**", "build/**", ".fpack/**", "**/node_modules/**",
+    "**/.mypy_cache/**", "**/.pytest_cache/**", "**/.ruff_cache/**", "**/*.egg-info/**",
+    "**/tests/**", "**/test/**", "**/conftest.py", ".DS_Store", "**/.DS_Store",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceFile:
+    path: str  # POSIX path relative to the project root: the name inside the artifact
+    abspath: Path
+    mode: int  # normalised: 0o644 or 0o755
+    size: int
+    sha256: str
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob where `**` spans directories and `*` stays within one; `dir` means `dir/**`."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + "(?:/.*)?$")
+
+
+def matches(path: str, patterns: Iterable[str]) -> bool:
+    return any(_glob_regex(p.strip("/")).match(path) for p in patterns)
+
+
+def default_include(root: Path) -> tuple[str, ...]:
+    """Top-level modules and packages: what `import` can reach from the project root."""
+    found = ["*.py"]
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.is_dir() and (Path(entry.path) / "__init__.py").is_file():
+            found.append(f"{entry.name}/**")
+    return tuple(found)
+
+
+def snapshot(root: Path, include: Iterable[str], exclude: Iterable[str]) -> tuple[SourceFile, ...]:
+    """Every file under `root` matched by `include` and by none of `exclude`, sorted by path."""
+    include = tuple(include)
+    exclude = (*DEFAULT_EXCLUDE, *exclude)
+    files: list[SourceFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        # Prune excluded directories early: never walk .git or a virtualenv.
+        dirnames[:] = sorted(d for d in dirnames if not matches(f"{prefix}{d}/", exclude))
+        for name in sorted(filenames):
+            rel = prefix + name
+            if matches(rel, include) and not matches(rel, exclude):
+                files.append(_record(Path(dirpath) / name, rel))
+    return tuple(sorted(files, key=lambda f: f.path))
+
+
+def _record(path: Path, rel: str) -> SourceFile:
+    st = path.stat()
+    return SourceFile(path=rel, abspath=path, mode=normal_mode(st.st_mode), size=st.st_size,
+                      sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def digest(files: Iterable[SourceFile]) -> str:
+    """A key over (path, mode, content) of every file, in order: renames and chmods count."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.path}\0{f.mode:o}\0{f.sha256}\n".encode())
+    return h.hexdigest()
+
+
+def runtime_snapshot() -> tuple[SourceFile, ...]:
+    """fpack's portable runtime as it is vendored into every artifact: `fpack/__init__.py` and
+    the standard-library-only `fpack/runtime` package, nothing else of fpack."""
+    package = Path(__file__).resolve().parent
+    files = [_record(package / "__init__.py", "fpack/__init__.py")]
+    for path in sorted((package / "runtime").rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            files.append(_record(path, "fpack/" + path.relative_to(package).as_posix()))
+    return tuple(files)
