@@ -1,0 +1,171 @@
+"""The one adapter over the Docker SDK for running containers, and what every build container gets.
+
+`container()` creates a container and always removes it, on the failure path too (a failed start,
+a timeout, Ctrl-C). `build_settings()` is the one place that decides what crosses from the host into
+a build container: the CA bundle pip and uv trust (mounted read-only), proxy variables, index
+settings and SOURCE_DATE_EPOCH. Users behind a corporate proxy or a private index get the same
+resolution inside the container as on their machine. Values may hold credentials: nothing here
+logs them, and `redact` is applied to anything shown to the user.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from fpack.errors import ContainerError
+from fpack.proc import redact
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+CA_IN_CONTAINER: Final = "/etc/fpack/ca-bundle.pem"
+PROXY_ENV: Final = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+                    "http_proxy", "https_proxy", "no_proxy", "all_proxy")
+INDEX_ENV: Final = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_FIND_LINKS",
+                    "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX",
+                    "UV_INSECURE_HOST")
+# Where pip, requests and uv look for a CA bundle, in the order a user would expect to win.
+CA_ENV: Final = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "UV_CERT", "CURL_CA_BUNDLE")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Environment and mounts for a build container."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+
+
+def pip_config_cert() -> Path | None:
+    """The `cert` setting of pip's configuration files, if any (global, user, PIP_CONFIG_FILE)."""
+    home = Path.home()
+    files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), home / ".pip/pip.conf",
+             home / ".config/pip/pip.conf"]
+    if env := os.environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(env))
+    cert = None
+    for path in files:  # later files override earlier ones, as in pip
+        parser = configparser.ConfigParser()
+        with contextlib.suppress(OSError, configparser.Error):
+            parser.read(path)
+            for section in ("global", "install"):
+                if parser.has_option(section, "cert"):
+                    cert = Path(parser.get(section, "cert"))
+    return cert
+
+
+def host_ca_bundle() -> Path | None:
+    for name in CA_ENV:
+        if (value := os.environ.get(name)) and Path(value).is_file():
+            return Path(value)
+    cert = pip_config_cert()
+    return cert if cert is not None and cert.is_file() else None
+
+
+def build_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """What a build container needs to reach the same package index as the host, reproducibly."""
+    environ = os.environ if environ is None else environ
+    env = {k: environ[k] for k in (*PROXY_ENV, *INDEX_ENV) if environ.get(k)}
+    env["SOURCE_DATE_EPOCH"] = environ.get("SOURCE_DATE_EPOCH", "315532800")
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    mounts: tuple[Mount, ...] = ()
+    ca = host_ca_bundle()
+    if ca is not None:
+        mounts = (Mount(source=ca.resolve(), target=CA_IN_CONTAINER),)
+        for name in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "UV_CERT", "CURL_CA_BUNDLE"):
+            env[name] = CA_IN_CONTAINER
+    return Settings(env=env, mounts=mounts)
+
+
+def client() -> docker.DockerClient:
+    import docker  # noqa: PLC0415 - heavy; only commands that run containers pay for it
+
+    try:
+        c = docker.from_env(timeout=900)
+        c.ping()
+    except Exception as e:  # noqa: BLE001 - the SDK raises many kinds for "no engine"
+        raise ContainerError(
+            f"cannot reach the Docker engine ({redact(str(e))})",
+            hint="start Docker (or set DOCKER_HOST); fpack needs it for container builds, "
+            "docker images and local runs",
+        ) from e
+    return c
+
+
+def ensure_image(c: docker.DockerClient, image: str, platform: str | None) -> None:
+    """Pull `image` unless it is present (lab and mirror images are often only local)."""
+    import docker.errors  # noqa: PLC0415
+
+    try:
+        c.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        c.images.pull(image, platform=platform)
+    except docker.errors.APIError as e:
+        raise ContainerError(
+            f"cannot pull image {image}: {redact(str(e.explanation or e))}",
+            hint="check the name and your registry login, or point the target's build_image / "
+            "base_image at a mirror you can reach",
+        ) from e
+
+
+@contextlib.contextmanager
+def container(image: str, command: Sequence[str], *, platform: str | None = None,
+              settings: Settings = Settings(), mounts: Sequence[Mount] = (),
+              env: Mapping[str, str] | None = None, network: bool = True,
+              user: str | None = None, workdir: str | None = None,
+              ports: Mapping[str, int] | None = None, **options: Any) -> Iterator[Container]:
+    """A created container (not started), removed when the block exits however it exits."""
+    c = client()
+    ensure_image(c, image, platform)
+    volumes = {str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+               for m in (*settings.mounts, *mounts)}
+    created = None
+    try:
+        created = c.containers.create(
+            image, list(command), platform=platform, environment={**settings.env, **(env or {})},
+            volumes=volumes, network_mode=None if network else "none", user=user,
+            working_dir=workdir, ports=dict(ports or {}), **options,
+        )
+        yield created
+    finally:
+        if created is not None:
+            with contextlib.suppress(Exception):
+                created.remove(force=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run(image: str, command: Sequence[str], *, timeout: float = 1800, **kwargs: Any) -> RunResult:
+    """Run a command in a fresh container to completion and collect its output."""
+    with container(image, command, **kwargs) as ctr:
+        ctr.start()
+        try:
+            status = ctr.wait(timeout=timeout)
+        except Exception as e:  # noqa: BLE001 - requests' timeout types vary by version
+            raise ContainerError(f"{image}: {' '.join(command)[:80]} did not finish in "
+                                 f"{timeout:.0f} s") from e
+        out = ctr.logs(stdout=True, stderr=False).decode(errors="replace")
+        err = ctr.logs(stdout=False, stderr=True).decode(errors="replace")
+        return RunResult(exit_code=int(status.get("StatusCode", 1)), stdout=out, stderr=err)
