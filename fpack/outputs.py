@@ -100,8 +100,8 @@ class Outputs:
             if dest.name in self._new_state:
                 self._new_state[dest.name]["mtime_ns"] = dest.stat().st_mtime_ns
         self._staged.clear()
-        if self._new_state:
-            merged = {**self._state, **self._new_state}
+        merged = {**self._state, **self._new_state}
+        if merged != self._state:
             tmp = self.directory / f".{STATE}.{os.getpid()}.tmp"
             tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
             os.replace(tmp, self.directory / STATE)
