@@ -153,8 +153,16 @@ def _quote(values: tuple[str, ...] | list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
+# Names people use for the same thing: difflib alone would map "amd64" to "arm64".
+ALIASES: Final = {"amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64",
+                  "armv8": "arm64", "py312": "python3.12", "cron": "schedule", "sqs": "queue",
+                  "s3": "storage", "pubsub": "queue", "gcs": "storage"}
+
+
 def _suggest(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    alias = ALIASES.get(value.lower())
+    close = [alias] if alias in choices else \
+        difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
     return f' Did you mean "{close[0]}"?' if close else ""
 
 
