@@ -47,8 +47,11 @@ def copy_example(dest: Path, runtime: str) -> Path:
     dest.mkdir(parents=True)
     shutil.copytree(ROOT / "example", dest / "example")
     shutil.copy(ROOT / "requirements.txt", dest)
-    toml = (ROOT / "fpack.toml").read_text().replace('runtime = "python3.12"',
-                                                       f'runtime = "{runtime}"')
+    toml = (
+        (ROOT / "fpack.toml")
+        .read_text()
+        .replace('runtime = "python3.12"', f'runtime = "{runtime}"')
+    )
     (dest / "fpack.toml").write_text(toml)
     return dest
 
@@ -58,10 +61,33 @@ def pip_recipe(work: Path, runtime: str, env: dict[str, str]) -> None:
     version = runtime.removeprefix("python")
     package = work / "package"
     shutil.rmtree(package, ignore_errors=True)
-    sh([sys.executable, "-m", "pip", "install", "--quiet", "--platform", "manylinux2014_x86_64",
-        "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_34_x86_64",
-        "--target", str(package), "--implementation", "cp", "--python-version", version,
-        "--only-binary=:all:", "--upgrade", "-r", str(ROOT / "requirements.txt")], work, env)
+    sh(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "manylinux_2_34_x86_64",
+            "--target",
+            str(package),
+            "--implementation",
+            "cp",
+            "--python-version",
+            version,
+            "--only-binary=:all:",
+            "--upgrade",
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        work,
+        env,
+    )
     with zipfile.ZipFile(work / "deployment.zip", "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(package.rglob("*")):
             z.write(path, path.relative_to(package))
@@ -74,8 +100,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--runtime", default="python3.12")
     args = parser.parse_args()
-    results: dict[str, list[float]] = {k: [] for k in
-                                       ("cold", "nothing", "handler", "requirement", "pip", "help")}
+    results: dict[str, list[float]] = {
+        k: [] for k in ("cold", "nothing", "handler", "requirement", "pip", "help")
+    }
     with tempfile.TemporaryDirectory(prefix="fpack-bench-") as tmp:
         base = Path(tmp)
         env = {**os.environ, "FPACK_CACHE_DIR": str(base / "cache")}
@@ -91,7 +118,9 @@ def main() -> None:
             handler.write_text(handler.read_text() + f"\n# edit {i}\n")
             results["handler"].append(timed(lambda: sh(build, project, env)))
             reqs = project / "requirements.txt"
-            reqs.write_text(reqs.read_text() + f"\nannotated-types{'>=0.6' if i % 2 else '>=0.5'}\n")
+            reqs.write_text(
+                reqs.read_text() + f"\nannotated-types{'>=0.6' if i % 2 else '>=0.5'}\n"
+            )
             results["requirement"].append(timed(lambda: sh(build, project, env)))
             results["pip"].append(timed(lambda: pip_recipe(base, args.runtime, env)))
         for _ in range(10):
@@ -101,11 +130,18 @@ def main() -> None:
 
 def report(results: dict[str, list[float]], args: argparse.Namespace) -> None:
     pip = statistics.median(results["pip"])
-    labels = {"cold": "cold build (empty fpack cache)", "nothing": "rebuild, nothing changed",
-              "handler": "rebuild, handler edited", "requirement": "rebuild, one requirement changed",
-              "pip": "pip install --platform + zip (AWS docs)", "help": "fpack --help"}
-    print(f"fpack build --target aws, example project, {args.runtime}, {args.runs} runs "
-          f"({os.cpu_count()} CPUs)")
+    labels = {
+        "cold": "cold build (empty fpack cache)",
+        "nothing": "rebuild, nothing changed",
+        "handler": "rebuild, handler edited",
+        "requirement": "rebuild, one requirement changed",
+        "pip": "pip install --platform + zip (AWS docs)",
+        "help": "fpack --help",
+    }
+    print(
+        f"fpack build --target aws, example project, {args.runtime}, {args.runs} runs "
+        f"({os.cpu_count()} CPUs)"
+    )
     print(f"{'scenario':<42}{'median':>9}{'min':>9}{'max':>9}{'vs pip':>9}")
     for key, label in labels.items():
         xs = results[key]

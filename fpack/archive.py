@@ -71,8 +71,15 @@ def compress(name: str, payload: bytes, mode: int) -> Entry:
     method = DEFLATED
     if len(packed) >= len(payload):
         packed, method = payload, STORED
-    return Entry(name=name, mode=normal_mode(mode), crc=zlib.crc32(payload),
-                 compressed_size=len(packed), size=len(payload), method=method, data=packed)
+    return Entry(
+        name=name,
+        mode=normal_mode(mode),
+        crc=zlib.crc32(payload),
+        compressed_size=len(packed),
+        size=len(payload),
+        method=method,
+        data=packed,
+    )
 
 
 def read_entries(path: Path, prefix: str = "") -> Iterator[Entry]:
@@ -90,13 +97,25 @@ def read_entries(path: Path, prefix: str = "") -> Iterator[Entry]:
     pos = 0
     for _ in range(count):
         fields = _CENTRAL.unpack_from(directory, pos)
-        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, attr, off) = fields
-        name = directory[pos + 46 : pos + 46 + nlen].decode("utf-8" if flags & _UTF8_FLAG else "cp437")
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, attr, off) = (
+            fields
+        )
+        name = directory[pos + 46 : pos + 46 + nlen].decode(
+            "utf-8" if flags & _UTF8_FLAG else "cp437"
+        )
         pos += 46 + nlen + xlen + clen
         if name.endswith("/"):
             continue
-        yield Entry(name=prefix + name, mode=(attr >> 16) & 0o777, crc=crc, compressed_size=csize,
-                    size=usize, method=method, source=path, source_offset=off)
+        yield Entry(
+            name=prefix + name,
+            mode=(attr >> 16) & 0o777,
+            crc=crc,
+            compressed_size=csize,
+            size=usize,
+            method=method,
+            source=path,
+            source_offset=off,
+        )
 
 
 def _local_data_offset(f: BinaryIO, header_offset: int) -> int:
@@ -148,7 +167,9 @@ class ZipWriter:
 
     def compressed_size(self) -> int:
         """The archive's size before writing it: members, headers and the central directory."""
-        return sum(e.compressed_size + 76 + 2 * len(e.name.encode()) for e in self._all_entries()) + 22
+        return (
+            sum(e.compressed_size + 76 + 2 * len(e.name.encode()) for e in self._all_entries()) + 22
+        )
 
     def _all_entries(self) -> list[Entry]:
         dirs: set[str] = set()
@@ -156,16 +177,20 @@ class ZipWriter:
             parts = name.split("/")[:-1]
             dirs.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
         entries = list(self._entries.values())
-        entries += [Entry(name=d, mode=0o755, crc=0, compressed_size=0, size=0, method=STORED,
-                          data=b"") for d in dirs]
+        entries += [
+            Entry(name=d, mode=0o755, crc=0, compressed_size=0, size=0, method=STORED, data=b"")
+            for d in dirs
+        ]
         return sorted(entries, key=lambda e: e.name)
 
     def _write_to(self, out: BinaryIO) -> None:
         dos_time, dos_date = dos_timestamp()
         entries = self._all_entries()
         if len(entries) > _MAX_ENTRIES:
-            raise BuildError(f"{self.dest.name}: {len(entries)} entries; fpack writes at most "
-                             f"{_MAX_ENTRIES} (no ZIP64): exclude files you do not need")
+            raise BuildError(
+                f"{self.dest.name}: {len(entries)} entries; fpack writes at most "
+                f"{_MAX_ENTRIES} (no ZIP64): exclude files you do not need"
+            )
         central = bytearray()
         sources: dict[Path, BinaryIO] = {}
         try:
@@ -173,15 +198,44 @@ class ZipWriter:
                 offset = out.tell()
                 name = e.name.encode("utf-8")
                 flags = 0 if name.isascii() else _UTF8_FLAG
-                out.write(_LOCAL.pack(0x04034B50, 20, flags, e.method, dos_time, dos_date, e.crc,
-                                      e.compressed_size, e.size, len(name), 0))
+                out.write(
+                    _LOCAL.pack(
+                        0x04034B50,
+                        20,
+                        flags,
+                        e.method,
+                        dos_time,
+                        dos_date,
+                        e.crc,
+                        e.compressed_size,
+                        e.size,
+                        len(name),
+                        0,
+                    )
+                )
                 out.write(name)
                 self._copy_data(e, out, sources)
                 is_dir = e.name.endswith("/")
                 attr = ((0o040000 if is_dir else 0o100000) | e.mode) << 16 | (0x10 if is_dir else 0)
-                central += _CENTRAL.pack(0x02014B50, _UNIX_VERSION, 20, flags, e.method, dos_time,
-                                         dos_date, e.crc, e.compressed_size, e.size, len(name), 0,
-                                         0, 0, 0, attr, offset)
+                central += _CENTRAL.pack(
+                    0x02014B50,
+                    _UNIX_VERSION,
+                    20,
+                    flags,
+                    e.method,
+                    dos_time,
+                    dos_date,
+                    e.crc,
+                    e.compressed_size,
+                    e.size,
+                    len(name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    attr,
+                    offset,
+                )
                 central += name
         finally:
             for f in sources.values():
@@ -190,8 +244,9 @@ class ZipWriter:
         if cd_offset > _MAX_32:
             raise BuildError(f"{self.dest.name}: over 4 GiB; fpack does not write ZIP64 archives")
         out.write(central)
-        out.write(_END.pack(0x06054B50, 0, 0, len(entries), len(entries), len(central),
-                            cd_offset, 0))
+        out.write(
+            _END.pack(0x06054B50, 0, 0, len(entries), len(entries), len(central), cd_offset, 0)
+        )
 
     @staticmethod
     def _copy_data(e: Entry, out: BinaryIO, sources: dict[Path, BinaryIO]) -> None:

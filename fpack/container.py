@@ -97,7 +97,7 @@ def client() -> docker.DockerClient:
     try:
         c = docker.from_env(timeout=900)
         c.ping()
-    except Exception as e:  # noqa: BLE001 - the SDK raises many kinds for "no engine"
+    except Exception as e:
         raise ContainerError(
             f"cannot reach the Docker engine ({redact(str(e))})",
             hint="start Docker (or set DOCKER_HOST); fpack needs it for container builds, "
@@ -163,7 +163,7 @@ def run(image: str, command: Sequence[str], *, timeout: float = 1800, **kwargs: 
         ctr.start()
         try:
             status = ctr.wait(timeout=timeout)
-        except Exception as e:  # noqa: BLE001 - requests' timeout types vary by version
+        except Exception as e:
             raise ContainerError(f"{image}: {' '.join(command)[:80]} did not finish in "
                                  f"{timeout:.0f} s") from e
         out = ctr.logs(stdout=True, stderr=False).decode(errors="replace")

@@ -52,8 +52,9 @@ class Outputs:
     def __enter__(self) -> Outputs:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if kind is None:
             self.commit()
         else:
@@ -66,8 +67,12 @@ class Outputs:
             st = dest.stat()
         except OSError:
             return None
-        if entry and entry["key"] == key and entry["size"] == st.st_size \
-                and entry["mtime_ns"] == st.st_mtime_ns:
+        if (
+            entry
+            and entry["key"] == key
+            and entry["size"] == st.st_size
+            and entry["mtime_ns"] == st.st_mtime_ns
+        ):
             self._new_state[dest.name] = entry
             return Written(path=dest, sha256=str(entry["sha256"]), size=st.st_size)
         return None

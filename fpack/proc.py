@@ -24,12 +24,22 @@ class Result:
     stderr: str
 
 
-def run(args: Sequence[str | Path], *, env: Mapping[str, str] | None = None,
-        cwd: Path | None = None, timeout: float | None = None) -> Result:
+def run(
+    args: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> Result:
     """Run a command to completion and capture its output; never raises on a non-zero exit."""
     argv = tuple(str(a) for a in args)
     proc = subprocess.run(  # noqa: S603 - argv is built by fpack, never by a shell
-        argv, env=dict(env) if env is not None else None, cwd=cwd, capture_output=True,
-        text=True, timeout=timeout, check=False,
+        argv,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return Result(args=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)

@@ -67,11 +67,12 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
 
 def default_include(root: Path) -> tuple[str, ...]:
     """Top-level modules and packages: what `import` can reach from the project root."""
-    found = ["*.py"]
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if entry.is_dir() and (Path(entry.path) / "__init__.py").is_file():
-            found.append(f"{entry.name}/**")
-    return tuple(found)
+    packages = [
+        f"{entry.name}/**"
+        for entry in sorted(os.scandir(root), key=lambda e: e.name)
+        if entry.is_dir() and (Path(entry.path) / "__init__.py").is_file()
+    ]
+    return ("*.py", *packages)
 
 
 def snapshot(root: Path, include: Iterable[str], exclude: Iterable[str]) -> tuple[SourceFile, ...]:
@@ -93,8 +94,13 @@ def snapshot(root: Path, include: Iterable[str], exclude: Iterable[str]) -> tupl
 
 def _record(path: Path, rel: str) -> SourceFile:
     st = path.stat()
-    return SourceFile(path=rel, abspath=path, mode=normal_mode(st.st_mode), size=st.st_size,
-                      sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    return SourceFile(
+        path=rel,
+        abspath=path,
+        mode=normal_mode(st.st_mode),
+        size=st.st_size,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
 
 
 def digest(files: Iterable[SourceFile]) -> str:
@@ -109,8 +115,9 @@ def runtime_snapshot() -> tuple[SourceFile, ...]:
     """fpack's portable runtime as it is vendored into every artifact: `fpack/__init__.py` and
     the standard-library-only `fpack/runtime` package, nothing else of fpack."""
     package = Path(__file__).resolve().parent
-    files = [_record(package / "__init__.py", "fpack/__init__.py")]
-    for path in sorted((package / "runtime").rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            files.append(_record(path, "fpack/" + path.relative_to(package).as_posix()))
-    return tuple(files)
+    runtime = [
+        _record(path, "fpack/" + path.relative_to(package).as_posix())
+        for path in sorted((package / "runtime").rglob("*.py"))
+        if "__pycache__" not in path.parts
+    ]
+    return (_record(package / "__init__.py", "fpack/__init__.py"), *runtime)

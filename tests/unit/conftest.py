@@ -20,7 +20,9 @@ def _no_world(monkeypatch: pytest.MonkeyPatch) -> None:
     real_connect = socket.socket.connect
 
     def loopback_only(self: socket.socket, address: Any) -> Any:
-        if self.family == socket.AF_UNIX or (isinstance(address, tuple) and address[0] in _LOOPBACK):
+        if self.family == socket.AF_UNIX or (
+            isinstance(address, tuple) and address[0] in _LOOPBACK
+        ):
             if self.family == socket.AF_UNIX and "docker" in str(address):
                 raise AssertionError("unit tests must not talk to Docker")
             return real_connect(self, address)

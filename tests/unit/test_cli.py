@@ -23,8 +23,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_importing_the_cli_imports_no_heavy_module(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(sys.modules):
-        if name.split(".")[0] in {"boto3", "botocore", "docker", "google", "jinja2"} or \
-                name.startswith(("fpack.cli", "fpack.build", "fpack.deps", "fpack.targets")):
+        if name.split(".")[0] in {
+            "boto3",
+            "botocore",
+            "docker",
+            "google",
+            "jinja2",
+        } or name.startswith(("fpack.cli", "fpack.build", "fpack.deps", "fpack.targets")):
             monkeypatch.delitem(sys.modules, name)
     importlib.import_module("fpack.cli")
     loaded = [m for m in HEAVY if m in sys.modules]
@@ -32,8 +37,8 @@ def test_importing_the_cli_imports_no_heavy_module(monkeypatch: pytest.MonkeyPat
 
 
 def test_init_then_build_a_project_without_dependencies(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = run(capsys, "init", str(tmp_path / "svc"))
     assert code == 0 and "created" in out
     (tmp_path / "svc" / "requirements.txt").unlink()
@@ -46,8 +51,9 @@ def test_init_then_build_a_project_without_dependencies(
     assert manifest["function"] == "hello" and manifest["handler"] == "fpack_entry.hello"
     assert manifest["path"] == "dist/aws/hello.zip" and manifest["packages"] == []
     with zipfile.ZipFile(tmp_path / "svc" / "dist/aws/hello.zip") as z:
-        assert {"app.py", "fpack_entry.py", "fpack/__init__.py", "fpack/runtime/aws.py"} <= \
-            set(z.namelist())
+        assert {"app.py", "fpack_entry.py", "fpack/__init__.py", "fpack/runtime/aws.py"} <= set(
+            z.namelist()
+        )
     saved = json.loads((tmp_path / "svc/dist/aws/hello.manifest.json").read_text())
     assert saved == manifest
 
@@ -56,20 +62,25 @@ def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "fpack.toml").write_text("")
     code, _, err = run(capsys, "init", str(tmp_path))
     assert code == 2
-    assert err == (f"error: {tmp_path}/fpack.toml already exists; fpack init never overwrites "
-                   "files\n  hint: run it in an empty directory, or remove the file first\n")
+    assert err == (
+        f"error: {tmp_path}/fpack.toml already exists; fpack init never overwrites "
+        "files\n  hint: run it in an empty directory, or remove the file first\n"
+    )
 
 
-def test_config_errors_exit_2_without_traceback(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "fpack.toml").write_text('[functions.f]\nhandler = "app:f"\n[targets.aws]\n'
-                                         'arch = "amd64"\n')
+def test_config_errors_exit_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "fpack.toml").write_text(
+        '[functions.f]\nhandler = "app:f"\n[targets.aws]\narch = "amd64"\n'
+    )
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "build", "--target", "aws")
     assert (code, out) == (2, "")
-    assert err == (f'error: {tmp_path}/fpack.toml: [targets.aws] arch = "amd64": expected '
-                   '"x86_64" or "arm64". Did you mean "x86_64"?\n')
+    assert err == (
+        f'error: {tmp_path}/fpack.toml: [targets.aws] arch = "amd64": expected '
+        '"x86_64" or "arm64". Did you mean "x86_64"?\n'
+    )
     code, _, err = run(capsys, "--debug", "build", "--target", "aws")
     assert code == 2 and "Traceback" in err
 

@@ -41,9 +41,14 @@ def test_a_failure_leaves_the_previous_artifacts(tmp_path: Path) -> None:
     with Outputs(tmp_path) as out:
         out.zip(writer(b"old"), dest, "old")
     before = dest.read_bytes()
-    with pytest.raises(RuntimeError), Outputs(tmp_path) as out:
-        out.zip(writer(b"new"), dest, "new")
-        out.zip(writer(b"other"), tmp_path / "g.zip", "new")
-        raise RuntimeError("interrupted")
+
+    def interrupted_build() -> None:
+        with Outputs(tmp_path) as out:
+            out.zip(writer(b"new"), dest, "new")
+            out.zip(writer(b"other"), tmp_path / "g.zip", "new")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted_build()
     assert dest.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".fpack-state.json", "f.zip"]

@@ -1,4 +1,4 @@
-"""Planning is pure: a Project and a snapshot in, frozen data out; bad handlers are config errors."""
+"""Planning is pure: a Project and a snapshot in, frozen data out; bad handlers: config errors."""
 
 from __future__ import annotations
 
@@ -41,10 +41,16 @@ def make(tmp_path: Path, toml: str = TOML, web: str = WEB) -> config.Project:
     return config.load(tmp_path / "fpack.toml")
 
 
-def plan_for(project: config.Project, target: str = "aws", **kwargs: object):  # noqa: ANN201
+def plan_for(project: config.Project, target: str = "aws", **kwargs: object):
     files = snapshot(project.root, ["app/**"], ())
-    return plan(project, target, files, runtime_snapshot(), out=project.root / "dist",  # type: ignore[arg-type]
-                **kwargs)  # type: ignore[arg-type]
+    return plan(
+        project,
+        target,
+        files,
+        runtime_snapshot(),
+        out=project.root / "dist",  # type: ignore[arg-type]
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def test_aws_plan(tmp_path: Path) -> None:
@@ -63,8 +69,9 @@ def test_only_selected_functions(tmp_path: Path) -> None:
     assert [f.function.name for f in bp.functions] == ["orders"]
     with pytest.raises(UsageError) as info:
         plan_for(make(tmp_path), only=["nope"])
-    assert str(info.value) == (f"--function nope: no such function in {tmp_path}/fpack.toml; "
-                               "defined: hello, orders")
+    assert str(info.value) == (
+        f"--function nope: no such function in {tmp_path}/fpack.toml; defined: hello, orders"
+    )
 
 
 def test_gcp_and_arch_override(tmp_path: Path) -> None:
@@ -81,7 +88,7 @@ def test_missing_attribute_lists_what_the_module_defines(tmp_path: Path) -> None
         plan_for(project)
     assert str(info.value) == (
         f'{tmp_path}/fpack.toml: [functions.hello] handler = "app.web:helo": module "app.web" has '
-        "no attribute \"helo\"; it defines: fpack, hello (app/web.py:1)"
+        'no attribute "helo"; it defines: fpack, hello (app/web.py:1)'
     )
 
 
@@ -107,9 +114,12 @@ def test_wrong_arity_for_the_style(tmp_path: Path) -> None:
 
 
 def test_a_style_that_cannot_run_on_the_target(tmp_path: Path) -> None:
-    project = make(tmp_path, TOML.replace('handler = "app.jobs:consume"',
-                                          'handler = "app.jobs:consume"\nstyle = "lambda"'),
-                   )
+    project = make(
+        tmp_path,
+        TOML.replace(
+            'handler = "app.jobs:consume"', 'handler = "app.jobs:consume"\nstyle = "lambda"'
+        ),
+    )
     (tmp_path / "app" / "jobs.py").write_text("def consume(event, context):\n    pass\n")
     with pytest.raises(ConfigError) as info:
         plan_for(project, "gcp")

@@ -23,9 +23,21 @@ def test_glob_semantics() -> None:
 
 
 def test_default_include_is_top_level_modules_and_packages(tmp_path: Path) -> None:
-    tree(tmp_path, "app.py", "pkg/__init__.py", "pkg/data/logo.png", "scripts/run.py",
-         "tests/test_app.py", ".env", ".git/config", ".venv/lib/x.py", "pkg/__pycache__/a.pyc",
-         "dist/aws/x.zip", "pkg/.env.local", "pkg/tests/test_pkg.py")
+    tree(
+        tmp_path,
+        "app.py",
+        "pkg/__init__.py",
+        "pkg/data/logo.png",
+        "scripts/run.py",
+        "tests/test_app.py",
+        ".env",
+        ".git/config",
+        ".venv/lib/x.py",
+        "pkg/__pycache__/a.pyc",
+        "dist/aws/x.zip",
+        "pkg/.env.local",
+        "pkg/tests/test_pkg.py",
+    )
     files = snapshot(tmp_path, default_include(tmp_path), ())
     assert [f.path for f in files] == ["app.py", "pkg/__init__.py", "pkg/data/logo.png"]
 
