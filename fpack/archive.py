@@ -121,7 +121,8 @@ def read_entries(path: Path, prefix: str = "") -> Iterator[Entry]:
 def _local_data_offset(f: BinaryIO, header_offset: int) -> int:
     f.seek(header_offset)
     fields = _LOCAL.unpack(f.read(_LOCAL.size))
-    return header_offset + _LOCAL.size + fields[9] + fields[10]
+    name_len, extra_len = int(fields[9]), int(fields[10])
+    return header_offset + _LOCAL.size + name_len + extra_len
 
 
 class ZipWriter:
