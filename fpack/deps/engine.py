@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from fpack.archive import ZipWriter, compress
+from fpack.archive import ZipWriter
 from fpack.deps import audit, uv
 from fpack.deps.cache import Cache
 from fpack.deps.spec import DependencySpec
@@ -216,8 +216,6 @@ def _archive(cache: Cache, tree_key: str, reporter: Reporter) -> Path:
             return path
         reporter.step("compressing dependencies (once per dependency set)")
         writer = ZipWriter(path)
-        for file in sorted(p for p in tree.rglob("*") if p.is_file()):
-            rel = file.relative_to(tree).as_posix()
-            writer.add(compress(rel, file.read_bytes(), file.stat().st_mode))
+        writer.add_tree(tree)
         writer.write()
     return path

@@ -88,6 +88,10 @@ def _platform_args(platform: Platform) -> list[str]:
         platform.python_version,
         "--only-binary",
         ":all:",
+        # Without this uv tries to download a managed interpreter of the target's version on
+        # every call (8+ s of retries where that host is unreachable); the host's Python only
+        # runs uv's resolver, it never decides which wheels fit.
+        "--no-python-downloads",
     ]
 
 
