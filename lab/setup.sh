@@ -114,6 +114,32 @@ image() {
   fi
 }
 
+# build_image NAME BASE PLATFORM: BASE plus a C compiler and Python headers, for the packages
+# fpack must compile from source. Made with apt-get in a container (plain-http apt reaches the
+# mirror from containers) and saved to $CACHE, so a lost image is reloaded rather than rebuilt.
+build_image() {
+  local name=$1 base=$2 platform=$3
+  if docker image inspect "$name" >/dev/null 2>&1; then return; fi
+  local tar="$CACHE/build-$(printf '%s' "$name" | tr '/:' '__').tar"
+  if [ -s "$tar" ]; then
+    log "loading $name"
+    docker load -q -i "$tar" >/dev/null
+    return
+  fi
+  need_root
+  mkdir -p "$CACHE"
+  local ctx
+  ctx=$(mktemp -d)
+  printf 'FROM %s\nRUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential python3-dev >/dev/null && rm -rf /var/lib/apt/lists/*\n' \
+    "$base" >"$ctx/Dockerfile"
+  log "building $name from $base for $platform (once per machine; minutes under qemu)"
+  DOCKER_BUILDKIT=0 docker build -q --platform "$platform" -t "$name" "$ctx" >"$ctx.log" 2>&1 || {
+    echo "lab/setup.sh: building $name failed; see $ctx.log" >&2; exit 1; }
+  docker save -o "$tar.tmp" "$name"
+  mv "$tar.tmp" "$tar"   # written last: a cached image tarball is always whole
+  rm -rf "$ctx" "$ctx.log"
+}
+
 install_packages
 start_docker
 # Runtime images: what a function runs on. Build images add a compiler for source-only packages.
@@ -124,5 +150,11 @@ wait
 if [ "$WANT_ARM64" = 1 ]; then
   enable_arm64
   image fpack-lab/python:3.11-arm64 bookworm arm64
+fi
+build_image fpack-lab/build:3.11 fpack-lab/python:3.11 linux/amd64 &
+build_image fpack-lab/build:3.13 fpack-lab/python:3.13 linux/amd64 &
+wait
+if [ "$WANT_ARM64" = 1 ]; then
+  build_image fpack-lab/build:3.11-arm64 fpack-lab/python:3.11-arm64 linux/arm64
 fi
 log "ready: $(docker images --format '{{.Repository}}:{{.Tag}}' 'fpack-lab/*' | sort | tr '\n' ' ')"

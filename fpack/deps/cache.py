@@ -4,6 +4,7 @@ Layout under the cache root (FPACK_CACHE_DIR, else $XDG_CACHE_HOME/fpack, else ~
     locks/<key>.lock          flock'd while an entry is being made, so concurrent builds wait
     resolve/<key>.toml        a pylock.toml: the exact wheels for one spec on one platform
     trees/<key>/ + <key>.ok   an installed tree; valid only when its marker exists (written last)
+    built/<key>/ + <key>.ok   a wheel built from source in a container, with build.json beside it
     archives/<key>.zip        the tree as a deterministic zip, spliced into artifacts raw
 Every entry is written to a temporary name in the same directory and renamed into place: a killed
 build leaves garbage at worst (temporary names, cleaned by `fpack cache clean`), never a bad entry.
@@ -39,8 +40,12 @@ class Cache:
 
     def tree(self, key: str) -> Path | None:
         """An installed tree, if it was completed (its marker exists) and still looks whole."""
-        path = self.root / "trees" / key
-        if (self.root / "trees" / f"{key}{MARKER}").is_file() and path.is_dir():
+        return self.entry("trees", key)
+
+    def entry(self, kind: str, key: str) -> Path | None:
+        """A directory entry of `kind`, if it was completed: its marker is written last."""
+        path = self.root / kind / key
+        if (self.root / kind / f"{key}{MARKER}").is_file() and path.is_dir():
             return path
         return None
 
@@ -67,21 +72,30 @@ class Cache:
             tmp.unlink(missing_ok=True)
         return dest
 
-    @contextlib.contextmanager
-    def new_tree(self, key: str) -> Iterator[Path]:
+    def new_tree(self, key: str) -> contextlib.AbstractContextManager[Path]:
         """A scratch directory that becomes tree `key` if the block completes, else vanishes."""
-        trees = self.root / "trees"
-        trees.mkdir(parents=True, exist_ok=True)
-        tmp = trees / f".tmp-{os.getpid()}-{key}"
+        return self.new_entry("trees", key)
+
+    @contextlib.contextmanager
+    def new_entry(self, kind: str, key: str) -> Iterator[Path]:
+        """A scratch directory that becomes entry `key` of `kind` if the block completes.
+
+        Callers hold `lock(...)` for the key: the rename and the marker are not one atomic step,
+        and a reader trusts a directory only once its marker exists.
+        """
+        base = self.root / kind
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / f".tmp-{os.getpid()}-{key}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
             yield tmp
-            final = trees / key
-            shutil.rmtree(final, ignore_errors=True)  # a tree without its marker is garbage
-            os.rename(tmp, final)
-            marker = trees / f"{key}{MARKER}"
-            marker_tmp = trees / f".tmp-{os.getpid()}-{key}{MARKER}"
+            marker = base / f"{key}{MARKER}"
+            marker.unlink(missing_ok=True)  # an entry being replaced is invalid from here on
+            final = base / key
+            shutil.rmtree(final, ignore_errors=True)  # an entry without its marker is garbage
+            tmp.rename(final)
+            marker_tmp = base / f".tmp-{os.getpid()}-{key}{MARKER}"
             marker_tmp.write_text("ok\n")
             os.replace(marker_tmp, marker)
         finally:
@@ -90,7 +104,7 @@ class Cache:
     def size(self) -> dict[str, int]:
         """Bytes used per kind of entry."""
         out: dict[str, int] = {}
-        for kind in ("resolve", "trees", "archives", "wheels"):
+        for kind in ("resolve", "trees", "archives", "wheels", "built"):
             base = self.root / kind
             out[kind] = (
                 sum(p.stat().st_size for p in base.rglob("*") if p.is_file())
@@ -100,5 +114,5 @@ class Cache:
         return out
 
     def clean(self) -> None:
-        for kind in ("resolve", "trees", "archives", "wheels", "locks"):
+        for kind in ("resolve", "trees", "archives", "wheels", "built", "locks"):
             shutil.rmtree(self.root / kind, ignore_errors=True)

@@ -1,10 +1,12 @@
 """Dependencies for one platform, from spec to a cached archive: resolve, install, audit, zip.
 
 Each stage is keyed by what determines it, so a build with nothing changed reads three small cache
-files and touches neither uv nor the network:
-    resolve key = spec files + platform + uv version + index settings  -> pylock.toml
-    tree key    = pylock text + platform + tree format                 -> installed tree + meta.json
-    archive key = tree key + archive format + SOURCE_DATE_EPOCH        -> deterministic zip
+files and touches neither uv, Docker nor the network:
+    resolve key = spec files + platform + uv version + index settings + build image -> pylock.toml
+    tree key    = pylock text + platform + tree format + bytecode setting  -> tree + meta.json
+    archive key = tree key + archive format + SOURCE_DATE_EPOCH             -> deterministic zip
+Packages without a wheel for the target are built in a container during resolution
+(`resolution`, `builder`); the final lock then names the built wheels in the cache's wheelhouse.
 """
 
 from __future__ import annotations
@@ -14,29 +16,32 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from fpack.archive import ZipWriter
-from fpack.deps import audit, uv
+from fpack.deps import audit, builder, bytecode, lock, resolution, uv
+from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
+from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
-from fpack.platforms import Platform
+from fpack.platforms import Platform, Target
 from fpack.report import Reporter, human_size
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
 
-TREE_FORMAT: Final = "1"
+TREE_FORMAT: Final = "2"  # 2: no .lock, no machine-specific installer records
+RESOLVE_FORMAT: Final = "2"  # 2: locks may name wheels built from source
+_LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it was built from
 ARCHIVE_FORMAT: Final = "1"
 # Console scripts carry the build host's interpreter path in their shebang: useless on the target
 # and a source of irreproducibility. Byte code is compiled for the target separately, or not at all.
 _DROP_DIRS: Final = ("bin",)
+# uv's lock on its --target directory: an empty file that belongs to no package.
+_DROP_FILES: Final = (".lock",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +51,28 @@ class Package:
     wheel: str
     sha256: str
     size: int  # unpacked bytes
-    source: str = "index"
+    source: str = "index"  # "index", "url" (a wheel named by URL) or "built in <image>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """A target's choices that change its dependency tree."""
+
+    build_image: str | None = None  # the target's build_image setting (FPACK_BUILD_IMAGE wins)
+    compile: bool = False  # ship bytecode compiled by the target's Python
+
+
+def settings_for(project: Project, target: Target) -> Settings:
+    """The dependency settings of `target` in `project` (its [targets.T] table)."""
+    table: AwsTarget | GcpTarget | DockerTarget
+    match target:
+        case "aws":
+            table = project.aws
+        case "gcp":
+            table = project.gcp
+        case "docker":
+            table = project.docker
+    return Settings(build_image=table.build_image, compile=table.compile)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +95,7 @@ def prepare(
     reporter: Reporter,
     *,
     refresh: bool = False,
+    settings: Settings = Settings(),
 ) -> Dependencies:
     """The dependencies of `spec` for `platform`, from the cache when nothing changed."""
     if spec.kind == "none":
@@ -79,10 +106,15 @@ def prepare(
             unpacked_size=0,
             key=_sha("none", platform.key()),
         )
-    resolve_key = _sha(spec.key(), platform.key(), uv.version(), uv.index_fingerprint())
-    lock = _lock(spec, platform, cache, resolve_key, reporter, refresh)
-    tree_key = _sha(lock.read_text(encoding="utf-8"), platform.key(), TREE_FORMAT)
-    meta = _tree_meta(lock, platform, cache, tree_key, reporter)
+    image = builder.image_for(platform, settings.build_image)
+    resolve_key = _sha(spec.key(), platform.key(), uv.version(), uv.index_fingerprint(), image,
+                       RESOLVE_FORMAT)
+    pylock = _lock(spec, platform, cache, resolve_key, reporter=reporter, refresh=refresh,
+                   image=image)
+    tree_key = _sha(pylock.read_text(encoding="utf-8"), platform.key(), TREE_FORMAT,
+                    f"compile={settings.compile}")
+    meta = _tree_meta(pylock, platform, cache, tree_key, reporter=reporter,
+                      settings=settings, image=image, spec=spec)
     archive = _archive(cache, tree_key, reporter)
     packages = tuple(Package(**p) for p in meta["packages"])
     return Dependencies(
@@ -99,22 +131,45 @@ def _lock(
     platform: Platform,
     cache: Cache,
     key: str,
+    *,
     reporter: Reporter,
     refresh: bool,
+    image: str,
 ) -> Path:
     path = cache.file("resolve", f"pylock.{key}", ".toml")
-    if path.is_file() and not refresh:
+    if not refresh and _healthy(path):
         return path
     with cache.lock(f"resolve-{key}"):
-        if path.is_file() and not refresh:
+        if not refresh and _healthy(path):
             return path
         reporter.step(f"resolving {spec.path.name if spec.path else ''} for {platform.label}")
-        text = uv.resolve(spec, platform, refresh=refresh)
-        return cache.write_file("resolve", f"pylock.{key}", ".toml", text.encode())
+        resolved = resolution.resolve(spec, platform, image=image, cache=cache,
+                                      reporter=reporter, refresh=refresh)
+        # The local sources' digests first, the lock last: the lock is the entry's marker.
+        local = [{"path": p, "digest": d} for p, d in resolved.local]
+        cache.write_file("resolve", f"pylock.{key}", _LOCAL, json.dumps(local).encode())
+        return cache.write_file("resolve", f"pylock.{key}", ".toml", resolved.text.encode())
+
+
+def _healthy(path: Path) -> bool:
+    """A cached lock is usable if it exists, every local wheel it names still does, and every
+    local directory built for it still has the content it was built from."""
+    if not path.is_file():
+        return False
+    packages = lock.parse(path.read_text(encoding="utf-8"), path.parent)
+    if not all(Path(p.location).is_file() for p in packages if "://" not in p.location):
+        return False
+    try:
+        local = json.loads(path.with_name(path.name.removesuffix(".toml") + _LOCAL).read_text())
+    except (OSError, ValueError):
+        return False
+    return all(Path(e["path"]).is_dir() and
+               "tree:" + builder.tree_digest(Path(e["path"])) == e["digest"] for e in local)
 
 
 def _tree_meta(
-    lock: Path, platform: Platform, cache: Cache, key: str, reporter: Reporter
+    pylock: Path, platform: Platform, cache: Cache, key: str, *, reporter: Reporter,
+    settings: Settings, image: str, spec: DependencySpec,
 ) -> dict[str, Any]:
     meta_path = cache.file("trees", key, ".json")
     if cache.tree(key) is not None and meta_path.is_file():
@@ -122,13 +177,17 @@ def _tree_meta(
     with cache.lock(f"tree-{key}"):
         if cache.tree(key) is not None and meta_path.is_file():
             return dict(json.loads(meta_path.read_text()))
-        locked = _read_lock(lock)
+        locked = lock.parse(pylock.read_text(encoding="utf-8"), pylock.parent)
         reporter.step(f"installing {len(locked)} packages for {platform.label}")
         with cache.new_tree(key) as tmp:
-            uv.install(lock, platform, tmp)
+            uv.install(pylock, platform, tmp, index=dep_spec.index_options(spec),
+                       cwd=spec.path.parent if spec.path else None)
             _clean_tree(tmp)
             _audit(tmp, platform)
-            meta = _describe(tmp, locked)
+            if settings.compile:
+                reporter.step(f"compiling bytecode with Python {platform.python_version}")
+                bytecode.compile_tree(tmp, platform, image)
+            meta = _describe(tmp, _pins(locked, cache))
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
         reporter.done(f"installed {len(locked)} packages ({human_size(meta['unpacked_size'])})")
         return meta
@@ -147,23 +206,19 @@ def _audit(tree: Path, platform: Platform) -> None:
             f"{len(problems)} shared object(s) cannot run on {platform.label}:\n{listing}{more}")
 
 
-def _read_lock(lock: Path) -> dict[str, dict[str, Any]]:
-    """name -> {version, wheel, sha256} for every package pinned in a pylock.toml."""
-    data = tomllib.loads(lock.read_text(encoding="utf-8"))
+def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]:
+    """name -> {version, wheel, sha256, source} for every package of a final lock."""
+    built = resolution.built_sources(locked, cache)
     out: dict[str, dict[str, Any]] = {}
-    for pkg in data.get("packages", []):
-        wheels = pkg.get("wheels") or []
-        if len(wheels) != 1:
-            raise DependencyError(
-                f"{pkg['name']}: expected one wheel in the resolution, found {len(wheels)}",
-                hint="run the build again with --refresh",
-            )
-        url = wheels[0].get("url") or wheels[0].get("path") or ""
-        out[_norm(pkg["name"])] = {
-            "version": pkg["version"],
-            "wheel": url.rsplit("/", 1)[-1],
-            "sha256": wheels[0].get("hashes", {}).get("sha256", ""),
-        }
+    for pkg in locked:
+        if pkg.needs_build:  # the final lock holds wheels only; anything else is a stale cache
+            raise DependencyError(f"{pkg.name}: the resolution names a {pkg.kind}, not a wheel",
+                                  hint="run the build again with --refresh")
+        source = "index" if pkg.kind == "wheel" else "url"
+        if pkg.name in built:
+            source = f"built in {built[pkg.name].image}"
+        out[_norm(pkg.name)] = {"version": pkg.version or "", "wheel": pkg.filename,
+                                "sha256": pkg.sha256, "source": source}
     return out
 
 
@@ -174,8 +229,31 @@ def _norm(name: str) -> str:
 def _clean_tree(tree: Path) -> None:
     for name in _DROP_DIRS:
         shutil.rmtree(tree / name, ignore_errors=True)
+    for name in _DROP_FILES:
+        (tree / name).unlink(missing_ok=True)
     for cache_dir in list(tree.rglob("__pycache__")):
         shutil.rmtree(cache_dir, ignore_errors=True)
+    for info in tree.glob("*.dist-info"):
+        _scrub_dist_info(info)
+
+
+def _scrub_dist_info(info: Path) -> None:
+    """Drop installer records that describe the build machine, and their RECORD lines: uv's
+    cache stamp (a timestamp) and a direct_url.json naming a local file (a wheel in fpack's
+    cache, a path on this machine). Either would make the artifact differ between machines."""
+    drop = [f for f in (info / "uv_cache.json",) if f.is_file()]
+    direct = info / "direct_url.json"
+    if direct.is_file() and '"file://' in direct.read_text(encoding="utf-8"):
+        drop.append(direct)
+    if not drop:
+        return
+    for f in drop:
+        f.unlink()
+    record = info / "RECORD"
+    names = {f"{info.name}/{f.name}" for f in drop}
+    lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+    record.write_text("".join(ln for ln in lines if ln.split(",", 1)[0] not in names),
+                      encoding="utf-8")
 
 
 def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -2,12 +2,17 @@
 
 A requirements file may pull in others (`-r`, `-c`); all of them are part of the cache key, so an
 edit to an included file re-resolves. pyproject.toml and uv.lock are handed to uv as they are.
+Index options written in requirements files (`--index-url`, `--extra-index-url`, `--find-links`)
+are read back out (`index_options`) for the steps that do not read the file: installing the lock,
+which names files by URL without credentials, and building in a container.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -16,6 +21,10 @@ from fpack.errors import ConfigError
 
 SpecKind = Literal["requirements", "pyproject", "uvlock", "none"]
 _INCLUDE: Final = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+_INDEX: Final = re.compile(
+    r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)\s*$")
+_LONG: Final = {"-i": "--index-url", "-f": "--find-links"}
+_ENV: Final = re.compile(r"\$\{([A-Za-z0-9_]+)\}")  # pip's (and uv's) ${VAR} in requirement files
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,3 +92,27 @@ def _requirement_files(path: Path, config_path: Path, seen: set[Path]) -> list[P
         if m:
             found += _requirement_files(path.parent / m.group(1), config_path, seen)
     return found
+
+
+def index_options(spec: DependencySpec, environ: Mapping[str, str] | None = None,
+                  ) -> tuple[str, ...]:
+    """The index options of a requirements spec and the files it includes, as uv arguments, with
+    ${VAR} expanded from `environ` (they may carry credentials: never log or store them)."""
+    if spec.kind != "requirements":
+        return ()
+    environ = os.environ if environ is None else environ
+    options: list[str] = []
+    for name, _ in spec.files:
+        with open(name, encoding="utf-8") as f:  # noqa: PTH123 - spec.files holds path strings
+            options += parse_index_options(f.read(), environ)
+    return tuple(options)
+
+
+def parse_index_options(text: str, environ: Mapping[str, str]) -> list[str]:
+    """`--index-url URL`-style pairs from the lines of one requirements file."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if m := _INDEX.match(line):
+            value = _ENV.sub(lambda v: environ.get(v.group(1), ""), m.group(2))
+            out += [_LONG.get(m.group(1), m.group(1)), value]
+    return out

@@ -1,9 +1,11 @@
 """The uv adapter: resolve a dependency spec for a target platform, and install an exact lock.
 
 Resolution asks uv for a PEP 751 lock (`pylock.toml`) for the target's Python version and manylinux
-ceiling, wheels only: uv then records exactly one wheel per package, with its URL and sha256. The
-host's own interpreter and site-packages never take part. Installation replays that lock into a
-directory with `--no-deps`, so what is installed is what was locked.
+ceiling, normally wheels only: uv then records exactly one wheel per package, with its URL and
+sha256. The host's own interpreter and site-packages never take part. When some package has no
+wheel, the engine also asks for a resolution that admits source (to learn what must be built) and,
+once it is built, one whose overrides point those packages at the built wheels. Installation
+replays that lock into a directory with `--no-deps`, so what is installed is what was locked.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from fpack.deps import lock
+from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.platforms import Platform
@@ -33,6 +38,10 @@ _NO_WHEEL: Final = re.compile(
 )
 _NOT_FOUND: Final = re.compile(r"Because ([A-Za-z0-9_.\-]+) was not found in the package registry")
 _NO_VERSION: Final = re.compile(r"Because there is no version of ([A-Za-z0-9_.\-]+)(\S*)")
+
+
+class NoWheelError(DependencyError):
+    """A wheels-only resolution failed because some package has no wheel for the target."""
 
 
 @functools.cache
@@ -80,51 +89,60 @@ def index_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _platform_args(platform: Platform) -> list[str]:
-    return [
+def _platform_args(platform: Platform, *, wheels_only: bool = True) -> list[str]:
+    args = [
         "--python-platform",
         platform.uv_platform,
         "--python-version",
         platform.python_version,
-        "--only-binary",
-        ":all:",
         # Without this uv tries to download a managed interpreter of the target's version on
         # every call (8+ s of retries where that host is unreachable); the host's Python only
         # runs uv's resolver, it never decides which wheels fit.
         "--no-python-downloads",
     ]
+    return [*args, "--only-binary", ":all:"] if wheels_only else args
 
 
-def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False) -> str:
-    """A pylock.toml (as text) pinning one wheel per package for `platform`."""
+@dataclass(frozen=True, kw_only=True)
+class Resolution:
+    text: str  # the pylock.toml uv wrote
+    packages: tuple[Locked, ...]  # its entries, with paths made absolute
+
+
+def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False,
+            wheels_only: bool = True, overrides: Sequence[str] = (),
+            requirements: str | None = None) -> Resolution:
+    """A pylock.toml pinning one file per package for `platform`.
+
+    `wheels_only` keeps source distributions out (a local directory or git URL is still let in:
+    it is named by the user, and uv reads its metadata); `overrides` are requirement lines that
+    replace every requirement on their package (fpack points them at wheels it built);
+    `requirements` is text to resolve in place of the spec's file (an exported uv.lock).
+    """
     assert spec.path is not None
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
         source = spec.path
-        if spec.kind == "uvlock":
+        if requirements is not None:
             source = Path(tmp) / "requirements.txt"
-            source.write_text(_export_uvlock(spec.path))
+            source.write_text(requirements, encoding="utf-8")
         out = Path(tmp) / "pylock.toml"
-        args = [
-            binary(),
-            "pip",
-            "compile",
-            source,
-            "-o",
-            out,
-            "--format",
-            "pylock.toml",
-            "--no-header",
-            "--quiet",
-            *_platform_args(platform),
+        args: list[str | Path] = [
+            binary(), "pip", "compile", source, "-o", out, "--format", "pylock.toml",
+            "--no-header", "--quiet", *_platform_args(platform, wheels_only=wheels_only),
             *index_args(),
         ]
+        if overrides:
+            (Path(tmp) / "overrides.txt").write_text("\n".join(overrides) + "\n")
+            args += ["--overrides", Path(tmp) / "overrides.txt"]
         if refresh:
             args.append("--refresh")
         _check(run(args, cwd=spec.path.parent), "resolving dependencies", spec, platform)
-        return out.read_text(encoding="utf-8")
+        text = out.read_text(encoding="utf-8")
+        return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
 
 
-def _export_uvlock(lock: Path) -> str:
+def export_uvlock(path: Path) -> str:
+    """The packages of a uv.lock as a requirements file, with the hashes the lock records."""
     result = run(
         [
             binary(),
@@ -132,20 +150,23 @@ def _export_uvlock(lock: Path) -> str:
             "--frozen",
             "--format",
             "requirements-txt",
-            "--no-hashes",
             "--no-dev",
             "--no-emit-project",
             "--no-header",
             "--quiet",
             "--project",
-            lock.parent,
+            path.parent,
         ]
     )
-    return _check(result, f"reading {lock}").stdout
+    return _check(result, f"reading {path}").stdout
 
 
-def install(lock: Path, platform: Platform, target: Path) -> None:
-    """Install exactly the wheels of `lock` into `target` (no resolution, no dependencies)."""
+def install(lock: Path, platform: Platform, target: Path, *, index: Sequence[str] = (),
+            cwd: Path | None = None) -> None:
+    """Install exactly the wheels of `lock` into `target` (no resolution, no dependencies).
+
+    `index`: the requirements file's index options. The lock names each file by URL, without the
+    credentials an index URL may carry; given the index again, uv sends them to its host."""
     # uv checks the lock's requires-python against the interpreter it runs with (the host's), not
     # against --python-version: drop the line; the wheels were already chosen for the target.
     text = "".join(
@@ -156,7 +177,7 @@ def install(lock: Path, platform: Platform, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="fpack-install-") as tmp:
         replay = Path(tmp) / "pylock.toml"
         replay.write_text(text, encoding="utf-8")
-        args = [
+        args: list[str | Path] = [
             binary(),
             "pip",
             "install",
@@ -168,10 +189,17 @@ def install(lock: Path, platform: Platform, target: Path) -> None:
             "copy",
             *_platform_args(platform),
             *index_args(),
+            *_as_extra(index),
             "-r",
             replay,
         ]
-        _check(run(args), "installing dependencies", None, platform)
+        _check(run(args, cwd=cwd), "installing dependencies", None, platform)
+
+
+def _as_extra(options: Sequence[str]) -> list[str]:
+    # Every index only lends its credentials here: extra indexes, so none clashes with
+    # --index-url from the environment.
+    return [("--extra-index-url" if o == "--index-url" else o) for o in options]
 
 
 def _check(
@@ -183,7 +211,7 @@ def _check(
     where = f" for {platform.label}" if platform else ""
     source = f"{spec.path}: " if spec and spec.path else ""
     if platform and (m := _NO_WHEEL.search(text)):
-        raise DependencyError(
+        raise NoWheelError(
             f"{source}{m.group(1)} has no wheel{where} (Python {platform.python_version}, "
             f"{platform.uv_platform.replace('-', ' ')} or older)",
             hint=f"pin a version of {m.group(1)} that publishes such wheels, or change the "

@@ -29,6 +29,9 @@ IMAGES = {
     (3, 13): "fpack-lab/python:3.13",
 }
 ARM64_IMAGES = {(3, 11): "fpack-lab/python:3.11-arm64"}
+# The runtime images plus a C compiler and Python headers: where source-only packages are built.
+BUILD_IMAGES = {"3.11": "fpack-lab/build:3.11", "3.11-arm64": "fpack-lab/build:3.11-arm64",
+                "3.13": "fpack-lab/build:3.13"}
 LAMBDA_UID = "993:990"  # Lambda runs functions as sbx_user1051, not root
 
 # Runs inside the container, on the target's Python: mimics Lambda's bootstrap for one handler.
@@ -62,7 +65,7 @@ def client() -> docker.DockerClient:
 
 def missing_images() -> list[str]:
     c = client()
-    names = [*IMAGES.values(), *ARM64_IMAGES.values()]
+    names = [*IMAGES.values(), *ARM64_IMAGES.values(), *BUILD_IMAGES.values()]
     return [n for n in names if not c.images.list(name=n)]
 
 

@@ -1,0 +1,88 @@
+"""Bytecode for the target, compiled by the target's own Python version (`compile = true`).
+
+A .pyc is only used by the Python version that wrote it (its magic number), so the compiler must be
+the target's minor version: a local `pythonX.Y` if there is one, else the target's build image in a
+container of the target's platform. The pycs use `--invalidation-mode unchecked-hash`: a
+timestamp-based pyc records the source's mtime, and a zip's entries all carry one fixed date, so
+on every cold start Python would find them stale, recompile in memory and (on a read-only
+filesystem) throw the result away. An unchecked-hash pyc is used as is; the tree is immutable once
+shipped, so nothing is lost by not checking.
+
+Files that do not compile for the target (tests written for another Python, templates named .py)
+get no pyc, exactly as without `compile = true`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from fpack import container
+from fpack.errors import DependencyError
+from fpack.platforms import Platform
+from fpack.proc import run
+
+_ARGS: Final = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
+# In the container: the target's Python, found as the build script finds it, then hand the tree
+# back to the host's user.
+SCRIPT: Final = """\
+set -eu
+want="$1"; tag="$2"
+for c in "/opt/python/$tag-$tag/bin/python3" "/var/lang/bin/python$want" "python$want" python3; do
+  if command -v "$c" >/dev/null 2>&1 && "$c" -c "import sys; v = '%d.%d' % sys.version_info[:2]; \
+sys.exit(v != '$want')" 2>/dev/null; then
+    rc=0; "$c" -m compileall -q -j 0 --invalidation-mode unchecked-hash -s /tree /tree || rc=$?
+    chown -R "$FPACK_OWNER" /tree
+    exit "$rc"
+  fi
+done
+echo "no Python $want in this image" >&2; exit 97
+"""
+
+
+def local_python(platform: Platform, which: Callable[[str], str | None] = shutil.which,
+                 ) -> str | None:
+    """A `pythonX.Y` on PATH that really is the target's version (pyenv shims may point
+    elsewhere), or None."""
+    found = which(f"python{platform.python_version}")
+    if found is None:
+        return None
+    check = run([found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return found if check.returncode == 0 and check.stdout.strip() == platform.python_version \
+        else None
+
+
+def compile_tree(tree: Path, platform: Platform, image: str) -> None:
+    """Write unchecked-hash pycs beside every module of `tree`, for `platform`'s Python."""
+    python = local_python(platform)
+    if python is not None:
+        result = run([python, *_ARGS, "-s", str(tree), str(tree)])
+        _check(result.returncode, result.stdout + result.stderr, f"{python}")
+        return
+    outcome = container.run(
+        image, ["sh", "-c", SCRIPT, "fpack-compile", platform.python_version,
+                f"cp{platform.python[0]}{platform.python[1]}"],
+        platform=platform.docker_platform, network=False,
+        mounts=[container.Mount(source=tree, target="/tree", read_only=False)],
+        env={"FPACK_OWNER": f"{os.getuid()}:{os.getgid()}"},
+    )
+    if outcome.exit_code == 97:
+        raise DependencyError(
+            f"compile = true: {image} has no Python {platform.python_version}, and there is no "
+            f"python{platform.python_version} on PATH",
+            hint="install that Python version locally, or set [targets.T] build_image (or "
+            "FPACK_BUILD_IMAGE) to an image that has it",
+        )
+    _check(outcome.exit_code, outcome.stdout + outcome.stderr, image)
+
+
+def _check(code: int, output: str, where: str) -> None:
+    # compileall exits 1 when some file failed to compile: those simply get no pyc (see above).
+    if code in (0, 1):
+        return
+    tail = "\n".join("    " + line for line in output.strip().splitlines()[-15:])
+    raise DependencyError(f"compile = true: compiling bytecode with {where} failed "
+                          f"(exit {code}):\n{tail}")

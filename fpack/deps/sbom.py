@@ -1,0 +1,101 @@
+"""A CycloneDX 1.6 JSON SBOM for one artifact (`fpack build --sbom`), written beside it.
+
+The SBOM lists exactly what is inside the artifact: the function's own code (the metadata
+component, with the artifact's sha256), the vendored fpack runtime, and every third-party package
+bundled in it with its version, the wheel it was installed from (purl `file_name` qualifier and
+sha256) and where that wheel came from (`fpack:source`: the index, a URL, or the image it was built
+in). An AWS function zip whose dependencies live in a layer lists none: the layer's SBOM does.
+
+Deterministic, like the artifacts: the serial number is derived from the artifact's sha256 and the
+timestamp is SOURCE_DATE_EPOCH (else 1980-01-01), so an unchanged artifact has an unchanged SBOM.
+cyclonedx-python-lib is imported only when an SBOM is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from fpack import __version__
+
+if TYPE_CHECKING:
+    from cyclonedx.model.component import Component
+
+    from fpack.artifact import Artifact
+    from fpack.deps.engine import Package
+
+SUFFIX: Final = ".cdx.json"
+_NAMESPACE: Final = uuid.UUID("5b8f2d7e-3c1a-4e8b-9a61-0f7c2d9e4b10")  # fpack's, for uuid5
+
+
+def path_for(artifact: Artifact) -> Path:
+    """dist/aws/hello.zip -> dist/aws/hello.cdx.json (an image's manifest path likewise)."""
+    stem = artifact.path.name.removesuffix(".manifest.json").rsplit(".", 1)[0]
+    return artifact.path.with_name(stem + SUFFIX)
+
+
+def bundled(artifact: Artifact) -> tuple[Package, ...]:
+    """The packages physically inside `artifact` (none in a function zip that uses layers)."""
+    return () if artifact.kind == "function" and artifact.layers else artifact.packages
+
+
+def render(artifact: Artifact) -> str:
+    """The SBOM of `artifact` as CycloneDX 1.6 JSON text."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property  # noqa: PLC0415
+    from cyclonedx.model.bom import Bom  # noqa: PLC0415
+    from cyclonedx.model.component import Component, ComponentType  # noqa: PLC0415
+    from cyclonedx.output.json import JsonV1Dot6  # noqa: PLC0415
+
+    bom = Bom(serial_number=uuid.uuid5(_NAMESPACE, artifact.sha256 or artifact.path.name))
+    bom.metadata.timestamp = _timestamp()
+    root = Component(
+        type=ComponentType.APPLICATION, name=artifact.function, version=artifact.sha256[:12],
+        bom_ref=f"fpack:{artifact.target}/{artifact.function}",
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)] if artifact.sha256
+        else [],
+        properties=[Property(name=f"fpack:{k}", value=v) for k, v in _describe(artifact)],
+    )
+    bom.metadata.component = root
+    parts = [_package(p) for p in bundled(artifact)]
+    if artifact.kind in ("function", "image"):
+        parts.append(Component(type=ComponentType.LIBRARY, name="fpack-runtime",
+                               version=__version__, bom_ref="fpack:runtime",
+                               description="the portable runtime fpack vendors into every "
+                               "function"))
+    for part in parts:
+        bom.components.add(part)
+    bom.register_dependency(root, parts)
+    return str(JsonV1Dot6(bom).output_as_string(indent=2)) + "\n"
+
+
+def _package(pkg: Package) -> Component:
+    from cyclonedx.model import HashAlgorithm, HashType, Property  # noqa: PLC0415
+    from cyclonedx.model.component import Component, ComponentType  # noqa: PLC0415
+    from packageurl import PackageURL  # noqa: PLC0415
+
+    purl = PackageURL(type="pypi", name=pkg.name, version=pkg.version,
+                      qualifiers={"file_name": pkg.wheel} if pkg.wheel else None)
+    return Component(
+        type=ComponentType.LIBRARY, name=pkg.name, version=pkg.version, purl=purl,
+        bom_ref=purl.to_string(),
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=pkg.sha256)] if pkg.sha256 else [],
+        properties=[Property(name="fpack:source", value=pkg.source),
+                    Property(name="fpack:wheel", value=pkg.wheel)],
+    )
+
+
+def _describe(artifact: Artifact) -> list[tuple[str, str]]:
+    pairs = [("target", artifact.target), ("kind", artifact.kind),
+             ("runtime", artifact.runtime), ("arch", artifact.arch)]
+    pairs += [("layer", layer.name) for layer in artifact.layers]
+    if artifact.image:
+        pairs.append(("image", artifact.image))
+    return pairs
+
+
+def _timestamp() -> datetime.datetime:
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
