@@ -1,0 +1,275 @@
+"""The Docker target: one image per function, built with the Docker SDK from a rendered Dockerfile.
+
+The build context is laid out on the host and holds everything the image needs, so the build runs
+with the network off, behind any proxy, and gives the same layers for the same inputs:
+    deps/     the dependency tree resolved and audited for the image's platform (engine.prepare)
+    runtime/  fpack's portable runtime, plus the runtime's own client (awslambdaric for the lambda
+              flavor, functions-framework for that style), resolved for the same platform
+    app/      the project's sources and, for the lambda flavor, the generated entry module
+The Dockerfile copies them in that order, from what changes least to what changes most, so a handler
+edit rebuilds only the last layer. There is no RUN step (no pip, no shell): an arm64 image builds
+without emulation, and the base may be any image with a `python3` on its PATH. Every file's mtime is
+pinned to SOURCE_DATE_EPOCH so that unchanged inputs give unchanged layers.
+
+Tags: `<repository>/<function>:<content hash>` and `:latest`; the hash covers the Dockerfile, every
+file of the context and the base image's id, so an image already tagged with it is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from fpack import container
+from fpack.artifact import Artifact
+from fpack.config import Function
+from fpack.deps import engine
+from fpack.deps import spec as dep_spec
+from fpack.deps.cache import Cache, default_root
+from fpack.deps.engine import Dependencies, Package
+from fpack.errors import BuildError, ConfigError
+from fpack.outputs import Outputs
+from fpack.plan import BuildPlan, FunctionPlan
+from fpack.platforms import Platform
+from fpack.report import Reporter, human_size
+from fpack.sources import SourceFile, digest
+from fpack.targets.aws import entry_source
+from fpack.templating import render
+
+IMAGE_FORMAT: Final = "1"  # bump when the layout or the Dockerfiles change meaning
+DEPS_DIR: Final = "/opt/fpack/deps"
+RUNTIME_DIR: Final = "/opt/fpack/runtime"
+APP_DIR: Final = {"http": "/app", "lambda": "/var/task"}  # Lambda's LAMBDA_TASK_ROOT
+USER: Final = "65532:65532"  # the conventional "nonroot" uid/gid of distroless images
+# What the image's entry point needs besides fpack's runtime, pinned: images stay reproducible.
+# awslambdaric 4.x publishes no Python 3.9 wheels: https://pypi.org/project/awslambdaric/#files
+RUNTIME_CLIENTS: Final = {
+    "lambda": 'awslambdaric==4.2.2; python_version >= "3.10"\n'
+              'awslambdaric==3.1.1; python_version < "3.10"\n',
+    # watchdog 7.1.0 publishes two wheels for one platform, which the engine refuses (see gcp.py)
+    "functions-framework": "functions-framework==3.10.2\nwatchdog!=7.1.0\n",
+    # styles asgi / wsgi: the server fpack.runtime.servers runs the web app under. Their newest
+    # releases need Python 3.10: https://pypi.org/project/uvicorn/ https://pypi.org/project/gunicorn/
+    "asgi": 'uvicorn==0.54.0; python_version >= "3.10"\n'
+            'uvicorn==0.39.0; python_version < "3.10"\n',
+    "wsgi": 'gunicorn==27.0.1; python_version >= "3.10"\n'
+            'gunicorn==23.0.0; python_version < "3.10"\n',
+}  # fmt: skip
+# A repository as Docker reads it: lower-case path components, an optional registry port.
+_REFERENCE: Final = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSpec:
+    """Everything about one function's image that is decided before anything is built."""
+
+    dockerfile: str
+    entry: str | None  # the generated entry module's source (lambda flavor), else None
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+
+
+def base_image(plan: BuildPlan) -> str:
+    """[targets.docker] base_image, else the real default for the flavor and Python."""
+    if plan.project.docker.base_image:
+        return plan.project.docker.base_image
+    if plan.project.docker.flavor == "lambda":
+        return f"public.ecr.aws/lambda/python:{plan.platform.python_version}"
+    return plan.platform.runtime.base_image
+
+
+def repository(plan: BuildPlan) -> str:
+    """Where the images are tagged: [targets.docker] repository, else the project's name."""
+    configured = plan.project.docker.repository
+    repo = configured if configured is not None else plan.project.name.lower()
+    if not _REFERENCE.match(repo):
+        raise ConfigError(
+            f'{plan.project.config_path}: [targets.docker] repository = "{repo}": expected an '
+            'image repository in lower case, e.g. "ghcr.io/me/photos" or "localhost:5000/photos"')
+    return repo
+
+
+def client_kind(plan: BuildPlan, fn: Function) -> str | None:
+    """Which runtime client the image needs (a key of RUNTIME_CLIENTS), if any."""
+    if plan.project.docker.flavor == "lambda":
+        return "lambda"
+    if fn.style in ("asgi", "wsgi"):
+        return fn.style  # the lambda flavor runs web apps through the aws runtime's bridges
+    return "functions-framework" if fn.style == "functions-framework" else None
+
+
+def command(plan: BuildPlan, fp: FunctionPlan) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(ENTRYPOINT, CMD) of the function's image."""
+    fn = fp.function
+    if plan.project.docker.flavor == "lambda":
+        return ("python3", "-m", "awslambdaric"), (fp.handler_setting,)
+    if fn.style == "functions-framework":
+        source = f"{APP_DIR['http']}/{fn.module.replace('.', '/')}.py"
+        signature = "http" if fn.trigger == "http" else "cloudevent"
+        return ("python3", "-m", "functions_framework"), (
+            "--target", fn.attr, "--source", source, "--signature-type", signature)
+    return ("python3", "-m", "fpack.runtime.server"), (
+        fn.handler, "--trigger", fn.trigger, "--style", fn.style,
+        *(("--base-path", fn.base_path) if fn.base_path else ()))
+
+
+def image_spec(plan: BuildPlan, fp: FunctionPlan, base: str) -> ImageSpec:
+    """The Dockerfile and entry module of one function: pure, so it is tested as data."""
+    flavor = plan.project.docker.flavor
+    entrypoint, cmd = command(plan, fp)
+    app = APP_DIR[flavor]
+    labels = {"org.opencontainers.image.title": fp.function.name,
+              "dev.fpack.function": fp.function.name, "dev.fpack.trigger": fp.function.trigger,
+              "dev.fpack.flavor": flavor, "dev.fpack.handler": fp.handler_setting}
+    dockerfile = render(
+        f"Dockerfile.{flavor}.j2", name=fp.function.name, base_image=base,
+        pythonpath=f"{app}:{RUNTIME_DIR}:{DEPS_DIR}", deps_dir=DEPS_DIR, runtime_dir=RUNTIME_DIR,
+        app_dir=app, user=USER, entrypoint=json.dumps(list(entrypoint)), cmd=json.dumps(list(cmd)),
+        env=[(k, json.dumps(v)) for k, v in sorted(fp.function.env.items())],
+        labels=[(k, json.dumps(v)) for k, v in sorted(labels.items())],
+    )
+    entry = entry_source(plan, fp) if flavor == "lambda" else None
+    return ImageSpec(dockerfile=dockerfile, entry=entry, entrypoint=entrypoint, cmd=cmd)
+
+
+def content_hash(spec: ImageSpec, *, code: Iterable[SourceFile], deps_key: str,
+                 client_key: str, base_id: str, platform: Platform) -> str:
+    """The tag: every input of the image, so equal tags mean equal images."""
+    parts = (IMAGE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""), spec.dockerfile,
+             spec.entry or "", digest(code), deps_key, client_key, base_id, platform.key())
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> list[Artifact]:
+    """Build (or find, when its content hash is already tagged) the image of every function."""
+    del out  # images live in the Docker engine; build.py writes their manifests
+    base = base_image(plan)
+    repo = repository(plan)
+    c = container.client()
+    container.ensure_image(c, base, plan.platform.docker_platform)
+    base_info = container.image_info(c, base)
+    assert base_info is not None
+    clients = {kind: _runtime_client(plan, kind, reporter)
+               for kind in {client_kind(plan, fp.function) for fp in plan.functions} if kind}
+    with tempfile.TemporaryDirectory(prefix="fpack-image-") as tmp:
+        context = Path(tmp)
+        return [
+            _image(plan, fp, context, base=base, base_id=base_info.id, repo=repo, deps=deps,
+                   client=clients.get(client_kind(plan, fp.function) or ""), reporter=reporter)
+            for fp in plan.functions
+        ]
+
+
+def _image(plan: BuildPlan, fp: FunctionPlan, context: Path, *, base: str, base_id: str,
+           repo: str, deps: Dependencies, client: Dependencies | None,
+           reporter: Reporter) -> Artifact:
+    spec = image_spec(plan, fp, base)
+    code = (*plan.sources, *plan.runtime)
+    key = content_hash(spec, code=code, deps_key=deps.key, client_key=client.key if client else "",
+                       base_id=base_id, platform=plan.platform)
+    name = f"{repo}/{fp.function.name.lower()}"
+    tags = (f"{name}:{key[:12]}", f"{name}:latest")
+    found = container.image_info(container.client(), tags[0])
+    if found is None:
+        reporter.step(f"building image {tags[0]} ({plan.platform.docker_platform}, from {base})")
+        if not (context / "deps").is_dir():  # once per build, and only when an image is built
+            _unpack(deps.archive, context / "deps")
+        _lay_out(context, plan, spec, client)
+        found = container.build_image(context, base_image=base, tags=tags,
+                                      platform=plan.platform.docker_platform, labels={})
+    else:
+        container.tag_image(tags[0], tags[1])
+    _check_arch(found, plan.platform, base)
+    unpacked = deps.unpacked_size + sum(f.size for f in code) + len((spec.entry or "").encode()) \
+        + (client.unpacked_size if client else 0)
+    reporter.done(f"{tags[0]}: {human_size(found.size)}")
+    return Artifact(
+        function=fp.function.name, target="docker", kind="image",
+        runtime=plan.platform.runtime.name, arch=plan.platform.arch, handler=fp.handler_setting,
+        path=fp.manifest, sha256=found.id.removeprefix("sha256:"), size=found.size,
+        unpacked_size=unpacked, packages=deps.packages + _client_packages(client), image=tags[0],
+        image_id=found.id, base_image=base, tags=tags, flavor=plan.project.docker.flavor,
+    )
+
+
+def _client_packages(client: Dependencies | None) -> tuple[Package, ...]:
+    return client.packages if client is not None else ()
+
+
+def _check_arch(image: container.BuiltImage, platform: Platform, base: str) -> None:
+    want = "amd64" if platform.arch == "x86_64" else "arm64"
+    if image.architecture != want:
+        raise BuildError(
+            f"the image built from {base} is {image.architecture or 'of unknown architecture'}, "
+            f"expected {want} for {platform.label}",
+            hint=f"point [targets.docker] base_image at an image for {platform.docker_platform}, "
+            "or pull the base image for that platform",
+        )
+
+
+def _runtime_client(plan: BuildPlan, kind: str, reporter: Reporter) -> Dependencies:
+    """The runtime client's packages for the image's platform, through the same engine as the
+    user's dependencies (cached, audited). Its requirements file lives in the cache, named by
+    its content, so its resolution is cached like any other."""
+    text = RUNTIME_CLIENTS[kind]
+    cache = Cache(default_root())
+    name = f"client-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    path = cache.file("resolve", name, ".txt")
+    if not path.is_file():
+        path = cache.write_file("resolve", name, ".txt", text.encode())
+    spec = dep_spec.read(path, plan.project.config_path)
+    return engine.prepare(spec, plan.platform, cache, reporter)
+
+
+def _lay_out(context: Path, plan: BuildPlan, spec: ImageSpec, client: Dependencies | None) -> None:
+    """Write runtime/ and app/ and the Dockerfile beside the unpacked deps/."""
+    for name in ("runtime", "app"):
+        shutil.rmtree(context / name, ignore_errors=True)
+    _unpack(client.archive if client else None, context / "runtime")
+    for f in plan.runtime:
+        _write(context / "runtime" / f.path, f.abspath.read_bytes(), f.mode)
+    for f in plan.sources:
+        _write(context / "app" / f.path, f.abspath.read_bytes(), f.mode)
+    if spec.entry is not None:
+        _write(context / "app" / "fpack_entry.py", spec.entry.encode(), 0o644)
+    (context / "app").mkdir(exist_ok=True)
+    _write(context / "Dockerfile", spec.dockerfile.encode(), 0o644)
+    _write(context / ".dockerignore", render("dockerignore.j2").encode(), 0o644)
+    _pin_times(context)
+
+
+def _unpack(archive: Path | None, dest: Path) -> None:
+    """Extract a dependency archive with the modes it records (zipfile alone drops them)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if archive is None:
+        return
+    with zipfile.ZipFile(archive) as z:
+        for info in z.infolist():
+            if not info.is_dir():
+                _write(dest / info.filename, z.read(info), (info.external_attr >> 16) or 0o644)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o755 if mode & 0o111 else 0o644)
+
+
+def _pin_times(root: Path) -> None:
+    """Same mtimes on every build: COPY records them in the layer."""
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            os.utime(Path(dirpath) / name, (epoch, epoch), follow_symlinks=False)
+        Path(dirpath).chmod(0o755)
+    os.utime(root, (epoch, epoch))
