@@ -1,0 +1,185 @@
+"""FP3xx/FP4xx: every dependency has a wheel for each target platform checked (or a container
+build is configured for it), and each target's artifacts fit its size limits, estimated from the
+resolution without building (`resolutions` says where the answers come from).
+
+Size estimates: a build that installed the tree measured every package's unpacked size, and that is
+used when it exists; otherwise the wheels' own sizes (recorded in the lock) are a lower bound of the
+unpacked size, since a wheel is a zip of it. A size problem is therefore reported only when the
+artifact is certainly over, never on a guess.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from fpack.checks import Problem
+from fpack.checks.resolutions import IMAGE_ENV, Resolution, Unresolved, build_image, resolution
+from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
+from fpack.deps.cache import Cache
+from fpack.deps.spec import DependencySpec
+from fpack.errors import DependencyError
+from fpack.plan import platform_for
+from fpack.platforms import Platform, Target
+from fpack.report import Reporter, human_size
+from fpack.sources import SourceFile
+
+# The limits the target builders enforce (fpack/targets/aws.py, gcp.py hold the same values; a test
+# keeps them equal). https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_UNZIPPED_MAX: Final = 262_144_000  # a function and all its layers, unzipped
+LAMBDA_IMAGE_MAX: Final = 10_737_418_240  # a container image, uncompressed, all layers
+# https://cloud.google.com/functions/quotas#resource_limits (the source bundle)
+GCF_ZIPPED_MAX: Final = 104_857_600
+GCF_UNZIPPED_MAX: Final = 536_870_912
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limit:
+    what: str  # the artifact and its rule, as the message names them
+    unzipped: int
+    zipped: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Estimate:
+    unzipped: int
+    zipped: int  # a lower bound: the wheels a bundle carries as files; 0 when unknown
+    exact: bool  # measured from an installed tree, not bounded from wheel sizes
+    largest: tuple[tuple[str, int], ...]  # (package, bytes), biggest first
+
+
+def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
+          runtime: Sequence[SourceFile], targets: Sequence[Target], *, cache: Cache,
+          reporter: Reporter) -> list[Problem]:
+    code = sum(f.size for f in (*files, *runtime))
+    problems: list[Problem] = []
+    for target in targets:
+        table = _table(project, target)
+        platform = platform_for(project, target)
+        found = _resolution(spec, platform, table, cache, reporter)
+        problems += _wheels(spec, target, table, platform.label, found)
+        if isinstance(found, Resolution):
+            problems += _sizes(project, spec, target, found, code)
+    return problems
+
+
+def _resolution(spec: DependencySpec, platform: Platform,
+                table: AwsTarget | GcpTarget | DockerTarget, cache: Cache,
+                reporter: Reporter) -> Resolution | Unresolved:
+    if spec.kind == "none":
+        return Resolution(pins=(), installed={}, installed_total=0)
+    try:
+        return resolution(spec, platform, image=build_image(platform, table.build_image),
+                          compile_bytecode=bool(getattr(table, "compile", False)), cache=cache,
+                          reporter=reporter)
+    except DependencyError as e:  # e.g. a cached lock the engine's parser refuses
+        return Unresolved(error=e, no_wheel=None)
+
+
+def _table(project: Project, target: Target) -> AwsTarget | GcpTarget | DockerTarget:
+    match target:
+        case "aws":
+            return project.aws
+        case "gcp":
+            return project.gcp
+        case "docker":
+            return project.docker
+
+
+def _wheels(spec: DependencySpec, target: Target, table: AwsTarget | GcpTarget | DockerTarget,
+            label: str, found: Resolution | Unresolved) -> list[Problem]:
+    """FP301 for what has no wheel (unless a container build is configured), FP302 for failures."""
+    if isinstance(found, Unresolved) and found.no_wheel is None:
+        assert spec.path is not None
+        text = " ".join(line.strip() for line in str(found.error).splitlines() if line.strip())
+        return [Problem(path=spec.path, line=1, code="FP302",
+                        message=f"cannot resolve the dependencies for {label}: {text}")]
+    if table.build_image is not None or os.environ.get(IMAGE_ENV):
+        return []  # what has no wheel is built in a container of the target
+    if isinstance(found, Unresolved):
+        names = [found.no_wheel] if found.no_wheel else []
+    else:
+        names = [p.name for p in found.pins if p.needs_build]
+    problems = []
+    for name in names:
+        path, line = requirement_line(spec, name)
+        problems.append(Problem(path=path, line=line, code="FP301", message=(
+            f"{name} has no wheel for {target} {label}; pin a version that publishes one, or "
+            f'build it in a container: [targets.{target}] build_image = "IMAGE"')))
+    return problems
+
+
+def limit_for(project: Project, target: Target) -> Limit | None:
+    match target:
+        case "aws":
+            return Limit(what="AWS Lambda (a function and its layers)",
+                         unzipped=LAMBDA_UNZIPPED_MAX)
+        case "gcp":
+            return Limit(what="Cloud Functions (a source bundle)", unzipped=GCF_UNZIPPED_MAX,
+                         zipped=GCF_ZIPPED_MAX)
+        case "docker":
+            if project.docker.flavor != "lambda":
+                return None  # Cloud Run and Kubernetes set no image size limit
+            return Limit(what="AWS Lambda (a container image)", unzipped=LAMBDA_IMAGE_MAX)
+
+
+def estimate(project: Project, target: Target, found: Resolution, code: int) -> Estimate:
+    """The artifacts' sizes: code plus what the target carries of the dependencies."""
+    wheels = {p.name: p.wheel_size for p in found.pins}
+    if target == "gcp":  # a bundle carries wheels only when vendored; Google installs the rest
+        carried = wheels if project.gcp.vendor else {}
+        return Estimate(unzipped=code + sum(carried.values()), zipped=sum(carried.values()),
+                        exact=True, largest=_largest(carried))
+    if found.installed is not None and found.installed_total is not None:
+        return Estimate(unzipped=code + found.installed_total, zipped=0, exact=True,
+                        largest=_largest(found.installed))
+    return Estimate(unzipped=code + sum(wheels.values()), zipped=0, exact=False,
+                    largest=_largest(wheels))
+
+
+def _largest(sizes: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+
+
+def _sizes(project: Project, spec: DependencySpec, target: Target, found: Resolution,
+           code: int) -> list[Problem]:
+    limit = limit_for(project, target)
+    if limit is None:
+        return []
+    est = estimate(project, target, found, code)
+    over = [(kind, size, cap) for kind, size, cap in (
+        ("unzipped", est.unzipped, limit.unzipped), ("zipped", est.zipped, limit.zipped))
+        if cap is not None and size > cap]
+    problems = []
+    for kind, size, cap in over:
+        largest = ", ".join(f"{name} {human_size(n)}" for name, n in est.largest)
+        where = requirement_line(spec, est.largest[0][0]) if est.largest else (
+            spec.path or project.config_path, 1)
+        bound = "" if est.exact or kind == "zipped" else "at least "
+        problems.append(Problem(
+            path=where[0], line=where[1], code="FP401" if kind == "unzipped" else "FP402",
+            message=f"{target}: the artifacts would be {bound}{human_size(size)} {kind}; "
+            f"{limit.what} allows at most {human_size(cap)} ({cap} bytes) {kind}. "
+            f"Largest packages: {largest}"))
+    return problems
+
+
+def requirement_line(spec: DependencySpec, name: str) -> tuple[Path, int]:
+    """Where the spec asks for `name`: a requirements line, or the pyproject.toml entry; else the
+    spec's first line (the package came in as another's dependency)."""
+    assert spec.path is not None
+    separators = r"[-_.]+"
+    words = re.split(separators, name)
+    pattern = re.compile(r"^\s*[\"']?" + separators.join(map(re.escape, words))
+                         + r"(?![A-Za-z0-9_.\-])", re.IGNORECASE)
+    # A uv.lock spec names its pyproject.toml second: the user edits that one.
+    files = sorted((Path(f) for f, _ in spec.files), key=lambda p: p.name == "uv.lock")
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if pattern.match(line):
+                return path, number
+    return spec.path, 1

@@ -1,0 +1,166 @@
+"""Read-only access to the dependency engine's cache, for `fpack check`: the resolution of the
+spec for a platform and, once a build has installed it, the measured size of every package.
+
+The cache keys mirror `fpack.deps.engine.prepare` (tests/unit/test_check_deps.py pins them
+against it): importing the engine would pull in the builder, the container adapter and the ELF
+audit, too much for a check that runs on every commit. When the engine has no resolution for the
+current spec (it changed since the last build), the check resolves wheels-only itself and keeps
+the result under its own name, `resolve/check.<key>.toml`: the index is asked once per change of
+the spec, and the engine's own entries are written only by the engine, after its hash checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from packaging.utils import canonicalize_name
+
+from fpack.deps import lock, uv
+from fpack.deps.cache import Cache
+from fpack.deps.spec import DependencySpec
+from fpack.errors import DependencyError
+from fpack.platforms import Platform
+from fpack.report import Reporter
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# The engine's key ingredients (fpack/deps/engine.py, fpack/deps/builder.py).
+RESOLVE_FORMAT: Final = "2"
+TREE_FORMAT: Final = "2"
+IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
+# uv's wordings for "no wheel fits", old and new (uv 0.13: "all versions of X have no wheels with
+# a matching platform tag"), and fpack's own NoWheelError message.
+_NO_WHEEL: Final = re.compile(
+    r"(?:Because (?:all versions of |only )?)?([A-Za-z0-9][A-Za-z0-9_.\-]*)(?:[<>=!~]=?\S*)? "
+    r"(?:has|have) no (?:usable )?wheels?\b"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pin:
+    name: str
+    version: str
+    wheel_size: int  # bytes of the wheel file; 0 when unknown
+    needs_build: bool  # the lock names a source (sdist, directory, VCS), not a wheel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolution:
+    pins: tuple[Pin, ...]
+    installed: dict[str, int] | None  # name -> unpacked bytes, once a build installed the tree
+    installed_total: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unresolved:
+    error: DependencyError
+    no_wheel: str | None  # the package that has no wheel for the platform, when that is why
+
+
+def build_image(platform: Platform, configured: str | None) -> str:
+    """The image the engine would build sources in (its key depends on it)."""
+    chosen = os.environ.get(IMAGE_ENV) or configured or platform.runtime.build_image
+    return chosen.replace("{arch}", platform.machine)
+
+
+def resolve_key(spec: DependencySpec, platform: Platform, image: str, cache: Cache) -> str:
+    return _sha(spec.key(), platform.key(), uv_version(cache), uv.index_fingerprint(), image,
+                RESOLVE_FORMAT)
+
+
+def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
+    return _sha(lock_text, platform.key(), TREE_FORMAT, f"compile={compile_bytecode}")
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def uv_version(cache: Cache) -> str:
+    """`uv --version`, remembered per uv binary (path, size, mtime): running it costs more than
+    everything else a warm check does."""
+    binary = uv.binary()
+    st = Path(binary).stat()
+    key = _sha(binary, str(st.st_size), str(st.st_mtime_ns))
+    path = cache.file("resolve", f"uv-version.{key}", ".txt")
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    version = uv.version()
+    cache.write_file("resolve", f"uv-version.{key}", ".txt", version.encode())
+    return version
+
+
+def resolution(spec: DependencySpec, platform: Platform, *, image: str, compile_bytecode: bool,
+               cache: Cache, reporter: Reporter) -> Resolution | Unresolved:
+    """What the engine resolved (or the check's own wheels-only resolution) and measured."""
+    key = resolve_key(spec, platform, image, cache)
+    text = _read(cache.file("resolve", f"pylock.{key}", ".toml"))
+    if text is None:
+        text = _read(cache.file("resolve", f"check.{key}", ".toml"))
+    if text is None:
+        found = _resolve(spec, platform, reporter)
+        if isinstance(found, Unresolved):
+            return found
+        text = found
+        cache.write_file("resolve", f"check.{key}", ".toml", text.encode())
+    installed, total = _installed(cache, tree_key(text, platform, compile_bytecode))
+    return Resolution(pins=_pins(text, cache.root / "resolve"), installed=installed,
+                      installed_total=total)
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _resolve(spec: DependencySpec, platform: Platform, reporter: Reporter) -> str | Unresolved:
+    assert spec.path is not None
+    reporter.step(f"resolving {spec.path.name} for {platform.label} (it changed since the last "
+                  "build or check)")
+    try:
+        requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
+        return uv.resolve(spec, platform, requirements=requirements).text
+    except DependencyError as e:
+        m = _NO_WHEEL.search(str(e))
+        return Unresolved(error=e, no_wheel=m.group(1) if m else None)
+
+
+def _pins(text: str, base: Path) -> tuple[Pin, ...]:
+    """The lock's packages (read by the engine's own parser) with their wheels' sizes."""
+    packages = tomllib.loads(text).get("packages", [])
+    sizes: dict[str, int] = {str(canonicalize_name(p["name"])): _size(p) for p in packages}
+    pins = []
+    for locked in lock.parse(text, base):
+        size = sizes.get(locked.name, 0)
+        if not size and not locked.needs_build and "://" not in locked.location:
+            size = _file_size(Path(locked.location))  # a local wheel, e.g. one built from source
+        pins.append(Pin(name=locked.name, version=locked.version or "", wheel_size=size,
+                        needs_build=locked.needs_build))
+    return tuple(pins)
+
+
+def _size(pkg: dict[str, Any]) -> int:
+    entry = pkg["wheels"][0] if pkg.get("wheels") else pkg.get("archive") or {}
+    return int(entry.get("size", 0))
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _installed(cache: Cache, key: str) -> tuple[dict[str, int] | None, int | None]:
+    """Per-package and total unpacked bytes, measured when a build installed the tree."""
+    meta = cache.file("trees", key, ".json")
+    if cache.tree(key) is None or not meta.is_file():
+        return None, None
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    return {p["name"]: int(p["size"]) for p in data["packages"]}, int(data["unpacked_size"])
