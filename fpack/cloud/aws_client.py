@@ -1,0 +1,276 @@
+"""A typed adapter over boto3 for `fpack deploy --target aws`: Lambda, and the S3, SQS, EventBridge
+and ECR calls that wire and feed it.
+
+boto3 is imported lazily, in `connect`. Endpoints come from boto3 itself (AWS_ENDPOINT_URL and the
+per-service AWS_ENDPOINT_URL_<SERVICE> variables, or the shared config), credentials from its
+standard chain. Throttling is retried by botocore (adaptive mode); Lambda's "an update is in
+progress" conflicts and the waits on a function's state are retried here with the injected `sleep`,
+so tests never wait. Every SDK error becomes a `DeployError` naming the operation and resource.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from fpack.cloud.aws_wiring import WiringCalls
+from fpack.cloud.safety import Backoff, Secrets
+from fpack.errors import ConfigError, DeployError
+
+Sleep = Callable[[float], None]
+# Retried here with backoff: Lambda refuses a change while the previous one is still being applied.
+# https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+_CONFLICT: Final = ("ResourceConflictException", "TooManyRequestsException")
+_NOT_FOUND: Final = ("ResourceNotFoundException", "NoSuchKey", "404", "NotFound", "NoSuchBucket",
+                     "RepositoryNotFoundException")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaConfig:
+    """A function's configuration (of $LATEST or one version), as the plan compares it."""
+
+    arn: str  # unqualified
+    version: str
+    code_sha256: str
+    package_type: Literal["Zip", "Image"]
+    image_uri: str | None
+    runtime: str | None
+    handler: str | None
+    arch: str
+    memory: int
+    timeout: int
+    role: str
+    env: Mapping[str, str]
+    layers: tuple[str, ...]
+    state: str
+    last_update_status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What fpack sets on a function (besides its code)."""
+
+    runtime: str | None  # None for images
+    handler: str | None
+    arch: str
+    memory: int
+    timeout: int
+    role: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Code:
+    """Where Lambda takes code from: a local zip, an uploaded S3 object, or an image."""
+
+    zip_path: Path | None = None
+    s3: tuple[str, str] | None = None  # (bucket, key)
+    image_uri: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        if self.image_uri is not None:
+            return {"ImageUri": self.image_uri}
+        if self.s3 is not None:
+            return {"S3Bucket": self.s3[0], "S3Key": self.s3[1]}
+        assert self.zip_path is not None
+        return {"ZipFile": self.zip_path.read_bytes()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerVersion:
+    arn: str
+    version: int
+    description: str
+
+
+class AwsClient(WiringCalls):
+    """The calls fpack makes, typed; `clients` maps a service name to a boto3 client."""
+
+    def __init__(self, clients: Callable[[str], Any], *, sleep: Sleep = time.sleep,
+                 backoff: Backoff | None = None, secrets: Secrets | None = None,
+                 region: str = "us-east-1") -> None:
+        self._clients = clients
+        self.region = region
+        self._cache: dict[str, Any] = {}
+        self.sleep = sleep
+        self.backoff = backoff or Backoff()
+        self.secrets = secrets or Secrets()
+
+    @classmethod
+    def connect(cls, region: str | None, *, secrets: Secrets | None = None,
+                sleep: Sleep = time.sleep) -> AwsClient:
+        import boto3  # noqa: PLC0415 - heavy; only deploy pays for it
+        from botocore.config import Config  # noqa: PLC0415
+
+        session = boto3.session.Session(region_name=region)
+        if session.region_name is None:
+            raise ConfigError("no AWS region: set [targets.aws] region in fpack.toml",
+                              hint="or set AWS_REGION / AWS_DEFAULT_REGION")
+        config = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10,
+                        read_timeout=300, user_agent_extra="fpack")
+        return cls(lambda service: session.client(service, config=config), sleep=sleep,
+                   secrets=secrets, region=session.region_name)
+
+    def client(self, service: str) -> Any:
+        if service not in self._cache:
+            self._cache[service] = self._clients(service)
+        return self._cache[service]
+
+    # --- the one path every call takes: retries for conflicts, errors made readable ------------
+
+    def call(self, service: str, operation: str, *, what: str, missing_ok: bool = False,
+             **params: Any) -> Any:
+        """`operation` on `service`; None when the resource is missing and `missing_ok`."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        method = getattr(self.client(service), operation)
+        for delay in (*self.backoff.delays(), None):
+            try:
+                return method(**params)
+            except ClientError as e:  # noqa: PERF203 - a retry loop; the cost is the network's
+                code = str(e.response.get("Error", {}).get("Code", ""))
+                if missing_ok and code in _NOT_FOUND:
+                    return None
+                if code in _CONFLICT and delay is not None:
+                    self.sleep(delay)
+                    continue
+                raise self._error(operation, what, e) from e
+            except BotoCoreError as e:
+                raise self._error(operation, what, e) from e
+        raise AssertionError("unreachable: the last attempt raises or returns")
+
+    def _error(self, operation: str, what: str, e: Exception) -> DeployError:
+        hint = None
+        name = type(e).__name__
+        if name in ("NoCredentialsError", "PartialCredentialsError"):
+            hint = ("configure AWS credentials (aws configure, AWS_PROFILE, or the "
+                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables)")
+        elif name == "EndpointConnectionError":
+            hint = "check the network, the region, and AWS_ENDPOINT_URL if you set it"
+        message = self.secrets.scrub(str(e))
+        return DeployError(f"AWS {operation} on {what} failed: {message}", hint=hint)
+
+    # --- Lambda functions ------------------------------------------------------------------------
+
+    def function(self, name: str, qualifier: str | None = None) -> LambdaConfig | None:
+        params: dict[str, Any] = {"FunctionName": name}
+        if qualifier is not None:
+            params["Qualifier"] = qualifier
+        got = self.call("lambda", "get_function", what=f"function {name}", missing_ok=True,
+                        **params)
+        return None if got is None else _config(got["Configuration"], got.get("Code", {}))
+
+    def create_function(self, name: str, settings: Settings, code: Code) -> LambdaConfig:
+        params = {"FunctionName": name, "Code": code.params(), "Publish": False,
+                  **_settings_params(settings, image=code.image_uri is not None)}
+        if code.image_uri is not None:
+            params["PackageType"] = "Image"
+        got = self.call("lambda", "create_function", what=f"function {name}", **params)
+        return _config(got, {"ImageUri": code.image_uri} if code.image_uri else {})
+
+    def update_code(self, name: str, code: Code, arch: str) -> None:
+        self.call("lambda", "update_function_code", what=f"function {name}", FunctionName=name,
+                  Architectures=[arch], **code.params())
+
+    def update_settings(self, name: str, settings: Settings, *, image: bool) -> None:
+        params = _settings_params(settings, image=image)
+        params.pop("Architectures")  # set with the code: update_function_configuration refuses it
+        self.call("lambda", "update_function_configuration", what=f"function {name}",
+                  FunctionName=name, **params)
+
+    def wait_ready(self, name: str) -> LambdaConfig:
+        """Poll until the function is Active and its last update Successful; raise if it failed."""
+        for delay in (*self.backoff.delays(), None):
+            config = self.function(name)
+            if config is None:
+                raise DeployError(f"function {name} disappeared while fpack waited for it")
+            if config.state == "Failed" or config.last_update_status == "Failed":
+                raise DeployError(
+                    f"AWS Lambda could not apply the update of function {name}: "
+                    f"{self.secrets.scrub(config.reason) or 'no reason given'}",
+                    hint="the alias still points at the previous version; fix the cause and "
+                    "run fpack deploy again")
+            if config.state == "Active" and config.last_update_status in ("Successful", ""):
+                return config
+            if delay is not None:
+                self.sleep(delay)
+        raise DeployError(f"function {name} was still updating after {self.backoff.attempts} "
+                          "checks", hint="run fpack deploy again: it continues where it stopped")
+
+    def publish_version(self, name: str, code_sha256: str) -> str:
+        # CodeSha256 makes Lambda refuse to publish anything but the code fpack just checked.
+        got = self.call("lambda", "publish_version", what=f"function {name}", FunctionName=name,
+                        CodeSha256=code_sha256)
+        return str(got["Version"])
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        got = self.call("lambda", "get_alias", what=f"alias {name}:{alias}", missing_ok=True,
+                        FunctionName=name, Name=alias)
+        return None if got is None else str(got["FunctionVersion"])
+
+    def point_alias(self, name: str, alias: str, version: str, *, exists: bool) -> None:
+        operation = "update_alias" if exists else "create_alias"
+        self.call("lambda", operation, what=f"alias {name}:{alias}", FunctionName=name,
+                  Name=alias, FunctionVersion=version)
+
+    # --- layers -------------------------------------------------------------------------------
+
+    def layer_versions(self, name: str) -> list[LayerVersion]:
+        found: list[LayerVersion] = []
+        marker: str | None = None
+        while True:
+            extra = {"Marker": marker} if marker else {}
+            got = self.call("lambda", "list_layer_versions", what=f"layer {name}",
+                            missing_ok=True, LayerName=name, **extra)
+            if got is None:
+                return found
+            found += [LayerVersion(arn=v["LayerVersionArn"], version=int(v["Version"]),
+                                   description=v.get("Description", ""))
+                      for v in got.get("LayerVersions", [])]
+            marker = got.get("NextMarker")
+            if not marker:
+                return found
+
+    def publish_layer(self, name: str, code: Code, *, description: str, runtime: str,
+                      arch: str) -> LayerVersion:
+        content = ({"S3Bucket": code.s3[0], "S3Key": code.s3[1]} if code.s3 else
+                   {"ZipFile": code.params()["ZipFile"]})
+        got = self.call("lambda", "publish_layer_version", what=f"layer {name}", LayerName=name,
+                        Description=description, Content=content,
+                        CompatibleRuntimes=[runtime], CompatibleArchitectures=[arch])
+        return LayerVersion(arn=got["LayerVersionArn"], version=int(got["Version"]),
+                            description=description)
+
+
+def _settings_params(s: Settings, *, image: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "Role": s.role, "MemorySize": s.memory, "Timeout": s.timeout,
+        "Environment": {"Variables": dict(s.env)}, "Architectures": [s.arch],
+    }
+    if not image:
+        params.update(Runtime=s.runtime, Handler=s.handler, Layers=list(s.layers))
+    return params
+
+
+def _config(c: Mapping[str, Any], code: Mapping[str, Any]) -> LambdaConfig:
+    arn = str(c["FunctionArn"])
+    if arn.count(":") > 6:  # a qualified ARN: drop the version or alias
+        arn = arn.rsplit(":", 1)[0]
+    return LambdaConfig(
+        arn=arn, version=str(c.get("Version", "$LATEST")), code_sha256=str(c.get("CodeSha256", "")),
+        package_type="Image" if c.get("PackageType") == "Image" else "Zip",
+        image_uri=code.get("ImageUri"), runtime=c.get("Runtime"), handler=c.get("Handler"),
+        arch=(c.get("Architectures") or ["x86_64"])[0], memory=int(c.get("MemorySize", 128)),
+        timeout=int(c.get("Timeout", 3)), role=str(c.get("Role", "")),
+        env=dict(c.get("Environment", {}).get("Variables", {})),
+        layers=tuple(layer["Arn"] for layer in c.get("Layers", [])),
+        state=str(c.get("State") or "Active"),
+        last_update_status=str(c.get("LastUpdateStatus") or ""),
+        reason=str(c.get("LastUpdateStatusReason") or c.get("StateReason") or ""),
+    )
+

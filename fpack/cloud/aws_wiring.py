@@ -1,0 +1,158 @@
+"""The AWS calls around a Lambda function, as methods `AwsClient` inherits: the artifact bucket for
+large zips, Function URLs, resource-policy permissions, S3 notifications, SQS event source
+mappings, EventBridge schedules and ECR repositories.
+
+Split from aws_client.py only to keep modules small; every call goes through `AwsClient.call`, so
+retries and error messages are the same. Each read returns None (or empty) for "not there yet".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from fpack.errors import DeployError
+
+# The events a storage function receives: the portable StorageEvent has kind "created"/"deleted".
+S3_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+RESPONSE_TYPES: Final = ("ReportBatchItemFailures",)  # a failed message is retried alone
+
+
+class WiringCalls:
+    """Mixed into AwsClient; `call` is AwsClient's."""
+
+    def call(self, service: str, operation: str, *, what: str, missing_ok: bool = False,
+             **params: Any) -> Any:
+        raise NotImplementedError
+
+    # --- the artifact bucket --------------------------------------------------------------------
+
+    def bucket_exists(self, bucket: str) -> bool:
+        got = self.call("s3", "head_bucket", what=f"bucket {bucket}", missing_ok=True,
+                        Bucket=bucket)
+        return got is not None
+
+    def create_bucket(self, bucket: str, region: str) -> None:
+        extra: dict[str, Any] = {}
+        if region != "us-east-1":  # us-east-1 refuses an explicit LocationConstraint
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self.call("s3", "create_bucket", what=f"bucket {bucket}", Bucket=bucket, **extra)
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        got = self.call("s3", "head_object", what=f"s3://{bucket}/{key}", missing_ok=True,
+                        Bucket=bucket, Key=key)
+        return got is not None
+
+    def upload(self, path: Path, bucket: str, key: str) -> None:
+        with path.open("rb") as body:
+            self.call("s3", "put_object", what=f"s3://{bucket}/{key}", Bucket=bucket, Key=key,
+                      Body=body)
+
+    # --- Function URLs and permissions ---------------------------------------------------------
+
+    def url(self, name: str, alias: str) -> str | None:
+        got = self.call("lambda", "get_function_url_config", what=f"URL of {name}:{alias}",
+                        missing_ok=True, FunctionName=name, Qualifier=alias)
+        return None if got is None else str(got["FunctionUrl"])
+
+    def create_url(self, name: str, alias: str) -> str:
+        got = self.call("lambda", "create_function_url_config", what=f"URL of {name}:{alias}",
+                        FunctionName=name, Qualifier=alias, AuthType="NONE")
+        return str(got["FunctionUrl"])
+
+    def permission_sids(self, name: str, alias: str) -> frozenset[str]:
+        got = self.call("lambda", "get_policy", what=f"policy of {name}:{alias}", missing_ok=True,
+                        FunctionName=name, Qualifier=alias)
+        if got is None:
+            return frozenset()
+        return frozenset(s.get("Sid", "") for s in json.loads(got["Policy"]).get("Statement", []))
+
+    def add_permission(self, name: str, alias: str, *, sid: str, principal: str,
+                       source_arn: str | None) -> None:
+        params: dict[str, Any] = {"Action": "lambda:InvokeFunction"}
+        if principal == "*":  # a public Function URL
+            params = {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"}
+        if source_arn is not None:
+            params["SourceArn"] = source_arn
+        self.call("lambda", "add_permission", what=f"policy of {name}:{alias}", FunctionName=name,
+                  Qualifier=alias, StatementId=sid, Principal=principal, **params)
+
+    # --- triggers -------------------------------------------------------------------------------
+
+    def notification(self, bucket: str, notification_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """(function ARN, events) of fpack's notification on `bucket`, if there is one."""
+        got = self.call("s3", "get_bucket_notification_configuration", what=f"bucket {bucket}",
+                        Bucket=bucket)
+        for entry in got.get("LambdaFunctionConfigurations", []):
+            if entry.get("Id") == notification_id:
+                return str(entry["LambdaFunctionArn"]), tuple(entry.get("Events", ()))
+        return None
+
+    def put_notification(self, bucket: str, notification_id: str, function_arn: str) -> None:
+        """Add or replace fpack's entry, keeping every other notification of the bucket."""
+        got = self.call("s3", "get_bucket_notification_configuration", what=f"bucket {bucket}",
+                        Bucket=bucket)
+        config = {k: v for k, v in got.items() if k != "ResponseMetadata"}
+        others = [e for e in config.get("LambdaFunctionConfigurations", [])
+                  if e.get("Id") != notification_id]
+        config["LambdaFunctionConfigurations"] = [*others, {
+            "Id": notification_id, "LambdaFunctionArn": function_arn, "Events": list(S3_EVENTS)}]
+        self.call("s3", "put_bucket_notification_configuration", what=f"bucket {bucket}",
+                  Bucket=bucket, NotificationConfiguration=config)
+
+    def sqs_mapping(self, queue_arn: str, function_arn: str) -> tuple[str, tuple[str, ...]] | None:
+        """(UUID, FunctionResponseTypes) of the mapping from the queue to the function."""
+        got = self.call("lambda", "list_event_source_mappings", what=f"queue {queue_arn}",
+                        EventSourceArn=queue_arn, FunctionName=function_arn)
+        for m in got.get("EventSourceMappings", []):
+            return str(m["UUID"]), tuple(m.get("FunctionResponseTypes", ()))
+        return None
+
+    def put_sqs_mapping(self, queue_arn: str, function_arn: str, uuid: str | None) -> None:
+        if uuid is None:
+            self.call("lambda", "create_event_source_mapping", what=f"queue {queue_arn}",
+                      EventSourceArn=queue_arn, FunctionName=function_arn,
+                      FunctionResponseTypes=list(RESPONSE_TYPES))
+        else:
+            self.call("lambda", "update_event_source_mapping", what=f"queue {queue_arn}",
+                      UUID=uuid, FunctionResponseTypes=list(RESPONSE_TYPES))
+
+    def schedule(self, rule: str) -> tuple[str, tuple[str, ...]] | None:
+        """(schedule expression, target ARNs) of an EventBridge rule."""
+        got = self.call("events", "describe_rule", what=f"rule {rule}", missing_ok=True, Name=rule)
+        if got is None:
+            return None
+        targets = self.call("events", "list_targets_by_rule", what=f"rule {rule}", Rule=rule)
+        return (str(got.get("ScheduleExpression", "")),
+                tuple(t["Arn"] for t in targets.get("Targets", [])))
+
+    def put_schedule(self, rule: str, expression: str, function_arn: str) -> str:
+        """Create or update the rule and its target; returns the rule's ARN."""
+        got = self.call("events", "put_rule", what=f"rule {rule}", Name=rule,
+                        ScheduleExpression=expression, State="ENABLED")
+        self.call("events", "put_targets", what=f"rule {rule}", Rule=rule,
+                  Targets=[{"Id": "fpack", "Arn": function_arn}])
+        return str(got["RuleArn"])
+
+    # --- ECR ----------------------------------------------------------------------------------
+
+    def ecr_repository(self, name: str) -> str:
+        """The URI of ECR repository `name`, created when missing."""
+        got = self.call("ecr", "describe_repositories", what=f"ECR repository {name}",
+                        missing_ok=True, repositoryNames=[name])
+        if got is None:
+            got = {"repositories": [self.call("ecr", "create_repository",
+                                              what=f"ECR repository {name}",
+                                              repositoryName=name)["repository"]]}
+        return str(got["repositories"][0]["repositoryUri"])
+
+    def ecr_login(self) -> tuple[str, str]:
+        """(user, password) for `docker push` to this account's ECR registry."""
+        got = self.call("ecr", "get_authorization_token", what="ECR authorization token")
+        token = got["authorizationData"][0]["authorizationToken"]
+        user, sep, password = base64.b64decode(token).decode().partition(":")
+        if not sep:
+            raise DeployError("ECR returned an authorization token fpack cannot read")
+        return user, password

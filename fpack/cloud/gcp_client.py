@@ -1,0 +1,217 @@
+"""A typed adapter over google-cloud-functions (v2, REST transport) for `fpack deploy --target gcp`.
+
+The SDK is imported lazily, in `connect`. Credentials are Application Default Credentials, except
+for a plain-http endpoint on loopback (a local emulator or the tests' fake), which gets anonymous
+credentials; anonymous credentials are refused anywhere else. The endpoint is
+`[targets.gcp] api_endpoint`, else FPACK_GCP_API_ENDPOINT, else Google's. Transient errors (429,
+500, 503) and the long-running operations are retried/polled here with the injected `sleep`.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from fpack.cloud.safety import Backoff, Secrets
+from fpack.errors import ConfigError, DeployError
+
+Sleep = Callable[[float], None]
+LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+_TRANSIENT: Final = ("TooManyRequests", "ResourceExhausted", "ServiceUnavailable",
+                     "InternalServerError", "Aborted", "DeadlineExceeded")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trigger:
+    event_type: str
+    region: str
+    pubsub_topic: str | None = None
+    bucket: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionConfig:
+    """What fpack sets on a Cloud Function, and reads back to compare."""
+
+    runtime: str
+    entry_point: str
+    build_env: Mapping[str, str] = field(default_factory=dict)
+    memory: str = "256M"
+    timeout: int = 60
+    env: Mapping[str, str] = field(default_factory=dict)
+    max_instances: int | None = None
+    trigger: Trigger | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveFunction:
+    name: str
+    config: FunctionConfig
+    url: str | None
+    state: str
+
+
+def endpoint_for(configured: str | None, environ: Mapping[str, str]) -> str | None:
+    return configured or environ.get("FPACK_GCP_API_ENDPOINT") or None
+
+
+class GcpClient:
+    def __init__(self, sdk: Any, *, sleep: Sleep = time.sleep, backoff: Backoff | None = None,
+                 secrets: Secrets | None = None) -> None:
+        self.sdk = sdk
+        self.sleep = sleep
+        self.backoff = backoff or Backoff()
+        self.secrets = secrets or Secrets()
+
+    @classmethod
+    def connect(cls, endpoint: str | None, *, secrets: Secrets | None = None,
+                sleep: Sleep = time.sleep) -> GcpClient:
+        from google.auth.exceptions import DefaultCredentialsError  # noqa: PLC0415
+        from google.cloud import functions_v2  # noqa: PLC0415 - heavy; only deploy pays for it
+
+        options: dict[str, Any] = {}
+        credentials = None
+        if endpoint is not None:
+            options["api_endpoint"] = endpoint
+            credentials = _anonymous_if_loopback(endpoint)
+        try:
+            sdk = functions_v2.FunctionServiceClient(transport="rest", client_options=options,
+                                                     credentials=credentials)
+        except DefaultCredentialsError as e:
+            raise DeployError("no Google credentials (Application Default Credentials)",
+                              hint="run `gcloud auth application-default login`, or set "
+                              "GOOGLE_APPLICATION_CREDENTIALS to a key file") from e
+        return cls(sdk, sleep=sleep, secrets=secrets)
+
+    def call(self, what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """`method(**kwargs)`, retried on transient errors; errors become DeployErrors."""
+        from google.api_core import exceptions  # noqa: PLC0415
+
+        for delay in (*self.backoff.delays()[:8], None):
+            try:
+                return method(**kwargs)
+            except exceptions.GoogleAPICallError as e:  # noqa: PERF203 - a retry loop
+                if type(e).__name__ in _TRANSIENT and delay is not None:
+                    self.sleep(delay)
+                    continue
+                raise DeployError(f"Cloud Functions: {what} failed: "
+                                  f"{self.secrets.scrub(str(e))}") from e
+        raise AssertionError("unreachable: the last attempt raises or returns")
+
+    def get(self, name: str) -> LiveFunction | None:
+        from google.api_core import exceptions  # noqa: PLC0415
+
+        try:
+            got = self.call(f"get {name}", self.sdk.get_function, request={"name": name})
+        except DeployError as e:
+            if isinstance(e.__cause__, exceptions.NotFound):
+                return None
+            raise
+        return _live(got)
+
+    def upload(self, parent: str, bundle: Path) -> dict[str, str]:
+        """Upload a bundle to a fresh signed URL; returns the storage source to build from."""
+        got = self.call("generateUploadUrl", self.sdk.generate_upload_url,
+                        request={"parent": parent})
+        put_bundle(got.upload_url, bundle, secrets=self.secrets)
+        source = got.storage_source
+        return {"bucket": source.bucket, "object_": source.object_}
+
+    def create(self, parent: str, function_id: str, config: FunctionConfig,
+               source: dict[str, str]) -> LiveFunction:
+        body = _function_body(f"{parent}/functions/{function_id}", config, source)
+        op = self.call(f"create {function_id}", self.sdk.create_function,
+                       request={"parent": parent, "function": body, "function_id": function_id})
+        return self._wait(f"create {function_id}", op)
+
+    def update(self, name: str, config: FunctionConfig, source: dict[str, str] | None,
+               mask: tuple[str, ...]) -> LiveFunction:
+        body = _function_body(name, config, source)
+        op = self.call(f"update {name}", self.sdk.update_function,
+                       request={"function": body, "update_mask": {"paths": list(mask)}})
+        return self._wait(f"update {name}", op)
+
+    def _wait(self, what: str, op: Any) -> LiveFunction:
+        """Poll the long-running operation with our sleep, then take its result."""
+        for delay in (*self.backoff.delays(), None):
+            if self.call(what, op.done, retry=None):
+                return _live(self.call(what, op.result, timeout=0))
+            if delay is not None:
+                self.sleep(delay)
+        raise DeployError(f"Cloud Functions: {what} did not finish",
+                          hint="run fpack deploy again: it continues where it stopped")
+
+
+def _anonymous_if_loopback(endpoint: str) -> Any:
+    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+    if parts.scheme != "http":
+        return None  # https: Application Default Credentials, as for Google's own endpoint
+    if parts.hostname not in LOOPBACK:
+        raise ConfigError(f'[targets.gcp] api_endpoint = "{endpoint}": plain http is allowed only '
+                          "on loopback (127.0.0.1, localhost, ::1), where fpack sends no "
+                          "credentials", hint="use an https:// endpoint")
+    from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
+
+    return AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+
+def put_bundle(url: str, bundle: Path, *, secrets: Secrets) -> None:
+    """PUT the zip to a signed upload URL (the URL itself is the credential: never shown)."""
+    request = urllib.request.Request(url, data=bundle.read_bytes(), method="PUT",  # noqa: S310
+                                     headers={"content-type": "application/zip"})
+    where = urlsplit(url).netloc
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - the API's URL
+            response.read()
+    except urllib.error.HTTPError as e:
+        raise DeployError(f"uploading {bundle.name} to {where} failed: HTTP {e.code} "
+                          f"{secrets.scrub(e.reason)}") from e
+    except OSError as e:
+        raise DeployError(f"uploading {bundle.name} to {where} failed: {e}") from e
+
+
+def _function_body(name: str, c: FunctionConfig, source: dict[str, str] | None) -> dict[str, Any]:
+    build: dict[str, Any] = {"runtime": c.runtime, "entry_point": c.entry_point,
+                             "environment_variables": dict(c.build_env)}
+    if source is not None:
+        build["source"] = {"storage_source": source}
+    service: dict[str, Any] = {"available_memory": c.memory, "timeout_seconds": c.timeout,
+                               "environment_variables": dict(c.env)}
+    if c.max_instances is not None:
+        service["max_instance_count"] = c.max_instances
+    body: dict[str, Any] = {"name": name, "build_config": build, "service_config": service}
+    if c.trigger is not None:
+        body["event_trigger"] = _trigger_body(c.trigger)
+    return body
+
+
+def _trigger_body(t: Trigger) -> dict[str, Any]:
+    body: dict[str, Any] = {"event_type": t.event_type, "trigger_region": t.region}
+    if t.pubsub_topic:
+        body["pubsub_topic"] = t.pubsub_topic
+    if t.bucket:
+        body["event_filters"] = [{"attribute": "bucket", "value": t.bucket}]
+    return body
+
+
+def _live(f: Any) -> LiveFunction:
+    trigger = None
+    if f.event_trigger and f.event_trigger.event_type:
+        et = f.event_trigger
+        bucket = next((x.value for x in et.event_filters if x.attribute == "bucket"), None)
+        trigger = Trigger(event_type=et.event_type, region=et.trigger_region,
+                          pubsub_topic=et.pubsub_topic or None, bucket=bucket)
+    sc = f.service_config
+    config = FunctionConfig(
+        runtime=f.build_config.runtime, entry_point=f.build_config.entry_point,
+        build_env=dict(f.build_config.environment_variables), memory=sc.available_memory,
+        timeout=sc.timeout_seconds, env=dict(sc.environment_variables),
+        max_instances=sc.max_instance_count or None, trigger=trigger,
+    )
+    return LiveFunction(name=f.name, config=config, url=sc.uri or None, state=f.state.name)

@@ -1,0 +1,261 @@
+"""`fpack deploy --target aws`: build manifests → specs → live state → plan → executor.
+
+Stages, each small and with its collaborators passed in (the AwsClient adapter, the reporter):
+`specs` turns fpack.toml and the build manifests into what Lambda should have (pure); `read_state`
+asks AWS what it has; `aws_plan.plan` decides the steps (pure); `Executor` applies them in order
+(layers, then per function: code, settings, release, triggers), or `display` only lists them for
+--dry-run. Lambda functions are named `<project>-<function>`; the layer keeps its zip's name.
+The docker target's lambda flavor comes through `deploy` too, with `images` (function → pushed
+image URI by digest) in place of zips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final, assert_never
+
+from fpack.cloud.aws_client import AwsClient, Code, Settings
+from fpack.config import Project
+from fpack.deploy import aws_plan as p
+from fpack.deploy.models import Deployment, Manifest, Outcome, Secrets
+from fpack.errors import ConfigError
+from fpack.report import Reporter, human_size
+
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+DIRECT_UPLOAD_MAX: Final = 52_428_800
+
+
+def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
+           reporter: Reporter, client: AwsClient | None = None,
+           images: Mapping[str, str] | None = None,
+           direct_upload_max: int = DIRECT_UPLOAD_MAX) -> Outcome:
+    layers, functions = specs(project, manifests, images=images)
+    placement = p.Placement(direct_max=direct_upload_max, bucket=project.aws.artifact_bucket,
+                            create_bucket=project.aws.create_bucket)
+    _check_placement(project, layers, functions, placement)
+    secrets = Secrets.of(f.settings.env for f in functions)
+    aws = client or AwsClient.connect(project.aws.region, secrets=secrets)
+    reporter.step(f"reading the state of {len(functions)} function(s) in {aws.region}")
+    live_layers = {layer.name: tuple(aws.layer_versions(layer.name)) for layer in layers}
+    live = {f.name: read_live(aws, f) for f in functions}
+    plan = p.plan(layers, functions, live_layers, live, placement)
+    done = display(plan) if dry_run else Executor(aws, plan, reporter).run()
+    return Outcome(dry_run=dry_run, changes=plan.changes(), deployments=done)
+
+
+def specs(project: Project, manifests: Sequence[Manifest], *,
+          images: Mapping[str, str] | None = None,
+          ) -> tuple[tuple[p.LayerSpec, ...], tuple[p.FunctionSpec, ...]]:
+    """What Lambda should have, from fpack.toml and the build manifests (pure)."""
+    layers = tuple(
+        p.LayerSpec(name=m.function, path=m.path, sha256=m.sha256, size=m.size,
+                    runtime=m.runtime, arch=m.arch)
+        for m in manifests if m.kind == "layer" and m.path is not None
+    )
+    functions = tuple(_function_spec(project, m, images)
+                      for m in manifests if m.kind != "layer")
+    return layers, functions
+
+
+def _function_spec(project: Project, m: Manifest,
+                   images: Mapping[str, str] | None) -> p.FunctionSpec:
+    fn = project.functions[m.function]
+    name = f"{project.name}-{fn.name}"
+    if len(name) > 64:
+        raise ConfigError(f'{project.config_path}: [functions.{fn.name}]: the Lambda function name '
+                          f'"{name}" is {len(name)} characters; AWS allows 64',
+                          hint="shorten [project] name or the function's name")
+    image = images[m.function] if images is not None else None
+    settings = Settings(
+        runtime=None if image else m.runtime, handler=None if image else m.handler, arch=m.arch,
+        memory=fn.memory, timeout=fn.timeout, role=_role(project), env=dict(fn.env),
+        layers=() if image else tuple(path.stem for path in m.layers),
+    )
+    return p.FunctionSpec(function=fn.name, name=name, alias=project.aws.alias,
+                          code_sha256="" if image else m.code_sha256,
+                          zip_path=None if image else m.path, size=m.size, image_uri=image,
+                          settings=settings, wiring=_wiring(project, fn.name))
+
+
+def _role(project: Project) -> str:
+    if project.aws.role is None:
+        raise ConfigError(f"{project.config_path}: [targets.aws]: missing key \"role\": deploy "
+                          "needs the execution role of the functions, e.g. "
+                          'role = "arn:aws:iam::123456789012:role/photos"')
+    return project.aws.role
+
+
+def _wiring(project: Project, name: str) -> p.Wiring | None:
+    fn = project.functions[name]
+    match fn.trigger:
+        case "http":
+            return p.Wiring(kind="url", source="") if fn.url else None
+        case "storage":
+            return p.Wiring(kind="bucket", source=fn.bucket) if fn.bucket else None
+        case "queue":
+            return p.Wiring(kind="queue", source=fn.queue) if fn.queue else None
+        case "schedule":
+            return p.Wiring(kind="schedule", source=fn.schedule) if fn.schedule else None
+        case _:
+            assert_never(fn.trigger)
+
+
+def _check_placement(project: Project, layers: tuple[p.LayerSpec, ...],
+                     functions: tuple[p.FunctionSpec, ...], placement: p.Placement) -> None:
+    sizes = [(layer.path.name, layer.size) for layer in layers]
+    sizes += [(f.zip_path.name, f.size) for f in functions if f.zip_path is not None]
+    for name, size in sizes:
+        if size > placement.direct_max and placement.bucket is None:
+            raise ConfigError(
+                f"{project.config_path}: [targets.aws]: {name} is {human_size(size)}, over "
+                f"Lambda's {human_size(placement.direct_max)} direct-upload limit, and no "
+                '"artifact_bucket" is set to upload it through',
+                hint='set artifact_bucket = "my-bucket" (and create_bucket = true to have fpack '
+                "create it)")
+
+
+def read_live(aws: AwsClient, spec: p.FunctionSpec) -> p.LiveFunction:
+    """What AWS has for one function: $LATEST, the alias's version, and its triggers."""
+    latest = aws.function(spec.name)
+    if latest is None:
+        return p.LiveFunction()
+    version = aws.alias_version(spec.name, spec.alias)
+    if version is None:
+        return p.LiveFunction(latest=latest)
+    w = spec.wiring
+    trigger = None
+    if w is not None and w.kind == "bucket":
+        trigger = aws.notification(w.source, notification_id(spec))
+    elif w is not None and w.kind == "queue":
+        trigger = aws.sqs_mapping(w.source, f"{latest.arn}:{spec.alias}")
+    elif w is not None and w.kind == "schedule":
+        trigger = aws.schedule(spec.rule)
+    return p.LiveFunction(
+        latest=latest, alias_version=version, released=aws.function(spec.name, version),
+        url=aws.url(spec.name, spec.alias) if w is not None and w.kind == "url" else None,
+        permissions=aws.permission_sids(spec.name, spec.alias) if w is not None else frozenset(),
+        trigger=trigger,
+    )
+
+
+def notification_id(spec: p.FunctionSpec) -> str:
+    return f"fpack-{spec.name}"
+
+
+def display(plan: p.AwsPlan) -> tuple[Deployment, ...]:
+    """The display-only executor: what each function would undergo, nothing called."""
+    return tuple(_result(fp, version=fp.live.alias_version, url=fp.live.url)
+                 for fp in plan.functions)
+
+
+def _result(fp: p.FunctionPlan, *, version: str | None, url: str | None) -> Deployment:
+    created = any(isinstance(s, p.CreateFunction) for s in fp.steps)
+    return Deployment(function=fp.spec.function, target="aws", name=fp.spec.name,
+                      action="create" if created else "update" if fp.steps else "unchanged",
+                      version=version, url=url, changes=tuple(s.change() for s in fp.steps))
+
+
+class Executor:
+    """Applies a plan's steps in order; a failure stops it with the alias where it was."""
+
+    def __init__(self, aws: AwsClient, plan: p.AwsPlan, reporter: Reporter) -> None:
+        self.aws = aws
+        self.plan = plan
+        self.reporter = reporter
+        self.layer_arns = dict(plan.layer_arns)
+        self.arns = {fp.spec.name: fp.live.latest.arn for fp in plan.functions if fp.live.latest}
+        self.versions: dict[str, str] = {}
+        self.urls: dict[str, str] = {}
+
+    def run(self) -> tuple[Deployment, ...]:
+        for step in self.plan.layer_steps:
+            self.reporter.step(step.change().line())
+            self.apply(step)
+        done = []
+        for fp in self.plan.functions:
+            for step in fp.steps:
+                self.reporter.step(step.change().line())
+                self.apply(step)
+            name = fp.spec.name
+            done.append(_result(fp, version=self.versions.get(name, fp.live.alias_version),
+                                url=self.urls.get(name, fp.live.url)))
+        return tuple(done)
+
+    def apply(self, step: p.Step) -> None:
+        match step:
+            case p.Upload():
+                self._upload(step)
+            case p.PublishLayer():
+                layer = step.layer
+                version = self.aws.publish_layer(
+                    layer.name, Code(zip_path=layer.path, s3=step.s3),
+                    description=layer.description, runtime=layer.runtime, arch=layer.arch)
+                self.layer_arns[layer.name] = version.arn
+            case p.CreateFunction() | p.UpdateCode() | p.UpdateSettings():
+                self._function(step)
+            case p.Release():
+                self._release(step)
+            case p.CreateUrl():
+                self.urls[step.spec.name] = self.aws.create_url(step.spec.name, step.spec.alias)
+            case p.Permit():
+                self.aws.add_permission(step.spec.name, step.spec.alias, sid=step.sid,
+                                        principal=step.principal, source_arn=self._source(step))
+            case p.Wire():
+                self._wire(step)
+            case _:
+                assert_never(step)
+
+    def _upload(self, step: p.Upload) -> None:
+        if not self.aws.bucket_exists(step.bucket):
+            if not step.create_bucket:
+                raise ConfigError(f"[targets.aws] artifact_bucket = \"{step.bucket}\": no such "
+                                  "bucket (or no access to it)",
+                                  hint="create it, or set create_bucket = true")
+            self.aws.create_bucket(step.bucket, self.aws.region)
+        if not self.aws.object_exists(step.bucket, step.key):  # a re-run skips what is there
+            self.aws.upload(step.path, step.bucket, step.key)
+
+    def _function(self, step: p.CreateFunction | p.UpdateCode | p.UpdateSettings) -> None:
+        spec = step.spec
+        settings = p.with_layer_arns(spec, self.layer_arns)
+        if isinstance(step, p.UpdateSettings):
+            self.aws.update_settings(spec.name, settings, image=spec.image_uri is not None)
+        else:
+            code = Code(zip_path=spec.zip_path, s3=step.s3, image_uri=spec.image_uri)
+            if isinstance(step, p.CreateFunction):
+                self.arns[spec.name] = self.aws.create_function(spec.name, settings, code).arn
+            else:
+                self.aws.update_code(spec.name, code, spec.settings.arch)
+        self.aws.wait_ready(spec.name)
+
+    def _release(self, step: p.Release) -> None:
+        spec = step.spec
+        ready = self.aws.wait_ready(spec.name)
+        version = self.aws.publish_version(spec.name, spec.code_sha256 or ready.code_sha256)
+        self.aws.point_alias(spec.name, spec.alias, version, exists=step.alias_exists)
+        self.versions[spec.name] = version
+
+    def _source(self, step: p.Permit) -> str | None:
+        w = step.spec.wiring
+        _, partition, _, region, account, *_ = self.arns[step.spec.name].split(":")
+        if w is not None and w.kind == "bucket":
+            return f"arn:{partition}:s3:::{w.source}"
+        if w is not None and w.kind == "schedule":
+            return f"arn:{partition}:events:{region}:{account}:rule/{step.spec.rule}"
+        return None
+
+    def _wire(self, step: p.Wire) -> None:
+        spec, w = step.spec, step.wiring
+        target = f"{self.arns[spec.name]}:{spec.alias}"
+        match w.kind:
+            case "bucket":
+                self.aws.put_notification(w.source, notification_id(spec), target)
+            case "queue":
+                have = self.aws.sqs_mapping(w.source, target)
+                self.aws.put_sqs_mapping(w.source, target, have[0] if have else None)
+            case "schedule":
+                self.aws.put_schedule(spec.rule, w.source, target)
+            case "url":
+                pass
+            case _:
+                assert_never(w.kind)

@@ -1,0 +1,347 @@
+"""Pure planning for AWS Lambda: desired specs and the live state read from AWS → steps.
+
+No I/O. The plan decides, per function, what would be created, updated or left alone:
+- a layer is published only when no existing version carries its content hash (recorded in the
+  layer version's Description as `fpack sha256:<hex>`), so an unchanged layer is never re-published;
+- code is sent only when the zip's CodeSha256 (or image URI, or arch) differs from $LATEST, or when
+  the last update of $LATEST failed; settings only when a compared field differs;
+- a version is published and the alias moved when anything changed, or when the alias does not
+  yet point at a version with exactly this code and settings: so a deploy interrupted between the
+  update and the release converges when run again, and a failed one leaves the alias alone;
+- triggers (Function URL, S3 notification, SQS mapping, EventBridge schedule) and the permissions
+  they need are added only when missing or different. They always point at the alias.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final, Literal
+
+from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
+from fpack.cloud.aws_wiring import RESPONSE_TYPES, S3_EVENTS
+from fpack.deploy.models import Change, env_changes
+
+LAYER_MARK: Final = "fpack sha256:"
+WiringKind = Literal["url", "bucket", "queue", "schedule"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerSpec:
+    name: str
+    path: Path
+    sha256: str  # hex
+    size: int
+    runtime: str
+    arch: str
+
+    @property
+    def description(self) -> str:
+        return f"{LAYER_MARK}{self.sha256}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wiring:
+    kind: WiringKind
+    source: str  # the bucket, queue ARN or schedule expression ("" for a URL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSpec:
+    """What one function should look like in Lambda. `settings.layers` holds layer *names*."""
+
+    function: str  # the name in fpack.toml
+    name: str  # the Lambda function name
+    alias: str
+    code_sha256: str  # base64, as Lambda reports it ("" for an image)
+    zip_path: Path | None
+    size: int
+    image_uri: str | None
+    settings: Settings
+    wiring: Wiring | None = None
+
+    @property
+    def rule(self) -> str:
+        return f"{self.name}-schedule"[:64]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveFunction:
+    """What AWS has for one function; `released` is the configuration of the alias's version."""
+
+    latest: LambdaConfig | None = None
+    alias_version: str | None = None
+    released: LambdaConfig | None = None
+    url: str | None = None
+    permissions: frozenset[str] = frozenset()
+    trigger: tuple[str, tuple[str, ...]] | None = None  # see `_trigger_ok`
+
+
+# --- steps: each is one call (or a short, fixed sequence) of the executor -------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upload:
+    bucket: str
+    key: str
+    path: Path
+    create_bucket: bool
+
+    def change(self) -> Change:
+        return Change(resource=f"object s3://{self.bucket}/{self.key}", action="create",
+                      detail=f"{self.path.name}, over the direct-upload limit")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishLayer:
+    layer: LayerSpec
+    s3: tuple[str, str] | None
+
+    def change(self) -> Change:
+        return Change(resource=f"layer {self.layer.name}", action="create",
+                      detail=f"new version, content sha256 {self.layer.sha256[:12]}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateFunction:
+    spec: FunctionSpec
+    s3: tuple[str, str] | None
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.spec.name}", action="create")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateCode:
+    spec: FunctionSpec
+    s3: tuple[str, str] | None
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.spec.name}", action="update", detail="code")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateSettings:
+    spec: FunctionSpec
+    fields: tuple[str, ...]
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.spec.name}", action="update",
+                      detail=", ".join(self.fields))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Release:
+    """Wait for the update, publish a version, then move the alias to it."""
+
+    spec: FunctionSpec
+    alias_exists: bool
+
+    def change(self) -> Change:
+        return Change(resource=f"alias {self.spec.name}:{self.spec.alias}",
+                      action="update" if self.alias_exists else "create",
+                      detail="to a new version")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateUrl:
+    spec: FunctionSpec
+
+    def change(self) -> Change:
+        return Change(resource=f"function URL of {self.spec.name}:{self.spec.alias}",
+                      action="create", detail="public (auth NONE)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Permit:
+    spec: FunctionSpec
+    sid: str
+    principal: str
+
+    def change(self) -> Change:
+        return Change(resource=f"permission {self.sid} on {self.spec.name}:{self.spec.alias}",
+                      action="create", detail=f"for {self.principal}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wire:
+    spec: FunctionSpec
+    wiring: Wiring
+    exists: bool
+
+    def change(self) -> Change:
+        what = {"bucket": "S3 notification on bucket", "queue": "SQS mapping from",
+                "schedule": "EventBridge rule", "url": "URL"}[self.wiring.kind]
+        name = self.spec.rule if self.wiring.kind == "schedule" else self.wiring.source
+        return Change(resource=f"{what} {name}", action="update" if self.exists else "create",
+                      detail=self.wiring.source if self.wiring.kind == "schedule" else "")
+
+
+Step = Upload | PublishLayer | CreateFunction | UpdateCode | UpdateSettings | Release | CreateUrl \
+    | Permit | Wire
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionPlan:
+    spec: FunctionSpec
+    live: LiveFunction
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsPlan:
+    layer_steps: tuple[Step, ...]
+    layer_arns: Mapping[str, str]  # layer name -> the version to attach, when it already exists
+    functions: tuple[FunctionPlan, ...]
+
+    def changes(self) -> tuple[Change, ...]:
+        lines = [s.change() for s in self.layer_steps]
+        lines += [Change(resource=f"layer {name}", action="unchanged",
+                         detail=f"version {arn.rsplit(':', 1)[1]}")
+                  for name, arn in self.layer_arns.items()]
+        for fp in self.functions:
+            lines += [s.change() for s in fp.steps] or [
+                Change(resource=f"function {fp.spec.name}", action="unchanged")]
+        return tuple(lines)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where code is sent from: direct upload, or through the artifact bucket."""
+
+    direct_max: int
+    bucket: str | None
+    create_bucket: bool
+
+    def s3(self, name: str, path: Path, sha256: str, size: int) -> tuple[str, str] | None:
+        if size <= self.direct_max:
+            return None
+        assert self.bucket is not None, "checked when the specs were made"
+        return self.bucket, f"fpack/{name}/{sha256}{path.suffix}"
+
+
+def plan(layers: tuple[LayerSpec, ...], functions: tuple[FunctionSpec, ...],
+         live_layers: Mapping[str, tuple[LayerVersion, ...]],
+         live: Mapping[str, LiveFunction], placement: Placement) -> AwsPlan:
+    """Everything a deploy would do, given what AWS has now."""
+    layer_steps: list[Step] = []
+    known: dict[str, str] = {}
+    for layer in layers:
+        found = [v for v in live_layers.get(layer.name, ()) if v.description == layer.description]
+        if found:
+            known[layer.name] = max(found, key=lambda v: v.version).arn
+            continue
+        s3 = placement.s3(layer.name, layer.path, layer.sha256, layer.size)
+        layer_steps += [*_uploads(s3, layer.path, placement), PublishLayer(layer=layer, s3=s3)]
+    fplans = tuple(_function(spec, live.get(spec.name, LiveFunction()), known, placement)
+                   for spec in functions)
+    return AwsPlan(layer_steps=tuple(layer_steps), layer_arns=known, functions=fplans)
+
+
+def _uploads(s3: tuple[str, str] | None, path: Path | None, placement: Placement) -> list[Step]:
+    if s3 is None or path is None:
+        return []
+    return [Upload(bucket=s3[0], key=s3[1], path=path, create_bucket=placement.create_bucket)]
+
+
+def _function(spec: FunctionSpec, live: LiveFunction, known: Mapping[str, str],
+              placement: Placement) -> FunctionPlan:
+    s3 = None
+    if spec.zip_path is not None:
+        s3 = placement.s3(spec.name, spec.zip_path, spec.code_sha256, spec.size)
+    steps: list[Step] = []
+    if live.latest is None:
+        steps += [*_uploads(s3, spec.zip_path, placement),
+                  CreateFunction(spec=spec, s3=s3), Release(spec=spec, alias_exists=False)]
+        return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
+    code = code_differs(spec, live.latest) or live.latest.last_update_status == "Failed"
+    fields = settings_differ(spec, live.latest, known)
+    if code:
+        steps += [*_uploads(s3, spec.zip_path, placement),
+                  UpdateCode(spec=spec, s3=s3)]
+    if fields:
+        steps.append(UpdateSettings(spec=spec, fields=fields))
+    released = live.released is not None and not code_differs(spec, live.released) \
+        and not settings_differ(spec, live.released, known)
+    if code or fields or not released:
+        steps.append(Release(spec=spec, alias_exists=live.alias_version is not None))
+    return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
+
+
+def code_differs(spec: FunctionSpec, have: LambdaConfig) -> bool:
+    if have.arch != spec.settings.arch:
+        return True  # the architecture is set with the code
+    if spec.image_uri is not None:
+        return have.package_type != "Image" or have.image_uri != spec.image_uri
+    return have.package_type != "Zip" or have.code_sha256 != spec.code_sha256
+
+
+def settings_differ(spec: FunctionSpec, have: LambdaConfig,
+                    known: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of the settings that differ; a layer being published counts as different."""
+    want = spec.settings
+    fields = [name for name, a, b in (
+        ("memory", want.memory, have.memory), ("timeout", want.timeout, have.timeout),
+        ("role", want.role, have.role)) if a != b]
+    if spec.image_uri is None:
+        fields += [name for name, a, b in (
+            ("runtime", want.runtime, have.runtime), ("handler", want.handler, have.handler),
+        ) if a != b]
+        layers = tuple(known.get(n, f"(new version of {n})") for n in want.layers)
+        if layers != have.layers:
+            fields.append("layers")
+    if env := env_changes(want.env, have.env):
+        fields.append("environment: " + " ".join(env))
+    return tuple(fields)
+
+
+def with_layer_arns(spec: FunctionSpec, arns: Mapping[str, str]) -> Settings:
+    return replace(spec.settings, layers=tuple(arns[n] for n in spec.settings.layers))
+
+
+def sid(kind: str, source: str) -> str:
+    """A statement id Lambda accepts ([A-Za-z0-9-_], at most 100 characters)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"fpack-{kind}-{source}".rstrip("-"))[:100]
+
+
+def _wiring(spec: FunctionSpec, live: LiveFunction) -> list[Step]:
+    w = spec.wiring
+    if w is None:
+        return []
+    steps: list[Step] = []
+    principal = {"url": "*", "bucket": "s3.amazonaws.com", "schedule": "events.amazonaws.com",
+                 "queue": ""}[w.kind]
+    if w.kind == "url" and live.url is None:
+        steps.append(CreateUrl(spec=spec))
+    name = sid(w.kind, spec.rule if w.kind == "schedule" else w.source)
+    if principal and name not in live.permissions:
+        steps.append(Permit(spec=spec, sid=name, principal=principal))
+    if w.kind != "url" and not _trigger_ok(spec, w, live.trigger):
+        steps.append(Wire(spec=spec, wiring=w, exists=live.trigger is not None))
+    return steps
+
+
+def alias_suffix(spec: FunctionSpec) -> str:
+    return f":function:{spec.name}:{spec.alias}"
+
+
+def _trigger_ok(spec: FunctionSpec, w: Wiring, have: tuple[str, tuple[str, ...]] | None) -> bool:
+    """Whether the live trigger is already what fpack would make.
+
+    `have` is, per kind: bucket (function ARN, events); queue (mapping UUID, response types);
+    schedule (expression, target ARNs).
+    """
+    if have is None:
+        return False
+    first, rest = have
+    match w.kind:
+        case "bucket":
+            return first.endswith(alias_suffix(spec)) and set(rest) == set(S3_EVENTS)
+        case "queue":
+            return set(RESPONSE_TYPES) <= set(rest)
+        case "schedule":
+            return first == w.source and any(t.endswith(alias_suffix(spec)) for t in rest)
+        case "url":
+            return True

@@ -1,0 +1,113 @@
+"""What every deployer shares: the manifest it reads, the plan lines it renders, what it reports.
+
+Pure data and pure functions: no I/O and no cloud SDK here. A deployer plans with frozen data (each
+step knows how to describe itself as a `Change`), then an executor applies the steps; `--dry-run`
+hands the same plan to a display-only executor, so what is shown is exactly what would be done.
+Environment values never appear in a `Change` (only names), and `Secrets.scrub` removes the values
+of secret-looking variables from any cloud error message before it reaches the user.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fpack.cloud.safety import Backoff, Secrets
+from fpack.errors import DeployError
+
+__all__ = ["Backoff", "Change", "Deployment", "Manifest", "Outcome", "Secrets", "env_changes",
+           "read_manifest"]
+
+Action = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One line of a plan: a resource and what happens to it."""
+
+    resource: str  # e.g. "function photos-hello", "layer photos-deps", "alias live"
+    action: Action
+    detail: str = ""  # what differs, by name only (never a value)
+
+    def line(self) -> str:
+        verb = {"create": "create", "update": "update", "unchanged": "leave"}[self.action]
+        return f"{verb:<7} {self.resource}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    """What a deploy did to (or found on) one function or image: printed by --json."""
+
+    function: str
+    target: str
+    name: str  # the cloud's name: Lambda function, Cloud Function, image reference
+    action: Action
+    version: str | None = None
+    url: str | None = None
+    digest: str | None = None
+    changes: tuple[Change, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"function": self.function, "target": self.target, "name": self.name,
+                "action": self.action, "version": self.version, "url": self.url,
+                "digest": self.digest, "changes": [c.line() for c in self.changes]}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """A deploy's result: the plan's lines, and per function what was (or would be) done."""
+
+    dry_run: bool
+    changes: tuple[Change, ...]
+    deployments: tuple[Deployment, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """The keys of a build manifest (design.md) a deployer reads, checked once, paths absolute."""
+
+    function: str
+    kind: str
+    runtime: str
+    arch: str
+    handler: str | None
+    path: Path | None
+    sha256: str
+    size: int
+    layers: tuple[Path, ...] = ()
+    image: str | None = None
+    image_id: str | None = None
+    # Cloud Functions: build environment variables the deploy must set, such as
+    # GOOGLE_VENDOR_PIP_DEPENDENCIES for a bundle with vendored wheels.
+    build_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def code_sha256(self) -> str:
+        """The sha256 as Lambda's CodeSha256 spells it: base64 of the digest, not hex."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def read_manifest(data: Mapping[str, Any], root: Path) -> Manifest:
+    """A manifest dict (as `fpack build --json` prints it) as typed data; paths made absolute."""
+    try:
+        path = data.get("path")
+        return Manifest(
+            function=str(data["function"]), kind=str(data.get("kind", "function")),
+            runtime=str(data["runtime"]), arch=str(data.get("arch", "x86_64")),
+            handler=data.get("handler"), path=root / path if path else None,
+            sha256=str(data.get("sha256") or ""), size=int(data.get("size") or 0),
+            layers=tuple(root / p for p in data.get("layers", ())),
+            image=data.get("image"), image_id=data.get("image_id"),
+            build_env={str(k): str(v) for k, v in (data.get("build_env") or {}).items()},
+        )
+    except KeyError as e:
+        raise DeployError(f"build manifest of {data.get('function', '?')!r} has no {e} key",
+                          hint="rebuild with this version of fpack") from e
+
+
+def env_changes(want: Mapping[str, str], have: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of environment variables added, changed or removed (values are never shown)."""
+    return tuple(sorted(k for k in {*want, *have} if want.get(k) != have.get(k)))

@@ -1,0 +1,112 @@
+"""A fake of the Cloud Functions v2 REST API, served on loopback by the tests (not an emulator: it
+keeps functions in a dict and records every request, so tests assert what fpack sent).
+
+Implements what `fpack deploy --target gcp` calls: generateUploadUrl, the signed-URL PUT,
+create/patch/get function and get operation. Operations complete on their first poll.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeCloudFunctions:
+    requests: list[Request] = field(default_factory=list)
+    functions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    port: int = 0
+
+    def calls(self, method: str, suffix: str = "") -> list[Request]:
+        return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
+
+    def handle(self, r: Request) -> tuple[int, dict[str, Any] | None]:
+        self.requests.append(r)
+        path = r.path.removeprefix("/v2/")
+        if r.method == "PUT" and r.path.startswith("/upload/"):
+            self.uploads[r.path] = r.body
+            return 200, None
+        if r.method == "POST" and path.endswith("/functions:generateUploadUrl"):
+            n = len(self.uploads) + len(self.calls("POST", ":generateUploadUrl"))
+            return 200, {"uploadUrl": f"http://127.0.0.1:{self.port}/upload/{n}",
+                         "storageSource": {"bucket": "gcf-v2-uploads", "object": f"{n}.zip"}}
+        if r.method == "POST" and path.endswith("/functions"):
+            name = f"{path}/{r.query['functionId'][0]}"
+            return self._operation({**r.json(), "name": name})
+        if r.method == "PATCH" and name_of(path) in self.functions:
+            return self._operation(merge(self.functions[name_of(path)], r.json()))
+        if r.method == "GET" and path in self.operations:
+            return 200, self.operations[path]
+        if r.method == "GET" and path in self.functions:
+            return 200, self.functions[path]
+        return 404, {"error": {"code": 404, "message": f"{path} not found", "status": "NOT_FOUND"}}
+
+    def _operation(self, function: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        function["state"] = "ACTIVE"
+        function.setdefault("serviceConfig", {})["uri"] = \
+            f"https://{function['name'].rsplit('/', 1)[1]}-fake.a.run.app"
+        self.functions[function["name"]] = function
+        parent = function["name"].rsplit("/functions/", 1)[0]
+        name = f"{parent}/operations/op-{len(self.operations) + 1}"
+        self.operations[name] = {"name": name, "done": True,
+                                 "response": {"@type": FUNCTION_TYPE, **function}}
+        return 200, {"name": name, "done": False}
+
+
+def name_of(path: str) -> str:
+    return path
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) and key != "environmentVariables" else value
+    return out
+
+
+def serve(fake: FakeCloudFunctions) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            request = Request(method=self.command, path=parts.path, query=parse_qs(parts.query),
+                              headers={k.lower(): v for k, v in self.headers.items()},
+                              body=self.rfile.read(length))
+            status, body = fake.handle(request)
+            data = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = _any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -1,0 +1,205 @@
+"""`fpack deploy --target aws` against moto running as a server on loopback.
+
+What is asserted comes from moto's state (layer versions, function versions, CodeSha256, aliases,
+triggers), so "nothing was uploaded or published" means exactly that. Nothing is invoked through
+moto (that would need Docker inside moto); the artifacts' behaviour is the lab tests' business.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fpack import config
+from fpack.cloud.aws_client import AwsClient, LambdaConfig
+from fpack.deploy import aws as aws_deploy
+from fpack.deploy.models import Manifest, read_manifest
+from fpack.errors import DeployError
+from fpack.report import NullReporter
+from tests.e2e.conftest import ACCOUNT, REGION, deploy
+
+pytestmark = pytest.mark.e2e
+FUNCTIONS = ("hello", "thumbnail", "consume", "tick")
+
+
+def _prepare(aws: Any) -> None:
+    """What a user has before deploying: the role, the bucket and the queue fpack.toml names."""
+    aws("iam").create_role(RoleName="photos", AssumeRolePolicyDocument="{}")
+    aws("s3").create_bucket(Bucket="photos-uploads")
+    aws("sqs").create_queue(QueueName="orders")
+
+
+def _code_sha256(project: Path, function: str) -> str:
+    data = (project / "dist" / "aws" / f"{function}.zip").read_bytes()
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _versions(aws: Any, name: str) -> list[str]:
+    got = aws("lambda").list_versions_by_function(FunctionName=name)["Versions"]
+    return [v["Version"] for v in got if v["Version"] != "$LATEST"]
+
+
+def _state(aws: Any) -> dict[str, Any]:
+    lam = aws("lambda")
+    return {
+        "layers": [v["Description"] for v in
+                   lam.list_layer_versions(LayerName="photos-deps")["LayerVersions"]],
+        **{fn: {"sha": lam.get_function(FunctionName=f"photos-{fn}")["Configuration"]["CodeSha256"],
+                "versions": _versions(aws, f"photos-{fn}"),
+                "alias": lam.get_alias(FunctionName=f"photos-{fn}", Name="live")["FunctionVersion"]}
+           for fn in FUNCTIONS},
+    }
+
+
+def test_first_deploy_creates_everything(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    result = deploy(example, "aws")
+
+    assert {d["function"]: d["action"] for d in result["deployments"]} == dict.fromkeys(
+        FUNCTIONS, "create")
+    lam = aws("lambda")
+    layers = lam.list_layer_versions(LayerName="photos-deps")["LayerVersions"]
+    layer_zip = (example / "dist/aws/photos-deps.zip").read_bytes()
+    assert [v["Description"] for v in layers] == [
+        f"fpack sha256:{hashlib.sha256(layer_zip).hexdigest()}"]
+    for fn in FUNCTIONS:
+        got = lam.get_function(FunctionName=f"photos-{fn}")["Configuration"]
+        assert got["CodeSha256"] == _code_sha256(example, fn)
+        assert got["Handler"] == f"fpack_entry.{fn}" and got["Runtime"] == "python3.12"
+        assert [layer["Arn"] for layer in got["Layers"]] == [layers[0]["LayerVersionArn"]]
+        assert lam.get_alias(FunctionName=f"photos-{fn}", Name="live")["FunctionVersion"] == "1"
+    thumb = lam.get_function(FunctionName="photos-thumbnail")["Configuration"]
+    assert thumb["MemorySize"] == 512 and thumb["Environment"]["Variables"]["PHOTOS_OUT"] == \
+        "/tmp/photos"
+
+    alias = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:photos-%s:live"
+    url = lam.get_function_url_config(FunctionName="photos-hello", Qualifier="live")
+    assert url["AuthType"] == "NONE"
+    assert next(d for d in result["deployments"] if d["function"] == "hello")["url"] == \
+        url["FunctionUrl"]
+    notes = aws("s3").get_bucket_notification_configuration(Bucket="photos-uploads")
+    assert notes["LambdaFunctionConfigurations"] == [{
+        "Id": "fpack-photos-thumbnail", "LambdaFunctionArn": alias % "thumbnail",
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
+    mappings = lam.list_event_source_mappings(EventSourceArn=queue,
+                                              FunctionName=alias % "consume")
+    assert mappings["EventSourceMappings"][0]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"]
+    events = aws("events")
+    assert events.describe_rule(Name="photos-tick-schedule")["ScheduleExpression"] == \
+        "rate(5 minutes)"
+    assert [t["Arn"] for t in events.list_targets_by_rule(Rule="photos-tick-schedule")["Targets"]] \
+        == [alias % "tick"]
+    for fn, principal in (("hello", "*"), ("thumbnail", "s3.amazonaws.com"),
+                          ("tick", "events.amazonaws.com")):
+        policy = json.loads(lam.get_policy(FunctionName=f"photos-{fn}", Qualifier="live")["Policy"])
+        assert [s["Principal"] for s in policy["Statement"]] in (
+            [principal], [{"Service": principal}], [{"AWS": principal}])
+
+
+def test_second_deploy_uploads_and_publishes_nothing(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    deploy(example, "aws")
+    before = _state(aws)
+
+    again = deploy(example, "aws")
+
+    assert _state(aws) == before
+    assert {d["action"] for d in again["deployments"]} == {"unchanged"}
+    assert all(line.startswith("leave") for line in again["plan"])
+
+
+def test_handler_change_updates_code_not_layer(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    deploy(example, "aws")
+    before = _state(aws)
+    api = example / "example" / "api.py"
+    api.write_text(api.read_text() + "\n\nGREETING = 'changed'\n")
+
+    dry = deploy(example, "aws", "--dry-run")
+    assert _state(aws) == before  # --dry-run changed nothing
+    assert "update  function photos-hello  (code)" in dry["plan"]
+
+    deploy(example, "aws")
+    after = _state(aws)
+    assert after["layers"] == before["layers"]  # the layer was not published again
+    for fn in FUNCTIONS:  # every zip holds the whole source tree: each got the new code
+        assert after[fn]["sha"] == _code_sha256(example, fn) != before[fn]["sha"]
+        assert after[fn]["versions"] == ["1", "2"] and after[fn]["alias"] == "2"
+
+
+class FailingUpdate(AwsClient):
+    """moto applies every update at once; this reports the code update of one function as failed,
+    as Lambda does (LastUpdateStatus "Failed") when, e.g., a layer cannot be extracted."""
+
+    def __init__(self, inner: AwsClient, failing: str) -> None:
+        super().__init__(inner.client, sleep=lambda _: None, region=inner.region)
+        self.failing = failing
+        self.updated = False
+
+    def update_code(self, name: str, code: Any, arch: str) -> None:
+        super().update_code(name, code, arch)
+        self.updated = self.updated or name == self.failing
+
+    def function(self, name: str, qualifier: str | None = None) -> LambdaConfig | None:
+        got = super().function(name, qualifier)
+        if got is not None and name == self.failing and self.updated and qualifier is None:
+            return LambdaConfig(**{**got.__dict__, "last_update_status": "Failed",
+                                   "reason": "simulated: the code could not be unpacked"})
+        return got
+
+
+def _manifests(project: Path) -> list[Manifest]:
+    return [read_manifest(json.loads(p.read_text()), project)
+            for p in sorted((project / "dist" / "aws").glob("*.manifest.json"))]
+
+
+def test_alias_moves_only_after_the_update_succeeded(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    deploy(example, "aws")
+    before = _state(aws)
+    api = example / "example" / "api.py"
+    api.write_text(api.read_text() + "\n\nGREETING = 'broken'\n")
+    deploy(example, "aws", "--dry-run")  # builds the new zips, changes nothing
+    project = config.load(example / "fpack.toml")
+    failing = FailingUpdate(AwsClient.connect(REGION), "photos-hello")
+
+    with pytest.raises(DeployError, match="could not apply the update of function photos-hello"):
+        aws_deploy.deploy(project, _manifests(example), dry_run=False, reporter=NullReporter(),
+                          client=failing)
+
+    failed = _state(aws)
+    assert failed["hello"]["sha"] == _code_sha256(example, "hello")  # the code went up...
+    assert failed["hello"]["versions"] == ["1"] and failed["hello"]["alias"] == "1"  # ...not live
+    assert failed["layers"] == before["layers"]
+
+    deploy(example, "aws")  # run again: it converges
+    after = _state(aws)
+    assert after["hello"]["versions"] == ["1", "2"] and after["hello"]["alias"] == "2"
+    assert {after[fn]["alias"] for fn in FUNCTIONS} == {"2"}
+
+
+def test_large_zips_go_through_the_artifact_bucket(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    toml = example / "fpack.toml"
+    toml.write_text(toml.read_text().replace(
+        'region = "us-east-1"', 'region = "us-east-1"\nartifact_bucket = "photos-artifacts"\n'
+        "create_bucket = true"))
+    deploy(example, "aws", "--dry-run")  # builds
+    project = config.load(toml)
+
+    # A small limit stands in for Lambda's 50 MB, so the test needs no 50 MB zip.
+    aws_deploy.deploy(project, _manifests(example), dry_run=False, reporter=NullReporter(),
+                      client=AwsClient.connect(REGION), direct_upload_max=1000)
+
+    keys = sorted(o["Key"] for o in
+                  aws("s3").list_objects_v2(Bucket="photos-artifacts")["Contents"])
+    assert len(keys) == 5 and all(k.startswith("fpack/photos-") for k in keys)
+    got = aws("lambda").get_function(FunctionName="photos-hello")["Configuration"]
+    assert got["CodeSha256"] == _code_sha256(example, "hello")

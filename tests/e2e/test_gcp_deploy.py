@@ -1,0 +1,114 @@
+"""`fpack deploy --target gcp` against a fake of the Cloud Functions v2 REST API on loopback.
+
+The fake records every request: the tests assert the bytes uploaded, the runtime, the entry point,
+the event trigger, and that a repeat deploy with nothing changed sends no create and no patch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import deploy, fpack
+from tests.e2e.gcp_fake import FakeCloudFunctions, serve
+
+pytestmark = pytest.mark.e2e
+PARENT = "projects/photos-demo/locations/us-central1"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudFunctions]:
+    fake = FakeCloudFunctions()
+    server = serve(fake)
+    monkeypatch.setenv("FPACK_GCP_API_ENDPOINT", f"http://127.0.0.1:{fake.port}")
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def project(example: Path) -> Path:
+    toml = example / "fpack.toml"
+    toml.write_text(toml.read_text().replace('trigger = "queue"\n',
+                                             'trigger = "queue"\ntopic = "orders"\n'))
+    return example
+
+
+def test_first_deploy_uploads_and_creates(fake: FakeCloudFunctions, project: Path) -> None:
+    result = deploy(project, "gcp", "--function", "hello", "--function", "consume",
+                    "--function", "thumbnail")
+
+    assert {d["function"]: d["action"] for d in result["deployments"]} == {
+        "hello": "create", "consume": "create", "thumbnail": "create"}
+    creates = {r.query["functionId"][0]: r for r in fake.calls("POST", "/functions")}
+    assert sorted(creates) == ["photos-consume", "photos-hello", "photos-thumbnail"]
+    for r in creates.values():
+        assert r.path == f"/v2/{PARENT}/functions"
+    uploaded = {r.path: r for r in fake.calls("PUT")}
+    assert all(r.headers["content-type"] == "application/zip" for r in uploaded.values())
+    bundle = (project / "dist/gcp/hello.zip").read_bytes()
+    hello = creates["photos-hello"].json()
+    source = hello["buildConfig"]["source"]["storageSource"]
+    assert fake.uploads[f"/upload/{source['object'].removesuffix('.zip')}"] == bundle
+    assert hello["buildConfig"]["runtime"] == "python312"
+    assert hello["buildConfig"]["entryPoint"] == "hello"
+    assert hello["buildConfig"]["environmentVariables"]["FPACK_BUNDLE_SHA256"] == \
+        hashlib.sha256(bundle).hexdigest()
+    assert hello["serviceConfig"]["availableMemory"] == "256M"
+    assert hello["serviceConfig"]["timeoutSeconds"] == 10
+    assert "eventTrigger" not in hello
+    assert creates["photos-consume"].json()["eventTrigger"] == {
+        "eventType": "google.cloud.pubsub.topic.v1.messagePublished",
+        "triggerRegion": "us-central1", "pubsubTopic": "projects/photos-demo/topics/orders"}
+    thumb = creates["photos-thumbnail"].json()
+    assert thumb["eventTrigger"]["eventFilters"] == [{"attribute": "bucket",
+                                                     "value": "photos-uploads"}]
+    assert thumb["serviceConfig"]["environmentVariables"]["API_TOKEN"] == "s3cr3t-t0ken-value"
+    url = next(d["url"] for d in result["deployments"] if d["function"] == "hello")
+    assert url == "https://photos-hello-fake.a.run.app"
+
+
+def test_repeat_deploy_sends_no_create_or_patch(fake: FakeCloudFunctions, project: Path) -> None:
+    deploy(project, "gcp", "--function", "hello")
+    sent = len(fake.requests)
+
+    again = deploy(project, "gcp", "--function", "hello")
+
+    later = fake.requests[sent:]
+    assert [(r.method, r.path) for r in later] == [("GET", f"/v2/{PARENT}/functions/photos-hello")]
+    assert again["deployments"][0]["action"] == "unchanged"
+
+
+def test_changes_patch_only_what_differs(fake: FakeCloudFunctions, project: Path) -> None:
+    deploy(project, "gcp", "--function", "hello")
+    toml = project / "fpack.toml"
+    toml.write_text(toml.read_text().replace("memory = 256", "memory = 1024", 1))
+    sent = len(fake.requests)
+
+    deploy(project, "gcp", "--function", "hello")  # settings only: no upload
+
+    assert not [r for r in fake.requests[sent:] if r.method in ("PUT", "POST")]
+    (patch,) = fake.calls("PATCH")
+    assert patch.query["updateMask"] == ["serviceConfig.availableMemory"]
+    assert patch.json()["serviceConfig"]["availableMemory"] == "1024M"
+
+    api = project / "example" / "api.py"
+    api.write_text(api.read_text() + "\nCHANGED = True\n")
+    sent = len(fake.requests)
+    deploy(project, "gcp", "--function", "hello")  # code: a new bundle, uploaded and patched in
+    assert len([r for r in fake.requests[sent:] if r.method == "PUT"]) == 1
+    last = fake.calls("PATCH")[-1]
+    assert set(last.query["updateMask"][0].split(",")) == {
+        "buildConfig.source", "buildConfig.environmentVariables"}
+
+
+def test_plain_http_endpoint_off_loopback_is_refused(project: Path) -> None:
+    proc = fpack(project, "deploy", "--target", "gcp", "--dry-run", "--function", "hello",
+                 check=False,
+                 env={"FPACK_GCP_API_ENDPOINT": "http://functions.example.com"})
+    assert proc.returncode == 2
+    assert 'api_endpoint = "http://functions.example.com": plain http is allowed only on ' \
+        "loopback" in proc.stderr

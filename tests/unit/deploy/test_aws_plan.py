@@ -1,0 +1,138 @@
+"""The AWS deploy plan as data: desired specs and a declared live state in, steps out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
+from fpack.deploy import aws_plan as p
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:photos-hello"
+LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:photos-deps:3"
+LAYER = p.LayerSpec(name="photos-deps", path=Path("dist/aws/photos-deps.zip"), sha256="ab" * 32,
+                    size=10_000, runtime="python3.12", arch="x86_64")
+SETTINGS = Settings(runtime="python3.12", handler="fpack_entry.hello", arch="x86_64", memory=256,
+                    timeout=10, role="arn:aws:iam::123456789012:role/photos",
+                    env={"API_TOKEN": "s3cr3t"}, layers=("photos-deps",))
+SPEC = p.FunctionSpec(function="hello", name="photos-hello", alias="live", code_sha256="c29tZQ==",
+                      zip_path=Path("dist/aws/hello.zip"), size=1000, image_uri=None,
+                      settings=SETTINGS, wiring=p.Wiring(kind="url", source=""))
+DIRECT = p.Placement(direct_max=50_000, bucket=None, create_bucket=False)
+LIVE_LAYERS = {"photos-deps": (LayerVersion(arn=LAYER_ARN, version=3,
+                                            description=LAYER.description),)}
+
+
+def config(**changes: object) -> LambdaConfig:
+    base = LambdaConfig(
+        arn=ARN, version="$LATEST", code_sha256="c29tZQ==", package_type="Zip", image_uri=None,
+        runtime="python3.12", handler="fpack_entry.hello", arch="x86_64", memory=256, timeout=10,
+        role=SETTINGS.role, env={"API_TOKEN": "s3cr3t"}, layers=(LAYER_ARN,), state="Active",
+        last_update_status="Successful")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def deployed(**changes: object) -> p.LiveFunction:
+    """A function deployed by fpack before: released under the alias, URL and permission set."""
+    return p.LiveFunction(latest=config(**changes), alias_version="4", released=config(version="4"),
+                          url="https://x.lambda-url.us-east-1.on.aws",
+                          permissions=frozenset({"fpack-url"}))
+
+
+def lines(plan: p.AwsPlan) -> list[str]:
+    return [c.line() for c in plan.changes()]
+
+
+def test_nothing_changed_means_no_step() -> None:
+    plan = p.plan((LAYER,), (SPEC,), LIVE_LAYERS, {"photos-hello": deployed()}, DIRECT)
+    assert lines(plan) == ["leave   layer photos-deps  (version 3)",
+                           "leave   function photos-hello"]
+
+
+def test_first_deploy_creates_layer_function_alias_url_and_permission() -> None:
+    plan = p.plan((LAYER,), (SPEC,), {}, {}, DIRECT)
+    assert lines(plan) == [
+        f"create  layer photos-deps  (new version, content sha256 {'ab' * 6})",
+        "create  function photos-hello",
+        "create  alias photos-hello:live  (to a new version)",
+        "create  function URL of photos-hello:live  (public (auth NONE))",
+        "create  permission fpack-url on photos-hello:live  (for *)",
+    ]
+
+
+def test_new_code_updates_code_and_releases_without_touching_the_layer() -> None:
+    plan = p.plan((LAYER,), (SPEC,), LIVE_LAYERS, {"photos-hello": deployed(code_sha256="b2xk")},
+                  DIRECT)
+    assert [type(s).__name__ for s in plan.functions[0].steps] == ["UpdateCode", "Release"]
+    assert plan.layer_steps == ()
+
+
+def test_settings_are_named_and_secret_values_never_shown() -> None:
+    live = deployed(memory=128, env={"API_TOKEN": "old-secret", "GONE": "1"})
+    plan = p.plan((LAYER,), (SPEC,), LIVE_LAYERS, {"photos-hello": live}, DIRECT)
+    assert lines(plan)[1:] == [
+        "update  function photos-hello  (memory, environment: API_TOKEN GONE)",
+        "update  alias photos-hello:live  (to a new version)",
+    ]
+    assert "secret" not in " ".join(lines(plan))
+
+
+def test_a_new_layer_version_is_a_settings_change() -> None:
+    other = {"photos-deps": (replace(LIVE_LAYERS["photos-deps"][0], description="fpack sha256:0"),)}
+    plan = p.plan((LAYER,), (SPEC,), other, {"photos-hello": deployed()}, DIRECT)
+    assert [type(s).__name__ for s in plan.layer_steps] == ["PublishLayer"]
+    assert [type(s).__name__ for s in plan.functions[0].steps] == ["UpdateSettings", "Release"]
+
+
+def test_an_interrupted_deploy_is_released_when_run_again() -> None:
+    """$LATEST has the new code, but the alias still serves the old version: release only."""
+    live = replace(deployed(), released=config(version="4", code_sha256="b2xk"))
+    plan = p.plan((LAYER,), (SPEC,), LIVE_LAYERS, {"photos-hello": live}, DIRECT)
+    assert [type(s).__name__ for s in plan.functions[0].steps] == ["Release"]
+
+
+def test_a_failed_update_is_sent_again() -> None:
+    plan = p.plan((LAYER,), (SPEC,), LIVE_LAYERS,
+                  {"photos-hello": deployed(last_update_status="Failed")}, DIRECT)
+    assert [type(s).__name__ for s in plan.functions[0].steps] == ["UpdateCode", "Release"]
+
+
+def test_large_zips_are_uploaded_through_the_bucket_once() -> None:
+    placement = p.Placement(direct_max=5000, bucket="artifacts", create_bucket=True)
+    plan = p.plan((LAYER,), (SPEC,), {}, {}, placement)
+    upload, publish = plan.layer_steps
+    assert upload == p.Upload(bucket="artifacts", key=f"fpack/photos-deps/{'ab' * 32}.zip",
+                              path=LAYER.path, create_bucket=True)
+    assert isinstance(publish, p.PublishLayer) and publish.s3 == ("artifacts", upload.key)
+    assert isinstance(plan.functions[0].steps[0], p.CreateFunction)  # 1000 bytes: direct
+
+
+@pytest.mark.parametrize(("wiring", "trigger", "expected"), [
+    (p.Wiring(kind="bucket", source="uploads"),
+     (f"{ARN}:live", ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")), []),
+    (p.Wiring(kind="bucket", source="uploads"), (f"{ARN}:old", ("s3:ObjectCreated:*",)),
+     ["update  S3 notification on bucket uploads"]),
+    (p.Wiring(kind="queue", source="arn:aws:sqs:us-east-1:1:q"), ("uuid", ()),
+     ["update  SQS mapping from arn:aws:sqs:us-east-1:1:q"]),
+    (p.Wiring(kind="schedule", source="rate(1 hour)"), ("rate(5 minutes)", (f"{ARN}:live",)),
+     ["update  EventBridge rule photos-hello-schedule  (rate(1 hour))"]),
+])
+def test_triggers_are_rewired_only_when_they_differ(
+        wiring: p.Wiring, trigger: tuple[str, tuple[str, ...]], expected: list[str]) -> None:
+    spec = replace(SPEC, wiring=wiring)
+    sid = p.sid(wiring.kind, spec.rule if wiring.kind == "schedule" else wiring.source)
+    live = replace(deployed(), trigger=trigger, permissions=frozenset({sid}))
+    plan = p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": live}, DIRECT)
+    assert [s.change().line() for s in plan.functions[0].steps] == expected
+
+
+def test_images_compare_the_uri_not_the_zip() -> None:
+    spec = replace(SPEC, image_uri="reg/photos/hello@sha256:1", zip_path=None, code_sha256="",
+                   settings=replace(SETTINGS, runtime=None, handler=None, layers=()))
+    live = deployed(package_type="Image", image_uri="reg/photos/hello@sha256:0", runtime=None,
+                    handler=None, layers=())
+    live = replace(live, released=replace(live.latest, version="4") if live.latest else None)
+    plan = p.plan((), (spec,), {}, {"photos-hello": live}, DIRECT)
+    assert [type(s).__name__ for s in plan.functions[0].steps] == ["UpdateCode", "Release"]
