@@ -151,7 +151,7 @@ class Request:
         """The body decoded with the Content-Type charset (UTF-8 when none); strict decoding."""
         return self.body.decode(_charset(self.headers.get("content-type")))
 
-    def json(self) -> Any:  # noqa: ANN401  # JSON is any shape; the caller narrows it
+    def json(self) -> Any:  # JSON is any shape; the caller narrows it
         """The body parsed as JSON (ValueError when it is not JSON)."""
         return json.loads(self.text)
 
@@ -262,7 +262,7 @@ class Message:
         """data decoded as UTF-8 (strict)."""
         return self.data.decode("utf-8")
 
-    def json(self) -> Any:  # noqa: ANN401  # JSON is any shape; the caller narrows it
+    def json(self) -> Any:  # JSON is any shape; the caller narrows it
         """data parsed as JSON (ValueError when it is not JSON)."""
         return json.loads(self.data)
 

@@ -11,6 +11,9 @@ Standard library only. Event shapes, as documented by AWS:
 - SQS (with ReportBatchItemFailures):
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
 - EventBridge schedules: https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html
+Styles "asgi" and "wsgi" drive a web app through the bridges of web.py on the same http events,
+with the stage ("/prod") as the app's root_path / SCRIPT_NAME, so the URLs it makes are the
+client's.
 """
 
 from __future__ import annotations
@@ -42,19 +45,25 @@ from fpack.runtime.core import (
     parse_cookies,
     parse_time,
 )
+from fpack.runtime.web import WEB_STYLES, HttpApp, bridge
 
 Event = dict[str, Any]
 LambdaHandler = Callable[[Event, object], object]
-STYLES = ("portable", "lambda")
+STYLES = ("portable", "lambda", *WEB_STYLES)
 
 
-def lambda_handler(func: Callable[..., object], *, trigger: str, style: str) -> LambdaHandler:
-    """The function Lambda calls: func adapted to trigger (style "portable"), or func itself
-    (style "lambda": an existing (event, context) handler)."""
+def lambda_handler(
+    func: Callable[..., object], *, trigger: str, style: str, base_path: str = ""
+) -> LambdaHandler:
+    """The function Lambda calls: func adapted to trigger (style "portable"), func itself
+    (style "lambda": an existing (event, context) handler), or an ASGI/WSGI app driven by http
+    events (styles "asgi", "wsgi"; base_path: the prefix of a custom domain's API mapping)."""
     check_choice("fpack.runtime.aws", "style", style, STYLES)
     check_choice("fpack.runtime.aws", "trigger", trigger, TRIGGERS)
     if style == "lambda":
         return func
+    if style in WEB_STYLES:
+        return _web_handler(bridge(style, func, base_path=base_path), trigger, style)
     adapt = _ADAPTERS[trigger]
 
     def handler(event: Event, context: object) -> object:
@@ -63,14 +72,30 @@ def lambda_handler(func: Callable[..., object], *, trigger: str, style: str) -> 
     return functools.wraps(func)(handler)
 
 
+def _web_handler(app: HttpApp, trigger: str, style: str) -> LambdaHandler:
+    if trigger != "http":
+        raise ValueError(f'fpack.runtime.aws: style "{style}" serves http requests: expected '
+                         f'trigger "http", got "{trigger}"')
+
+    def handler(event: Event, context: object) -> object:
+        return _reply(app, event)
+
+    return handler
+
+
 # --- http -------------------------------------------------------------------------------------
 
 
 def _http(func: Callable[[Request], object], event: Event) -> Event:
-    version = _http_version(event)
-    request = _request_v2(event) if version == "2.0" else _request_v1(event)
-    response = call_http(func, request)
-    return _response_v2(response) if version == "2.0" else _response_v1(response)
+    return _reply(lambda request, prefix: call_http(func, request), event)
+
+
+def _reply(app: HttpApp, event: Event) -> Event:
+    """app's answer to an http event; app is also told the path prefix the event removed."""
+    if _http_version(event) == "2.0":
+        prefix = _stage_prefix(event.get("rawPath") or "/", event["requestContext"])
+        return _response_v2(app(_request_v2(event), unquote(prefix)))
+    return _response_v1(app(_request_v1(event), _v1_prefix(event)))
 
 
 def _http_version(event: object) -> str:
@@ -123,13 +148,27 @@ def _request_v2(event: Event) -> Request:
 def _strip_stage(path: str, context: Event) -> str:
     # An HTTP API with a named stage puts "/<stage>" in front of rawPath; routes (and the same
     # function on other platforms) see the path without it.
+    prefix = _stage_prefix(path, context)
+    return (path[len(prefix) :] or "/") if prefix else path
+
+
+def _stage_prefix(path: str, context: Event) -> str:
     stage = context.get("stage")
     if not stage or stage == "$default":
-        return path
+        return ""
     prefix = f"/{stage}"
-    if path == prefix or path.startswith(prefix + "/"):
-        return path[len(prefix) :] or "/"
-    return path
+    return prefix if path == prefix or path.startswith(prefix + "/") else ""
+
+
+def _v1_prefix(event: Event) -> str:
+    # A REST API gives the path below the stage in "path" and the path the client asked for in
+    # requestContext.path ("/prod/hello/world"): what comes before is the stage, or nothing on a
+    # custom domain (whose base path mapping may stay in "path": see base_path).
+    full = (event.get("requestContext") or {}).get("path")
+    path = event.get("path") or "/"
+    if isinstance(full, str) and len(full) > len(path) and full.endswith(path):
+        return unquote(full[: len(full) - len(path)]).rstrip("/")
+    return ""
 
 
 def _body(event: Event) -> bytes:

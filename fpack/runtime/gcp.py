@@ -5,6 +5,7 @@ Standard library only: the Flask request and the CloudEvent are read by duck typ
 flask nor cloudevents is imported here (functions-framework brings them into the artifact).
 - http: https://cloud.google.com/functions/docs/writing/write-http-functions
 - CloudEvents: https://cloud.google.com/functions/docs/writing/write-event-driven-functions
+Styles "asgi" and "wsgi": the http function drives a web app through the bridges of web.py.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any, Callable, Protocol
 from fpack.runtime.api import Headers, Query, Request
 from fpack.runtime.cloudevents import EVENT_TRIGGERS, REQUIRED, to_portable
 from fpack.runtime.core import LOG, call_http, check_choice
+from fpack.runtime.web import WEB_STYLES, HttpApp, bridge
 
 # Flask accepts (body, status, headers) as a view's return value; a list of header pairs keeps
 # repeated headers such as Set-Cookie.
 FlaskReply = tuple[bytes, int, list[tuple[str, str]]]
 _ATTRIBUTES = (*REQUIRED, "time", "subject", "datacontenttype", "dataschema")
+HTTP_STYLES = ("portable", *WEB_STYLES)
 
 
 class MultiDict(Protocol):
@@ -57,19 +60,34 @@ class CloudEvent(Protocol):
 
     @property
     def data(self) -> object: ...
-    def __getitem__(self, key: str) -> Any: ...  # noqa: ANN401  # attribute values vary
+    def __getitem__(self, key: str) -> Any: ...  # attribute values vary
     def __contains__(self, key: str) -> bool: ...
 
 
-def http_handler(func: Callable[[Request], object]) -> Callable[[FlaskRequest], FlaskReply]:
-    """The functions-framework http function for a portable http function. A handler exception
-    is logged with its traceback and answered with a generic 500, as on the other platforms."""
+def http_handler(
+    func: Callable[..., object], *, style: str = "portable", base_path: str = ""
+) -> Callable[[FlaskRequest], FlaskReply]:
+    """The functions-framework http function for a portable http function, or for an ASGI/WSGI
+    app (styles "asgi", "wsgi"; base_path: the prefix a load balancer or domain mapping leaves in
+    the path). A handler exception is logged with its traceback and answered with a generic 500,
+    as on the other platforms."""
+    check_choice("fpack.runtime.gcp", "style", style, HTTP_STYLES)
+    if style in WEB_STYLES:
+        return _web_handle(bridge(style, func, base_path=base_path))
 
     def handle(flask_request: FlaskRequest) -> FlaskReply:
         response = call_http(func, _request(flask_request))
         return response.body, response.status, response.header_items()
 
     return functools.wraps(func)(handle)
+
+
+def _web_handle(app: HttpApp) -> Callable[[FlaskRequest], FlaskReply]:
+    def handle(flask_request: FlaskRequest) -> FlaskReply:
+        response = app(_request(flask_request), "")
+        return response.body, response.status, response.header_items()
+
+    return handle
 
 
 def _request(flask_request: FlaskRequest) -> Request:

@@ -10,6 +10,8 @@ checks. SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close 
 connections, return (the process then exits 0). One access log line per request goes to stderr.
 
     python -m fpack.runtime.server app.main:handler --trigger http --style portable [--port N]
+
+Style "asgi" or "wsgi" (an existing web app) hands the app to uvicorn or gunicorn (servers.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from fpack.runtime.core import (
     check_choice,
     parse_cookies,
 )
+from fpack.runtime.web import WEB_STYLES
 
 App = Callable[[Request], Response]
 STYLES = ("portable",)
@@ -349,17 +352,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fpack.runtime.server")
     parser.add_argument("handler", help="module:attribute of the function to serve")
     parser.add_argument("--trigger", choices=TRIGGERS, default="http")
-    parser.add_argument("--style", choices=STYLES, default="portable")
+    parser.add_argument("--style", choices=(*STYLES, *WEB_STYLES), default="portable")
+    parser.add_argument("--base-path", default="", help="asgi/wsgi: the prefix it is mounted at")
     parser.add_argument("--host", default="0.0.0.0")  # noqa: S104  # see serve()
     parser.add_argument("--port", type=int, default=None, help="default: $PORT, else 8080")
     args = parser.parse_args(argv)
     try:
         func = load(args.handler)
-        serve(func, trigger=args.trigger, style=args.style, host=args.host, port=args.port)
+        if args.style in WEB_STYLES:
+            _serve_web(func, args)
+        else:
+            serve(func, trigger=args.trigger, style=args.style, host=args.host, port=args.port)
     except (ValueError, _ModuleMissing) as e:
         print(f"fpack.runtime.server: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def _serve_web(app: Callable[..., object], args: argparse.Namespace) -> None:
+    if args.trigger != "http":
+        raise ValueError(f'style "{args.style}" serves http only, not trigger "{args.trigger}"')
+    from fpack.runtime.servers import serve_web  # noqa: PLC0415  # imports uvicorn/gunicorn
+
+    port = args.port if args.port is not None else _env_port()
+    serve_web(app, style=args.style, host=args.host, port=port, base_path=args.base_path)
 
 
 if __name__ == "__main__":

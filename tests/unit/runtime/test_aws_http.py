@@ -251,9 +251,9 @@ def test_portable_handler_keeps_the_function_name() -> None:
     [
         (
             "http",
-            "asgi",
-            'fpack.runtime.aws: style "asgi" is not supported: expected one of '
-            '"portable", "lambda"',
+            "django",
+            'fpack.runtime.aws: style "django" is not supported: expected one of '
+            '"portable", "lambda", "asgi", "wsgi"',
         ),
         (
             "cron",
