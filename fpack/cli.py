@@ -66,11 +66,16 @@ def _reporter() -> ConsoleReporter:
     return ConsoleReporter(quiet=OPTIONS.quiet)
 
 
+def _config_path() -> Path:
+    from fpack import config  # noqa: PLC0415
+
+    return OPTIONS.config or config.find_config(Path.cwd())
+
+
 def _project() -> Project:
     from fpack import config  # noqa: PLC0415
 
-    path = OPTIONS.config or config.find_config(Path.cwd())
-    return config.load(path)
+    return config.load(_config_path())
 
 
 def _target(value: str) -> str:
@@ -97,6 +102,8 @@ def build(
     arch: Annotated[Optional[str], typer.Option(help="Override the target's arch")] = None,  # noqa: UP045
     refresh: Annotated[bool, typer.Option(help="Resolve dependencies again")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+    sbom: Annotated[bool, typer.Option(
+        "--sbom", help="Also write a CycloneDX JSON SBOM beside each artifact")] = False,
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
     from fpack import build as building  # noqa: PLC0415
@@ -106,7 +113,8 @@ def build(
         raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
     out_dir = out if out.is_absolute() else project.root / out
     artifacts = building.build(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
-                               only=function or (), arch=arch, refresh=refresh)  # type: ignore[arg-type]
+                               only=function or (), arch=arch, refresh=refresh,  # type: ignore[arg-type]
+                               sbom=sbom)
     _print_artifacts(artifacts, as_json, project.root)
 
 
@@ -119,11 +127,115 @@ def _print_artifacts(artifacts: list[Artifact], as_json: bool, root: Path) -> No
     rows = [("artifact", "runtime", "arch", "handler", "zipped", "unzipped", "sha256")]
     for a in artifacts:
         path = a.path.relative_to(root) if a.path.is_relative_to(root) else a.path
-        rows.append((str(path), a.runtime, a.arch, a.handler or "(layer)", human_size(a.size),
-                     human_size(a.unpacked_size), a.sha256))
+        rows.append((a.image or str(path), a.runtime, a.arch, a.handler or "(layer)",
+                     human_size(a.size), human_size(a.unpacked_size), a.sha256))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@app.command()
+def deploy(
+    target: TargetOpt,
+    function: FunctionOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")] = Path("dist"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON")] = False,
+) -> None:
+    """Build what is stale, then deploy every function (or --function) to one target."""
+    from fpack import deploy as deploying  # noqa: PLC0415
+
+    project = _project()
+    out_dir = out if out.is_absolute() else project.root / out
+    outcome = deploying.run(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
+                            only=function or (), dry_run=dry_run)
+    if as_json:
+        typer.echo(json.dumps({"dry_run": outcome.dry_run,
+                               "plan": [c.line() for c in outcome.changes],
+                               "deployments": [d.as_json() for d in outcome.deployments]},
+                              indent=2))
+        return
+    if dry_run:
+        typer.echo("plan (--dry-run: nothing was changed):")
+        for change in outcome.changes:
+            typer.echo(f"  {change.line()}")
+    for d in outcome.deployments:
+        extra = "  ".join(x for x in (d.version and f"version {d.version}", d.digest, d.url) if x)
+        done = "unchanged" if d.action == "unchanged" else f"{d.action}d"
+        done = f"would be {done}" if dry_run and d.action != "unchanged" else done
+        typer.echo(f"{d.function}: {d.name} {done}" + (f"  {extra}" if extra else ""))
+
+
+@app.command()
+def invoke(
+    name: Annotated[str, typer.Argument(help="The function to run")],
+    target: TargetOpt,
+    event: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--event", "-e", help="A JSON event: Lambda event, CloudEvent or HTTP request")] = None,
+    sample: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="A packaged sample instead: a trigger (http, storage, queue, schedule) or a name "
+        "(apigw-v1, apigw-v2, function-url, s3, s3-delete, sqs, eventbridge, gcs, gcs-delete, "
+        "pubsub, scheduler)")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
+) -> None:
+    """Run a built function once, locally, on its target's runtime; print its answer as JSON."""
+    from fpack import invoke as invoking  # noqa: PLC0415
+
+    project = _project()
+    out_dir = out if out.is_absolute() else project.root / out
+    invoked = invoking.invoke(project, _target(target), name, out=out_dir,  # type: ignore[arg-type]
+                              reporter=_reporter(), event_file=event, sample=sample)
+    if invoked.logs and not OPTIONS.quiet:
+        typer.echo(invoked.logs, err=True)
+    typer.echo(json.dumps(invoked.reply.to_json(), indent=2))
+    if not invoked.reply.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    name: Annotated[str, typer.Argument(help="The http function to serve")],
+    target: TargetOpt,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8080,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
+) -> None:
+    """Serve a built http function on localhost from its artifact, until Ctrl-C."""
+    from fpack.serve import serve as serve_function  # noqa: PLC0415
+
+    project = _project()
+    out_dir = out if out.is_absolute() else project.root / out
+    serve_function(project, _target(target), name, out=out_dir, port=port,  # type: ignore[arg-type]
+                   reporter=_reporter())
+
+
+@app.command()
+def check(
+    target: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--target", "-t", help="Only this target (repeatable); default: the [targets] configured")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON")] = False,
+) -> None:
+    """Check the project without building: exit 1 with one line per problem (pre-commit hook)."""
+    from fpack import check as checking  # noqa: PLC0415
+    from fpack.checks import display_path  # noqa: PLC0415
+    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
+    from fpack.errors import CheckFailed  # noqa: PLC0415
+
+    targets = [_target(t) for t in target or ()]
+    report = checking.run(_config_path(), targets=targets,  # type: ignore[arg-type]
+                          cache=Cache(default_root()), reporter=_reporter())
+    cwd = Path.cwd()
+    if as_json:
+        typer.echo(json.dumps([{"path": display_path(p.path, cwd), "line": p.line,
+                                "code": p.code, "message": p.message} for p in report.problems],
+                              indent=2))
+    else:
+        for problem in report.problems:
+            typer.echo(problem.render(cwd))
+    if report.problems:
+        raise CheckFailed(checking.summary(report))
+    if not OPTIONS.quiet and not as_json:
+        typer.echo(checking.summary(report))
 
 
 @cache_app.command("info")
@@ -152,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the one place that turns errors into messages and exit codes."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="fpack", standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of a `typer.Exit(code)`.
+        result = command.main(args=argv, prog_name="fpack", standalone_mode=False)
     except FpackError as e:
         if OPTIONS.debug:
             traceback.print_exc()
@@ -175,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: fpack failed unexpectedly: {type(e).__name__}: {e}\n"
               "  hint: run again with --debug for the traceback, and report it", file=sys.stderr)
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 from fpack.errors import ConfigError
-from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, Arch, Target, runtime_name
+from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 Trigger = Literal["http", "storage", "queue", "schedule"]
-Style = Literal["portable", "lambda", "functions-framework"]
+Style = Literal["portable", "lambda", "functions-framework", "asgi", "wsgi"]
 Flavor = Literal["http", "lambda"]
 CONFIG_NAME: Final = "fpack.toml"
 DEPENDENCY_FILES: Final = ("uv.lock", "requirements.txt", "pyproject.toml")
@@ -34,6 +34,8 @@ STYLE_TARGETS: Final[dict[Style, tuple[Target, ...]]] = {
     "portable": ("aws", "gcp", "docker"),
     "lambda": ("aws", "docker"),
     "functions-framework": ("gcp", "docker"),
+    "asgi": ("aws", "gcp", "docker"),  # web apps: http only
+    "wsgi": ("aws", "gcp", "docker"),
 }
 
 
@@ -47,6 +49,14 @@ class Function:
     memory: int = 256
     timeout: int = 30
     env: Mapping[str, str] = field(default_factory=dict)
+    # Deploy wiring (fpack deploy): what triggers the function in the cloud.
+    url: bool = False  # http on aws: a public Function URL
+    bucket: str | None = None  # storage: the S3 / Cloud Storage bucket whose objects trigger it
+    queue: str | None = None  # queue on aws: the SQS queue ARN
+    topic: str | None = None  # queue or schedule on gcp: the Pub/Sub topic
+    schedule: str | None = None  # schedule on aws: an EventBridge rate() or cron() expression
+    max_instances: int | None = None  # gcp: the service's max instance count
+    base_path: str = ""  # asgi/wsgi: the prefix a custom domain's mapping leaves in the path
 
     @property
     def handler(self) -> str:
@@ -62,6 +72,10 @@ class AwsTarget:
     role: str | None = None
     build_image: str | None = None
     base_image: str | None = None
+    alias: str = "live"  # deploy moves this alias to each new version
+    artifact_bucket: str | None = None  # S3 bucket for zips over the direct-upload limit
+    create_bucket: bool = False  # create artifact_bucket when it does not exist
+    compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +86,8 @@ class GcpTarget:
     vendor: bool = False
     build_image: str | None = None
     base_image: str | None = None
+    api_endpoint: str | None = None  # Cloud Functions API; FPACK_GCP_API_ENDPOINT overrides
+    compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +98,14 @@ class DockerTarget:
     base_image: str | None = None
     build_image: str | None = None
     repository: str | None = None
+    compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings:
+    """[check]: what `fpack check` (and the secrets refusal of `fpack build`) lets through."""
+
+    allow: tuple[str, ...] = ()  # globs of packaged files allowed to look like secrets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +121,8 @@ class Project:
     aws: AwsTarget
     gcp: GcpTarget
     docker: DockerTarget
+    targets: tuple[Target, ...] = ()  # the [targets.X] tables fpack.toml has, in TARGETS order
+    check: CheckSettings = field(default_factory=CheckSettings)
 
 
 # --- the schema: key -> (checker, description of what is expected) -------------------------------
@@ -128,19 +154,23 @@ _STR: Final = (_is_str, "a string")
 _INT: Final = (_is_int, "an integer")
 _BOOL: Final = (_is_bool, "true or false")
 _STR_LIST: Final = (_is_str_list, "a list of strings")
-_STR_TABLE: Final = (_is_str_table, "a table of strings, e.g. { KEY = \"value\" }")
+_STR_TABLE: Final = (_is_str_table, 'a table of strings, e.g. { KEY = "value" }')
 
 SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     "project": {"name": _STR, "python": _STR, "dependencies": _STR, "include": _STR_LIST,
                 "exclude": _STR_LIST},
     "functions": {"handler": _STR, "trigger": _STR, "style": _STR, "memory": _INT,
-                  "timeout": _INT, "env": _STR_TABLE},
+                  "timeout": _INT, "env": _STR_TABLE, "url": _BOOL, "bucket": _STR,
+                  "queue": _STR, "topic": _STR, "schedule": _STR, "max_instances": _INT,
+                  "base_path": _STR},
     "aws": {"runtime": _STR, "arch": _STR, "layer": _BOOL, "region": _STR, "role": _STR,
-            "build_image": _STR, "base_image": _STR},
+            "build_image": _STR, "base_image": _STR, "alias": _STR, "artifact_bucket": _STR,
+            "create_bucket": _BOOL, "compile": _BOOL},
     "gcp": {"runtime": _STR, "region": _STR, "project": _STR, "vendor": _BOOL,
-            "build_image": _STR, "base_image": _STR},
+            "build_image": _STR, "base_image": _STR, "api_endpoint": _STR, "compile": _BOOL},
     "docker": {"flavor": _STR, "arch": _STR, "python": _STR, "base_image": _STR,
-               "build_image": _STR, "repository": _STR},
+               "build_image": _STR, "repository": _STR, "compile": _BOOL},
+    "check": {"allow": _STR_LIST},
 }  # fmt: skip
 
 _NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -154,15 +184,28 @@ def _quote(values: tuple[str, ...] | list[str]) -> str:
 
 
 # Names people use for the same thing: difflib alone would map "amd64" to "arm64".
-ALIASES: Final = {"amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64", "aarch64": "arm64",
-                  "armv8": "arm64", "py312": "python3.12", "cron": "schedule", "sqs": "queue",
-                  "s3": "storage", "pubsub": "queue", "gcs": "storage"}
+ALIASES: Final = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "x86-64": "x86_64",
+    "aarch64": "arm64",
+    "armv8": "arm64",
+    "py312": "python3.12",
+    "cron": "schedule",
+    "sqs": "queue",
+    "s3": "storage",
+    "pubsub": "queue",
+    "gcs": "storage",
+}
 
 
 def _suggest(value: str, choices: tuple[str, ...] | list[str]) -> str:
     alias = ALIASES.get(value.lower())
-    close = [alias] if alias in choices else \
-        difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    close = (
+        [alias]
+        if alias in choices
+        else difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    )
     return f' Did you mean "{close[0]}"?' if close else ""
 
 
@@ -182,8 +225,9 @@ class _Reader:
         for key, value in data.items():
             if key not in allowed:
                 raise self.fail(
-                    where, f": unknown key \"{key}\".{_suggest(key, list(allowed))} "
-                    f"Allowed keys: {', '.join(allowed)}."
+                    where,
+                    f': unknown key "{key}".{_suggest(key, list(allowed))} '
+                    f"Allowed keys: {', '.join(allowed)}.",
                 )
             check, expected = allowed[key]
             if not check(value):
@@ -193,7 +237,7 @@ class _Reader:
     def choice(self, where: str, key: str, value: str, choices: tuple[str, ...]) -> str:
         if value not in choices:
             raise self.fail(
-                where, f" {key} = \"{value}\": expected {_quote(choices)}.{_suggest(value, choices)}"
+                where, f' {key} = "{value}": expected {_quote(choices)}.{_suggest(value, choices)}'
             )
         return value
 
@@ -230,26 +274,35 @@ def load(path: Path) -> Project:
 
 
 def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
-    unknown = set(raw) - {"project", "functions", "targets"}
-    for key in sorted(unknown):
+    tables = ["project", "functions", "targets", "check"]
+    for key in sorted(set(raw) - set(tables)):
         raise r.fail(
-            "", f"unknown table [{key}].{_suggest(key, ['project', 'functions', 'targets'])} "
-            "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker]."
+            "",
+            f"unknown table [{key}].{_suggest(key, tables)} "
+            "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker], [check].",
         )
     proj = r.table(raw.get("project", {}), "[project]", "project")
     name = proj.get("name", root.name)
     if not _NAME_RE.match(name):
-        raise r.fail("[project]", f' name = "{name}": expected letters, digits, "-" or "_", '
-                     "starting with a letter (it names the layer zip and images).")
+        raise r.fail(
+            "[project]",
+            f' name = "{name}": expected letters, digits, "-" or "_", '
+            "starting with a letter (it names the layer zip and images).",
+        )
     python = _python(r, proj.get("python"))
     functions = _functions(r, raw.get("functions"))
     targets = raw.get("targets", {})
     if not isinstance(targets, dict):
-        raise r.fail("", "[targets]: expected tables [targets.aws], [targets.gcp], [targets.docker]")
+        raise r.fail(
+            "", "[targets]: expected tables [targets.aws], [targets.gcp], [targets.docker]"
+        )
     for key in targets:
         if key not in ("aws", "gcp", "docker"):
-            raise r.fail("", f"unknown target [targets.{key}].{_suggest(key, ['aws', 'gcp', 'docker'])}"
-                         ' Allowed: "aws", "gcp", "docker".')
+            raise r.fail(
+                "",
+                f"unknown target [targets.{key}].{_suggest(key, ['aws', 'gcp', 'docker'])}"
+                ' Allowed: "aws", "gcp", "docker".',
+            )
     return Project(
         root=root,
         config_path=r.path,
@@ -262,7 +315,14 @@ def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
         aws=_aws(r, targets.get("aws", {}), python),
         gcp=_gcp(r, targets.get("gcp", {}), python),
         docker=_docker(r, targets.get("docker", {}), python),
+        targets=tuple(t for t in TARGETS if t in targets),
+        check=_check(r, raw.get("check", {})),
     )
+
+
+def _check(r: _Reader, raw: Any) -> CheckSettings:
+    t = r.table(raw, "[check]", "check")
+    return CheckSettings(allow=tuple(t.get("allow", [])))
 
 
 def _python(r: _Reader, value: str | None) -> tuple[int, int]:
@@ -277,8 +337,11 @@ def _python(r: _Reader, value: str | None) -> tuple[int, int]:
 
 def _functions(r: _Reader, raw: Any) -> dict[str, Function]:
     if not raw:
-        raise r.fail("", "no functions: add at least one [functions.NAME] table with a handler, "
-                     'e.g.\n  [functions.hello]\n  handler = "app:hello"')
+        raise r.fail(
+            "",
+            "no functions: add at least one [functions.NAME] table with a handler, "
+            'e.g.\n  [functions.hello]\n  handler = "app:hello"',
+        )
     if not isinstance(raw, dict):
         raise r.fail("", "[functions]: expected tables [functions.NAME]")
     return {name: _function(r, name, table) for name, table in raw.items()}
@@ -287,14 +350,21 @@ def _functions(r: _Reader, raw: Any) -> dict[str, Function]:
 def _function(r: _Reader, name: str, raw: Any) -> Function:
     where = f"[functions.{name}]"
     if not _NAME_RE.match(name):
-        raise r.fail(where, ': expected a name of letters, digits, "-" or "_" starting with a letter.')
+        raise r.fail(
+            where, ': expected a name of letters, digits, "-" or "_" starting with a letter.'
+        )
     t = r.table(raw, where, "functions")
     if "handler" not in t:
-        raise r.fail(where, ': missing key "handler": expected "module:attribute", e.g. "app:hello".')
+        raise r.fail(
+            where, ': missing key "handler": expected "module:attribute", e.g. "app:hello".'
+        )
     handler = t["handler"]
     if not _HANDLER_RE.match(handler):
-        raise r.fail(where, f' handler = "{handler}": expected "module:attribute", e.g. '
-                     '"app.images:resize" (a dotted module path, a colon, a function name).')
+        raise r.fail(
+            where,
+            f' handler = "{handler}": expected "module:attribute", e.g. '
+            '"app.images:resize" (a dotted module path, a colon, a function name).',
+        )
     module, attr = handler.split(":")
     trigger = r.choice(where, "trigger", t.get("trigger", "http"), get_args(Trigger))
     style = r.choice(where, "style", t.get("style", "portable"), get_args(Style))
@@ -302,14 +372,81 @@ def _function(r: _Reader, name: str, raw: Any) -> Function:
         if key in t and t[key] <= 0:
             raise r.fail(where, f" {key} = {t[key]}: expected a positive integer.")
     return Function(
-        name=name, module=module, attr=attr, trigger=trigger,  # type: ignore[arg-type]
+        name=name,
+        module=module,
+        attr=attr,
+        trigger=trigger,  # type: ignore[arg-type]
         style=style,  # type: ignore[arg-type]
-        memory=t.get("memory", 256), timeout=t.get("timeout", 30), env=dict(t.get("env", {})),
+        memory=t.get("memory", 256),
+        timeout=t.get("timeout", 30),
+        env=dict(t.get("env", {})),
+        **_wiring(r, where, trigger, t),
+        **_web(r, where, style, trigger, t),
     )
 
 
-def _runtime(r: _Reader, where: str, target: Target, value: str | None,
-             python: tuple[int, int]) -> str:
+WEB_STYLES: Final = ("asgi", "wsgi")
+
+
+def _web(r: _Reader, where: str, style: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+    """An ASGI/WSGI app answers http requests; base_path is where it is mounted (theirs only)."""
+    if style in WEB_STYLES and trigger != "http":
+        raise r.fail(
+            where,
+            f' style = "{style}": a web app serves http requests, and this '
+            f'function\'s trigger is "{trigger}". Use trigger = "http".',
+        )
+    if "base_path" not in t:
+        return {}
+    base = t["base_path"]
+    if style not in WEB_STYLES:
+        raise r.fail(
+            where,
+            f' base_path = "{base}": only for style = "asgi" or "wsgi", and this '
+            f'function\'s style is "{style}".',
+        )
+    if not base.startswith("/") or "?" in base or "#" in base:
+        raise r.fail(
+            where,
+            f' base_path = "{base}": expected a URL path starting with "/", '
+            'e.g. "/api" (the custom domain\'s base path mapping).',
+        )
+    return {"base_path": "/" + base.strip("/") if base.strip("/") else ""}
+
+
+# Which trigger each deploy wiring key belongs to: a key for another trigger is a mistake.
+WIRING_TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
+    "url": ("http",),
+    "bucket": ("storage",),
+    "queue": ("queue",),
+    "topic": ("queue", "schedule"),
+    "schedule": ("schedule",),
+}
+
+
+def _wiring(r: _Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+    for key, triggers in WIRING_TRIGGERS.items():
+        if key in t and trigger not in triggers:
+            raise r.fail(
+                where,
+                f" {key} = {_toml(t[key])}: only for trigger = "
+                f'{_quote(triggers)}, and this function\'s trigger is "{trigger}".',
+            )
+    if "max_instances" in t and t["max_instances"] <= 0:
+        raise r.fail(where, f" max_instances = {t['max_instances']}: expected a positive integer.")
+    if "queue" in t and not t["queue"].startswith("arn:"):
+        raise r.fail(
+            where,
+            f' queue = "{t["queue"]}": expected an SQS queue ARN, e.g. '
+            '"arn:aws:sqs:us-east-1:123456789012:orders".',
+        )
+    keys = ("url", "bucket", "queue", "topic", "schedule", "max_instances")
+    return {k: t[k] for k in keys if k in t}
+
+
+def _runtime(
+    r: _Reader, where: str, target: Target, value: str | None, python: tuple[int, int]
+) -> str:
     name = value if value is not None else runtime_name(target, python)
     return r.choice(where, "runtime", name, tuple(RUNTIMES[target]))
 
@@ -319,8 +456,15 @@ def _aws(r: _Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
     return AwsTarget(
         runtime=_runtime(r, "[targets.aws]", "aws", t.get("runtime"), python),
         arch=r.choice("[targets.aws]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
-        layer=t.get("layer", False), region=t.get("region"), role=t.get("role"),
-        build_image=t.get("build_image"), base_image=t.get("base_image"),
+        layer=t.get("layer", False),
+        region=t.get("region"),
+        role=t.get("role"),
+        build_image=t.get("build_image"),
+        base_image=t.get("base_image"),
+        alias=t.get("alias", "live"),
+        artifact_bucket=t.get("artifact_bucket"),
+        create_bucket=t.get("create_bucket", False),
+        compile=t.get("compile", False),
     )
 
 
@@ -328,8 +472,13 @@ def _gcp(r: _Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
     t = r.table(raw, "[targets.gcp]", "gcp")
     return GcpTarget(
         runtime=_runtime(r, "[targets.gcp]", "gcp", t.get("runtime"), python),
-        region=t.get("region"), project=t.get("project"), vendor=t.get("vendor", False),
-        build_image=t.get("build_image"), base_image=t.get("base_image"),
+        region=t.get("region"),
+        project=t.get("project"),
+        vendor=t.get("vendor", False),
+        build_image=t.get("build_image"),
+        base_image=t.get("base_image"),
+        api_endpoint=t.get("api_endpoint"),
+        compile=t.get("compile", False),
     )
 
 
@@ -340,8 +489,10 @@ def _docker(r: _Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
         runtime=runtime_name("docker", py),
         flavor=r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), get_args(Flavor)),  # type: ignore[arg-type]
         arch=r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
-        base_image=t.get("base_image"), build_image=t.get("build_image"),
+        base_image=t.get("base_image"),
+        build_image=t.get("build_image"),
         repository=t.get("repository"),
+        compile=t.get("compile", False),
     )
 
 
@@ -349,8 +500,11 @@ def _dependencies(r: _Reader, root: Path, value: str | None) -> Path | None:
     if value is not None:
         path = root / value
         if not path.is_file():
-            raise r.fail("[project]", f' dependencies = "{value}": no such file {path}. Expected '
-                         "a requirements file, a pyproject.toml or a uv.lock.")
+            raise r.fail(
+                "[project]",
+                f' dependencies = "{value}": no such file {path}. Expected '
+                "a requirements file, a pyproject.toml or a uv.lock.",
+            )
         return path
     for name in DEPENDENCY_FILES:
         if (root / name).is_file() and (name != "pyproject.toml" or _has_deps(root / name)):

@@ -18,9 +18,11 @@ from fpack.errors import ConfigError, UsageError
 from fpack.platforms import RUNTIMES, Arch, Platform, Target
 from fpack.sources import SourceFile
 
-ENTRY_MODULE: Final[dict[Target, str]] = {"aws": "fpack_entry", "gcp": "main", "docker": "fpack_entry"}
-# How many positional parameters each style's handler takes.
-_ARITY: Final = {"portable": 1, "lambda": 2, "functions-framework": 1}
+ENTRY_MODULE: Final[dict[Target, str]] = {
+    "aws": "fpack_entry",
+    "gcp": "main",
+    "docker": "fpack_entry",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,9 +58,16 @@ def platform_for(project: Project, target: Target) -> Platform:
     return Platform(runtime=RUNTIMES[target][name], arch=arch)
 
 
-def plan(project: Project, target: Target, sources: tuple[SourceFile, ...],
-         runtime: tuple[SourceFile, ...], *, out: Path, only: Sequence[str] = (),
-         arch: Arch | None = None) -> BuildPlan:
+def plan(
+    project: Project,
+    target: Target,
+    sources: tuple[SourceFile, ...],
+    runtime: tuple[SourceFile, ...],
+    *,
+    out: Path,
+    only: Sequence[str] = (),
+    arch: Arch | None = None,
+) -> BuildPlan:
     """Decide every artifact of `target`; raises ConfigError for what cannot be built."""
     platform = platform_for(project, target)
     if arch is not None:
@@ -68,21 +77,31 @@ def plan(project: Project, target: Target, sources: tuple[SourceFile, ...],
         _function_plan(project, fn, target, sources, out_dir) for fn in _selected(project, only)
     )
     layer = out_dir / f"{project.name}-deps.zip" if target == "aws" and project.aws.layer else None
-    return BuildPlan(project=project, target=target, platform=platform, out_dir=out_dir,
-                     sources=sources, runtime=runtime, functions=functions, layer=layer)
+    return BuildPlan(
+        project=project,
+        target=target,
+        platform=platform,
+        out_dir=out_dir,
+        sources=sources,
+        runtime=runtime,
+        functions=functions,
+        layer=layer,
+    )
 
 
 def _selected(project: Project, only: Sequence[str]) -> list[Function]:
     for name in only:
         if name not in project.functions:
             known = ", ".join(project.functions)
-            raise UsageError(f'--function {name}: no such function in {project.config_path}; '
-                             f"defined: {known}")
+            raise UsageError(
+                f"--function {name}: no such function in {project.config_path}; defined: {known}"
+            )
     return [fn for name, fn in project.functions.items() if not only or name in only]
 
 
-def _function_plan(project: Project, fn: Function, target: Target,
-                   sources: tuple[SourceFile, ...], out_dir: Path) -> FunctionPlan:
+def _function_plan(
+    project: Project, fn: Function, target: Target, sources: tuple[SourceFile, ...], out_dir: Path
+) -> FunctionPlan:
     where = f"{project.config_path}: [functions.{fn.name}]"
     flavor = project.docker.flavor if target == "docker" else None
     if not style_fits(fn.style, target, flavor):
@@ -97,7 +116,7 @@ def _function_plan(project: Project, fn: Function, target: Target,
     attr = fn.name.replace("-", "_")
     return FunctionPlan(
         function=fn,
-        handler_setting=f"{entry}.{attr}" if target != "gcp" else attr,
+        handler_setting=_handler_setting(target, flavor, fn, f"{entry}.{attr}", attr),
         entry_module=entry,
         entry_attr=attr,
         artifact=out_dir / f"{fn.name}.zip",
@@ -105,16 +124,23 @@ def _function_plan(project: Project, fn: Function, target: Target,
     )
 
 
+def _handler_setting(
+    target: Target, flavor: str | None, fn: Function, dotted: str, attr: str
+) -> str:
+    """Lambda's Handler (module.attr), GCF's entry point (attr), or what the http image's server
+    is told (the user's module:attr: the portable server needs no generated entry module)."""
+    if target == "gcp":
+        return attr
+    if target == "docker" and flavor == "http":
+        return fn.handler
+    return dotted
+
+
 def _check_handler(where: str, fn: Function, sources: tuple[SourceFile, ...]) -> None:
     found = handlers.find(fn.module, fn.attr, sources)
     if isinstance(found, handlers.HandlerProblem):
         at = f" ({found.path}:{found.line})" if found.path else ""
         raise ConfigError(f'{where} handler = "{fn.handler}": {found.message}{at}')
-    want = _ARITY[fn.style]
-    if found.positional is not None and found.positional != want:
-        shape = "(event, context)" if want == 2 else "(request)" if fn.trigger == "http" else "(event)"
-        raise ConfigError(
-            f'{where} handler = "{fn.handler}": {found.path}:{found.line}: {fn.attr} takes '
-            f"{found.positional} positional parameter(s); a {fn.style} {fn.trigger} handler takes "
-            f"{want}: def {fn.attr}{shape}"
-        )
+    problem = handlers.signature_problem(found, fn.attr, style=fn.style, trigger=fn.trigger)
+    if problem is not None:
+        raise ConfigError(f'{where} handler = "{fn.handler}": {found.path}:{found.line}: {problem}')

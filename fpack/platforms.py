@@ -6,7 +6,8 @@ Sources for the glibc column:
 - AWS Lambda runtimes: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
   (python3.9-3.11 on Amazon Linux 2, glibc 2.26; python3.12+ on Amazon Linux 2023, glibc 2.34).
 - Cloud Functions: https://cloud.google.com/functions/docs/concepts/execution-environment
-  (python37-39 on Ubuntu 18.04, glibc 2.27; python310-313 on Ubuntu 22.04, 2.35; python314 on 24.04, 2.39).
+  (python37-39 on Ubuntu 18.04, glibc 2.27; python310-313 on Ubuntu 22.04, 2.35;
+  python314 on Ubuntu 24.04, 2.39).
 - Docker: the python:3.X-slim-bookworm images are Debian 12, glibc 2.36.
 """
 
@@ -20,8 +21,9 @@ Arch = Literal["x86_64", "arm64"]
 TARGETS: Final[tuple[Target, ...]] = ("aws", "gcp", "docker")
 ARCHES: Final[tuple[Arch, ...]] = ("x86_64", "arm64")
 
-# uv's --python-platform accepts only these manylinux levels; the ceiling we hand uv is the highest one
-# not above the target's glibc (uv's plain `x86_64-unknown-linux-gnu` means 2_28: too new for AL2).
+# uv's --python-platform accepts only these manylinux levels; the ceiling we hand uv is the highest
+# one not above the target's glibc (uv's plain `x86_64-unknown-linux-gnu` means 2_28: too new for
+# Amazon Linux 2).
 _UV_MANYLINUX: Final[tuple[tuple[int, int], ...]] = (
     (2, 17), (2, 28), (2, 31), (2, 32), (2, 33), (2, 34), (2, 35), (2, 36), (2, 37), (2, 38),
     (2, 39), (2, 40),
@@ -84,7 +86,8 @@ class Platform:
 
     @property
     def label(self) -> str:
-        return f"{self.runtime.name} {self.arch} ({self.runtime.os}, glibc {self.glibc[0]}.{self.glibc[1]})"
+        glibc = f"{self.glibc[0]}.{self.glibc[1]}"
+        return f"{self.runtime.name} {self.arch} ({self.runtime.os}, glibc {glibc})"
 
     def build_image(self) -> str:
         return self.runtime.build_image.format(arch=self.machine)
@@ -131,7 +134,8 @@ def _gcp(minor: int) -> Runtime:
         glibcxx=glibcxx,
         arches=("x86_64",),
         base_image=f"python:3.{minor}-slim-bookworm",
-        build_image="quay.io/pypa/manylinux_2_28_{arch}" if glibc >= (2, 28)
+        build_image="quay.io/pypa/manylinux_2_28_{arch}"
+        if glibc >= (2, 28)
         else "quay.io/pypa/manylinux2014_{arch}",
     )
 

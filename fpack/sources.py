@@ -18,11 +18,12 @@ from typing import Final
 
 from fpack.archive import normal_mode
 
-# Never packaged, whatever `include` says: VCS data, environments, caches, build output, tests and
-# secrets files (a `.env` in a zip is a leaked credential).
+# Never packaged, whatever `include` says: VCS data, environments, caches, build output and tests.
+# Secrets files (.env, keys) are not silently dropped here: an included one stops the build and
+# fails `fpack check` (fpack/secrets.py), so the user decides: exclude it, or allow it.
 DEFAULT_EXCLUDE: Final = (
     ".git/**", ".hg/**", ".svn/**", ".venv/**", "venv/**", "env/**", "**/__pycache__/**",
-    "**/*.pyc", "**/.env", "**/.env.*", "dist/**", "build/**", ".fpack/**", "**/node_modules/**",
+    "**/*.pyc", "dist/**", "build/**", ".fpack/**", "**/node_modules/**",
     "**/.mypy_cache/**", "**/.pytest_cache/**", "**/.ruff_cache/**", "**/*.egg-info/**",
     "**/tests/**", "**/test/**", "**/conftest.py", ".DS_Store", "**/.DS_Store",
 )  # fmt: skip
@@ -73,6 +74,17 @@ def default_include(root: Path) -> tuple[str, ...]:
         if entry.is_dir() and (Path(entry.path) / "__init__.py").is_file()
     ]
     return ("*.py", *packages)
+
+
+def project_files(root: Path, include: Iterable[str] | None, exclude: Iterable[str],
+                  out: Path) -> tuple[SourceFile, ...]:
+    """What a build of the project at `root` packages: `include` (default: its top-level modules
+    and packages) minus `exclude` and the output directory `out` (absolute or relative to root)."""
+    excluded = list(exclude)
+    out_abs = out if out.is_absolute() else (root / out).resolve()
+    if out_abs.is_relative_to(root):
+        excluded.append(out_abs.relative_to(root).as_posix() + "/**")
+    return snapshot(root, default_include(root) if include is None else include, excluded)
 
 
 def snapshot(root: Path, include: Iterable[str], exclude: Iterable[str]) -> tuple[SourceFile, ...]:

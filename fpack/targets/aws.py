@@ -30,14 +30,23 @@ LAYERS_MAX: Final = 5
 
 def entry_source(plan: BuildPlan, fp: FunctionPlan) -> str:
     fn = fp.function
-    return render("aws_entry.py.j2", name=fn.name, module=fn.module, handler=fn.attr,
-                  attr=fp.entry_attr, module_name=fp.entry_module, trigger=fn.trigger,
-                  style=fn.style)
+    return render(
+        "aws_entry.py.j2",
+        name=fn.name,
+        module=fn.module,
+        handler=fn.attr,
+        attr=fp.entry_attr,
+        module_name=fp.entry_module,
+        trigger=fn.trigger,
+        style=fn.style,
+        base_path=fn.base_path,
+    )
 
 
 def _key(*parts: str) -> str:
-    return hashlib.sha256("\0".join((ARCHIVE_VERSION, os.environ.get("SOURCE_DATE_EPOCH", ""),
-                                     *parts)).encode()).hexdigest()
+    return hashlib.sha256(
+        "\0".join((ARCHIVE_VERSION, os.environ.get("SOURCE_DATE_EPOCH", ""), *parts)).encode()
+    ).hexdigest()
 
 
 def _code_size(files: tuple[SourceFile, ...], entry: str) -> int:
@@ -68,20 +77,29 @@ def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter)
             if embedded and deps.archive is not None:
                 writer.add_zip(deps.archive)
             written = out.zip(writer, fp.artifact, key)
-        artifacts.append(Artifact(
-            function=fp.function.name, target="aws", kind="function",
-            runtime=plan.platform.runtime.name, arch=plan.platform.arch,
-            handler=fp.handler_setting, path=fp.artifact, sha256=written.sha256,
-            size=written.size,
-            unpacked_size=_code_size(code, entry) + (deps.unpacked_size if embedded else 0),
-            layers=tuple(a.path for a in layers), packages=deps.packages,
-        ))
+        artifacts.append(
+            Artifact(
+                function=fp.function.name,
+                target="aws",
+                kind="function",
+                runtime=plan.platform.runtime.name,
+                arch=plan.platform.arch,
+                handler=fp.handler_setting,
+                path=fp.artifact,
+                sha256=written.sha256,
+                size=written.size,
+                unpacked_size=_code_size(code, entry) + (deps.unpacked_size if embedded else 0),
+                layers=tuple(a.path for a in layers),
+                packages=deps.packages,
+            )
+        )
         _warn_direct_upload(artifacts[-1], reporter)
     return artifacts
 
 
 def _layer(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> Artifact:
-    assert plan.layer is not None and deps.archive is not None
+    assert plan.layer is not None
+    assert deps.archive is not None
     key = _key("layer", deps.key)
     written = out.fresh(plan.layer, key)
     if written is None:
@@ -90,16 +108,25 @@ def _layer(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter
         writer.add_zip(deps.archive, prefix="python/")
         written = out.zip(writer, plan.layer, key)
     layer = Artifact(
-        function=plan.layer.stem, target="aws", kind="layer", runtime=plan.platform.runtime.name,
-        arch=plan.platform.arch, handler=None, path=plan.layer, sha256=written.sha256,
-        size=written.size, unpacked_size=deps.unpacked_size, packages=deps.packages,
+        function=plan.layer.stem,
+        target="aws",
+        kind="layer",
+        runtime=plan.platform.runtime.name,
+        arch=plan.platform.arch,
+        handler=None,
+        path=plan.layer,
+        sha256=written.sha256,
+        size=written.size,
+        unpacked_size=deps.unpacked_size,
+        packages=deps.packages,
     )
     _warn_direct_upload(layer, reporter)
     return layer
 
 
-def _check_unzipped(plan: BuildPlan, deps: Dependencies, code: tuple[SourceFile, ...],
-                    entries: dict[str, str]) -> None:
+def _check_unzipped(
+    plan: BuildPlan, deps: Dependencies, code: tuple[SourceFile, ...], entries: dict[str, str]
+) -> None:
     for fp in plan.functions:
         total = _code_size(code, entries[fp.function.name]) + deps.unpacked_size
         if total <= UNZIPPED_MAX:
@@ -108,7 +135,8 @@ def _check_unzipped(plan: BuildPlan, deps: Dependencies, code: tuple[SourceFile,
         listing = ", ".join(f"{p.name} {human_size(p.size)}" for p in largest)
         raise BuildError(
             f"{fp.function.name}: {human_size(total)} unzipped (function and layers); AWS Lambda "
-            f"allows {human_size(UNZIPPED_MAX)} ({UNZIPPED_MAX} bytes). Largest packages: {listing}",
+            f"allows {human_size(UNZIPPED_MAX)} ({UNZIPPED_MAX} bytes). "
+            f"Largest packages: {listing}",
             hint="drop dependencies the function does not need, or use the docker target with "
             'flavor = "lambda" (container images may be 10 GB)',
         )
@@ -116,6 +144,8 @@ def _check_unzipped(plan: BuildPlan, deps: Dependencies, code: tuple[SourceFile,
 
 def _warn_direct_upload(artifact: Artifact, reporter: Reporter) -> None:
     if artifact.size > DIRECT_UPLOAD_MAX:
-        reporter.warn(f"{artifact.path.name} is {human_size(artifact.size)} zipped, over the "
-                      f"{human_size(DIRECT_UPLOAD_MAX)} direct-upload limit: deploy will upload it "
-                      "through S3")
+        reporter.warn(
+            f"{artifact.path.name} is {human_size(artifact.size)} zipped, over the "
+            f"{human_size(DIRECT_UPLOAD_MAX)} direct-upload limit: deploy will upload it "
+            "through S3"
+        )

@@ -104,8 +104,8 @@ def test_unknown_trigger_and_style(tmp_path: Path) -> None:
         '"schedule". Did you mean "schedule"?'
     )
     assert error(tmp_path, GOOD + 'style = "lamda"\n') == (
-        'fpack.toml: [functions.hello] style = "lamda": expected "portable", "lambda" or '
-        '"functions-framework". Did you mean "lambda"?'
+        'fpack.toml: [functions.hello] style = "lamda": expected "portable", "lambda", '
+        '"functions-framework", "asgi" or "wsgi". Did you mean "lambda"?'
     )
 
 
@@ -129,7 +129,7 @@ def test_invalid_toml_and_unknown_tables(tmp_path: Path) -> None:
     assert error(tmp_path, "[project\n").startswith("fpack.toml: not valid TOML: ")
     assert error(tmp_path, GOOD + "[target.aws]\n") == (
         'fpack.toml: unknown table [target]. Did you mean "targets"? Allowed: [project], '
-        "[functions.NAME], [targets.aws|gcp|docker]."
+        "[functions.NAME], [targets.aws|gcp|docker], [check]."
     )
     assert error(tmp_path, GOOD + "[targets.azure]\n") == (
         'fpack.toml: unknown target [targets.azure]. Allowed: "aws", "gcp", "docker".'
@@ -152,3 +152,21 @@ def test_find_config_walks_up(tmp_path: Path) -> None:
     assert config.find_config(sub) == path
     with pytest.raises(ConfigError, match=r"no fpack\.toml in"):
         config.find_config(Path("/"))
+
+
+def test_web_app_styles_serve_http_and_take_a_base_path(tmp_path: Path) -> None:
+    project = config.load(write(tmp_path, GOOD + 'style = "asgi"\nbase_path = "/api/"\n'))
+    assert project.functions["hello"].base_path == "/api"
+    assert config.style_fits("wsgi", "gcp") and config.style_fits("asgi", "docker", "http")
+    assert error(tmp_path, GOOD + 'style = "wsgi"\ntrigger = "queue"\n') == (
+        'fpack.toml: [functions.hello] style = "wsgi": a web app serves http requests, and this '
+        'function\'s trigger is "queue". Use trigger = "http".'
+    )
+    assert error(tmp_path, GOOD + 'base_path = "/api"\n') == (
+        'fpack.toml: [functions.hello] base_path = "/api": only for style = "asgi" or "wsgi", '
+        'and this function\'s style is "portable".'
+    )
+    assert error(tmp_path, GOOD + 'style = "asgi"\nbase_path = "api"\n') == (
+        'fpack.toml: [functions.hello] base_path = "api": expected a URL path starting with "/", '
+        'e.g. "/api" (the custom domain\'s base path mapping).'
+    )

@@ -39,7 +39,11 @@ def test_default_include_is_top_level_modules_and_packages(tmp_path: Path) -> No
         "pkg/tests/test_pkg.py",
     )
     files = snapshot(tmp_path, default_include(tmp_path), ())
-    assert [f.path for f in files] == ["app.py", "pkg/__init__.py", "pkg/data/logo.png"]
+    # An included .env is kept in the snapshot so the build refuses it loudly (fpack/secrets.py)
+    # instead of dropping it silently; the top-level one is simply not included.
+    assert [f.path for f in files] == [
+        "app.py", "pkg/.env.local", "pkg/__init__.py", "pkg/data/logo.png"
+    ]
 
 
 def test_explicit_include_and_exclude(tmp_path: Path) -> None:
