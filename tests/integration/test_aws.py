@@ -173,7 +173,10 @@ def test_rebuild_with_nothing_changed_rewrites_nothing(example_project: Path,
     project = _project(example_project, tmp_path / "photos", "python3.12", layer=True)
     lab.build(project, "aws")
     stamps = {p.name: p.stat().st_mtime_ns for p in (project / "dist/aws").iterdir()}
-    again = lab.fpack(project, "build", "--target", "aws")
+    # Every proxy points at a closed port: any request to an index would fail the build.
+    no_network = {name: "http://127.0.0.1:9" for name in
+                  ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")}
+    again = lab.fpack(project, "build", "--target", "aws", env=no_network)
     assert "packaging" not in again.stderr and "resolving" not in again.stderr
     assert stamps == {p.name: p.stat().st_mtime_ns for p in (project / "dist/aws").iterdir()}
     api = project / "example" / "api.py"
