@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import _struct
 import os
 import platform
-import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from fpack.deps.elf import ElfInfo, read_elf
 from tests.unit.deps import EM_AARCH64, build_elf, build_pe
 
 LIBZ = Path("/usr/lib/x86_64-linux-gnu/libz.so.1")
-LIB_DYNLOAD = Path(sysconfig.get_path("platstdlib")) / "lib-dynload"
+# Where the interpreter really loads its extension modules from (a virtualenv has no copy).
+LIB_DYNLOAD = Path(_struct.__file__).parent
 EXT = "_core.cpython-312-x86_64-linux-gnu.so"
 FIX_GLIBC = (
     "pin an older version of fastlib that publishes manylinux_2_26 (or older) wheels, build it "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import _struct
 import contextlib
 import random
 import re
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ LIBDIR = Path("/usr/lib/x86_64-linux-gnu")
 LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
 LIBZ = LIBDIR / "libz.so.1"
 LIBSTDCXX = LIBDIR / "libstdc++.so.6"
-LIB_DYNLOAD = Path(sysconfig.get_path("platstdlib")) / "lib-dynload"
+# Where the interpreter really loads its extension modules from (a virtualenv has no copy).
+LIB_DYNLOAD = Path(_struct.__file__).parent
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "lib.so") -> Path:

@@ -69,13 +69,20 @@ archive = { url = "https://files.example/tarball-3.0.tar.gz", hashes = { sha256 
     assert (entries[2].commit, entries[2].subdirectory) == ("abc123", "py")
 
 
-def test_two_wheels_for_one_package_are_refused_whole() -> None:
-    text = ('[[packages]]\nname = "six"\nversion = "1"\n'
-            'wheels = [{ url = "https://x/a.whl" }, { url = "https://x/b.whl" }]\n')
-    with pytest.raises(DependencyError) as e:
-        parse(text, Path("/tmp"))
-    assert str(e.value) == ("six: expected one source in the resolution, found 2 wheels\n"
-                            "  hint: run the build again with --refresh")
+def test_of_several_wheels_the_one_an_installer_would_pick_is_kept() -> None:
+    # simplejson publishes a pure wheel beside the compiled one; watchdog one wheel under two
+    # equivalent tags. uv lists them all; pip and uv install the compiled / PEP 600-tagged one.
+    text = (
+        '[[packages]]\nname = "simplejson"\nversion = "3.20.1"\nwheels = ['
+        '{ url = "https://x/simplejson-3.20.1-py3-none-any.whl" }, '
+        '{ url = "https://x/simplejson-3.20.1-cp312-cp312-manylinux_2_17_x86_64.whl" }]\n'
+        '[[packages]]\nname = "watchdog"\nversion = "7.1.0"\nwheels = ['
+        '{ url = "https://x/watchdog-7.1.0-py3-none-manylinux2014_x86_64.whl" }, '
+        '{ url = "https://x/watchdog-7.1.0-py3-none-manylinux_2_17_x86_64.whl" }]\n'
+    )
+    simplejson, watchdog = parse(text, Path("/tmp"))
+    assert simplejson.filename == "simplejson-3.20.1-cp312-cp312-manylinux_2_17_x86_64.whl"
+    assert watchdog.filename == "watchdog-7.1.0-py3-none-manylinux_2_17_x86_64.whl"
 
 
 def test_an_entry_without_any_source_is_refused() -> None:

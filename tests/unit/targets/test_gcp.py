@@ -309,15 +309,14 @@ def test_framework_is_resolved_with_a_requirements_file(tmp_path: Path) -> None:
     req.write_text("numpy>=2\n")
     spec = dep_spec.read(req, tmp_path / "fpack.toml")
     text = _framework_spec(tmp_path, spec)
-    assert text.splitlines()[1:] == [f"-r {req}", "functions-framework", "watchdog<7"]
+    assert text.splitlines()[1:] == [f"-r {req}", "functions-framework"]
     joined = gcp.with_framework(spec, tmp_path / "fpack.toml", Cache(default_root()))
     assert str(req.resolve()) in [name for name, _ in joined.files]  # an edit re-resolves
 
 
 def test_framework_alone_without_dependencies(tmp_path: Path) -> None:
     none = dep_spec.read(None, tmp_path / "fpack.toml")
-    assert _framework_spec(tmp_path, none).splitlines()[1:] == ["functions-framework",
-                                                                "watchdog<7"]
+    assert _framework_spec(tmp_path, none).splitlines()[1:] == ["functions-framework"]
 
 
 def test_framework_with_pyproject_dependencies(tmp_path: Path) -> None:
