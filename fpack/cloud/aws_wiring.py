@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,9 +24,7 @@ RESPONSE_TYPES: Final = ("ReportBatchItemFailures",)  # a failed message is retr
 class WiringCalls:
     """Mixed into AwsClient; `call` is AwsClient's."""
 
-    def call(self, service: str, operation: str, *, what: str, missing_ok: bool = False,
-             **params: Any) -> Any:
-        raise NotImplementedError
+    call: Callable[..., Any]  # AwsClient.call: one boto3 operation, with retries and errors
 
     # --- the artifact bucket --------------------------------------------------------------------
 
