@@ -140,20 +140,27 @@ build_image() {
   rm -rf "$ctx" "$ctx.log"
 }
 
+# A plain `wait` returns 0 whatever the jobs did: wait for each, and fail if any failed.
+wait_all() {
+  local failed=0 pid
+  for pid in $(jobs -p); do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || { echo "lab/setup.sh: an image failed to build (see above)" >&2; exit 1; }
+}
+
 install_packages
 start_docker
 # Runtime images: what a function runs on. Build images add a compiler for source-only packages.
 image fpack-lab/python:3.9 bullseye amd64 &
 image fpack-lab/python:3.11 bookworm amd64 &
 image fpack-lab/python:3.13 trixie amd64 &
-wait
+wait_all
 if [ "$WANT_ARM64" = 1 ]; then
   enable_arm64
   image fpack-lab/python:3.11-arm64 bookworm arm64
 fi
 build_image fpack-lab/build:3.11 fpack-lab/python:3.11 linux/amd64 &
 build_image fpack-lab/build:3.13 fpack-lab/python:3.13 linux/amd64 &
-wait
+wait_all
 if [ "$WANT_ARM64" = 1 ]; then
   build_image fpack-lab/build:3.11-arm64 fpack-lab/python:3.11-arm64 linux/arm64
 fi
