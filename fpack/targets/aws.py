@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+from pathlib import Path
 from typing import Final
 
 from fpack.archive import ARCHIVE_VERSION, ZipWriter
 from fpack.artifact import Artifact
+from fpack.deps import builder, bytecode
 from fpack.deps.engine import Dependencies
 from fpack.errors import BuildError
 from fpack.outputs import Outputs
@@ -66,7 +69,8 @@ def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter)
         artifacts += layers
     for fp in plan.functions:
         entry = entries[fp.function.name]
-        key = _key("function", digest(code), entry, deps.key if embedded else "")
+        compiled = plan.project.aws.compile
+        key = _key("function", digest(code), entry, deps.key if embedded else "", str(compiled))
         written = out.fresh(fp.artifact, key)
         if written is None:
             reporter.step(f"packaging {fp.artifact.name}")
@@ -74,6 +78,9 @@ def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter)
             for f in code:
                 writer.add_bytes(f.path, f.abspath.read_bytes(), f.mode)
             writer.add_bytes(f"{fp.entry_module}.py", entry.encode())
+            if compiled:
+                for name, pyc in _bytecode(plan, code, f"{fp.entry_module}.py", entry).items():
+                    writer.add_bytes(name, pyc)
             if embedded and deps.archive is not None:
                 writer.add_zip(deps.archive)
             written = out.zip(writer, fp.artifact, key)
@@ -95,6 +102,22 @@ def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter)
         )
         _warn_direct_upload(artifacts[-1], reporter)
     return artifacts
+
+
+def _bytecode(plan: BuildPlan, code: tuple[SourceFile, ...], entry_name: str,
+              entry: str) -> dict[str, bytes]:
+    """The function's own modules (sources, runtime, entry) compiled like its dependencies, by
+    the target's Python, as unchecked-hash pycs: /var/task is read-only, so a module without one
+    is compiled again on every cold start."""
+    with tempfile.TemporaryDirectory(prefix="fpack-pyc-") as tmp:
+        root = Path(tmp)
+        for f in code:
+            (root / f.path).parent.mkdir(parents=True, exist_ok=True)
+            (root / f.path).write_bytes(f.abspath.read_bytes())
+        (root / entry_name).write_text(entry, encoding="utf-8")
+        image = builder.image_for(plan.platform, plan.project.aws.build_image)
+        bytecode.compile_tree(root, plan.platform, image)
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.pyc")}
 
 
 def _layer(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> Artifact:

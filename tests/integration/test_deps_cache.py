@@ -49,6 +49,7 @@ def test_two_builds_at_once_share_one_cache_without_corrupting_it(tmp_path: Path
 
 PYC_PROBE = textwrap.dedent("""\
     import importlib.util
+    import os
 
     import idna
 
@@ -57,9 +58,11 @@ PYC_PROBE = textwrap.dedent("""\
         pyc = importlib.util.cache_from_source(idna.__file__)
         with open(pyc, "rb") as f:
             header = f.read(16)
+        own = importlib.util.cache_from_source(__file__)
         return {"magic": header[:4] == importlib.util.MAGIC_NUMBER,
                 "flags": int.from_bytes(header[4:8], "little"),
-                "cached": idna.__spec__.cached == pyc}
+                "cached": idna.__spec__.cached == pyc,
+                "own code cached": __spec__.cached == own and os.path.exists(own)}
 """)
 
 
@@ -92,7 +95,8 @@ def test_compile_ships_unchecked_hash_bytecode_made_by_the_target_python(tmp_pat
     fn = only_function(manifests)
     # The layer's tree is read-only at run time: a pyc there was shipped, not written on start.
     run = lab.run_lambda(fn, project, lab.IMAGES[(3, 13)], [{}], tmp_path / "r")
-    assert run.results == [{"magic": True, "flags": 0b01, "cached": True}]  # hash, unchecked
+    assert run.results == [{"magic": True, "flags": 0b01, "cached": True,  # hash, unchecked
+                            "own code cached": True}]
 
     layer_sbom = json.loads((project / "dist/aws/compiled-deps.cdx.json").read_text())
     (idna,) = [c for c in layer_sbom["components"] if c["name"] == "idna"]
