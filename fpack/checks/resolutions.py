@@ -1,9 +1,9 @@
 """Read-only access to the dependency engine's cache, for `fpack check`: the resolution of the
 spec for a platform and, once a build has installed it, the measured size of every package.
 
-The cache keys mirror `fpack.deps.engine.prepare` (tests/unit/test_check_deps.py pins them
-against it): importing the engine would pull in the builder, the container adapter and the ELF
-audit, too much for a check that runs on every commit. When the engine has no resolution for the
+The cache keys are the engine's own (`fpack.deps.keys`); the engine itself is not imported: it
+would pull in the builder, the container adapter and the ELF audit, too much for a check that runs
+on every commit. When the engine has no resolution for the
 current spec (it changed since the last build), the check resolves wheels-only itself and keeps
 the result under its own name, `resolve/check.<key>.toml`: the index is asked once per change of
 the spec, and the engine's own entries are written only by the engine, after its hash checks.
@@ -11,9 +11,7 @@ the spec, and the engine's own entries are written only by the engine, after its
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from typing import Any, Final
 
 from packaging.utils import canonicalize_name
 
-from fpack.deps import lock, uv
+from fpack.deps import keys, lock, uv
 from fpack.deps.cache import Cache
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -34,16 +32,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# The engine's key ingredients (fpack/deps/engine.py, fpack/deps/builder.py).
-RESOLVE_FORMAT: Final = "2"
-TREE_FORMAT: Final = "2"
-IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
 # uv's wordings for "no wheel fits", old and new (uv 0.13: "all versions of X have no wheels with
 # a matching platform tag"), and fpack's own NoWheelError message.
 _NO_WHEEL: Final = re.compile(
     r"(?:Because (?:all versions of |only )?)?([A-Za-z0-9][A-Za-z0-9_.\-]*)(?:[<>=!~]=?\S*)? "
     r"(?:has|have) no (?:usable )?wheels?\b"
 )
+
+IMAGE_ENV: Final = keys.IMAGE_ENV
+build_image = keys.build_image
+tree_key = keys.tree_key
+uv_version = uv.cached_version
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,37 +66,8 @@ class Unresolved:
     no_wheel: str | None  # the package that has no wheel for the platform, when that is why
 
 
-def build_image(platform: Platform, configured: str | None) -> str:
-    """The image the engine would build sources in (its key depends on it)."""
-    chosen = os.environ.get(IMAGE_ENV) or configured or platform.runtime.build_image
-    return chosen.replace("{arch}", platform.machine)
-
-
 def resolve_key(spec: DependencySpec, platform: Platform, image: str, cache: Cache) -> str:
-    return _sha(spec.key(), platform.key(), uv_version(cache), uv.index_fingerprint(), image,
-                RESOLVE_FORMAT)
-
-
-def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
-    return _sha(lock_text, platform.key(), TREE_FORMAT, f"compile={compile_bytecode}")
-
-
-def _sha(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-
-
-def uv_version(cache: Cache) -> str:
-    """`uv --version`, remembered per uv binary (path, size, mtime): running it costs more than
-    everything else a warm check does."""
-    binary = uv.binary()
-    st = Path(binary).stat()
-    key = _sha(binary, str(st.st_size), str(st.st_mtime_ns))
-    path = cache.file("resolve", f"uv-version.{key}", ".txt")
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    version = uv.version()
-    cache.write_file("resolve", f"uv-version.{key}", ".txt", version.encode())
-    return version
+    return keys.resolve_key(spec, platform, image, uv.cached_version(cache))
 
 
 def resolution(spec: DependencySpec, platform: Platform, *, image: str, compile_bytecode: bool,
@@ -113,7 +83,7 @@ def resolution(spec: DependencySpec, platform: Platform, *, image: str, compile_
             return found
         text = found
         cache.write_file("resolve", f"check.{key}", ".toml", text.encode())
-    installed, total = _installed(cache, tree_key(text, platform, compile_bytecode))
+    installed, total = _installed(cache, keys.tree_key(text, platform, compile_bytecode))
     return Resolution(pins=_pins(text, cache.root / "resolve"), installed=installed,
                       installed_total=total)
 

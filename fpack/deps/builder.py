@@ -28,6 +28,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from fpack import container
+from fpack.deps import keys
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.errors import ContainerError, DependencyError
@@ -35,7 +36,7 @@ from fpack.platforms import Platform
 from fpack.proc import redact, run
 from fpack.report import Reporter
 
-IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
+IMAGE_ENV: Final = keys.IMAGE_ENV
 KIND: Final = "built"  # the cache directory of the wheelhouse
 BUILD_FORMAT: Final = "1"  # bump when the build script changes what a wheel would contain
 META: Final = "build.json"
@@ -92,12 +93,9 @@ class Built:
     source: Locked  # what it was built from, as the resolution pinned it
 
 
-def image_for(platform: Platform, configured: str | None,
-              environ: Mapping[str, str] | None = None) -> str:
-    """The build image: FPACK_BUILD_IMAGE, else the target's build_image, else the table's."""
-    environ = os.environ if environ is None else environ
-    chosen = environ.get(IMAGE_ENV) or configured or platform.runtime.build_image
-    return chosen.replace("{arch}", platform.machine)
+# The build image: FPACK_BUILD_IMAGE, else the target's build_image, else the table's. It is
+# part of the resolution's cache key, so it lives with the keys.
+image_for = keys.build_image
 
 
 def key(source: Locked, digest: str, platform: Platform, image: str) -> str:

@@ -12,16 +12,14 @@ Packages without a wheel for the target are built in a container during resoluti
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from fpack.archive import ZipWriter
-from fpack.deps import audit, builder, bytecode, lock, resolution, uv
+from fpack.deps import audit, builder, bytecode, keys, lock, resolution, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
@@ -33,10 +31,7 @@ from fpack.report import Reporter, human_size
 if TYPE_CHECKING:
     from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
 
-TREE_FORMAT: Final = "2"  # 2: no .lock, no machine-specific installer records
-RESOLVE_FORMAT: Final = "2"  # 2: locks may name wheels built from source
 _LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it was built from
-ARCHIVE_FORMAT: Final = "1"
 # Console scripts carry the build host's interpreter path in their shebang: useless on the target
 # and a source of irreproducibility. Byte code is compiled for the target separately, or not at all.
 _DROP_DIRS: Final = ("bin",)
@@ -84,10 +79,6 @@ class Dependencies:
     key: str
 
 
-def _sha(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-
-
 def prepare(
     spec: DependencySpec,
     platform: Platform,
@@ -104,15 +95,13 @@ def prepare(
             packages=(),
             archive=None,
             unpacked_size=0,
-            key=_sha("none", platform.key()),
+            key=keys.sha("none", platform.key()),
         )
-    image = builder.image_for(platform, settings.build_image)
-    resolve_key = _sha(spec.key(), platform.key(), uv.version(), uv.index_fingerprint(), image,
-                       RESOLVE_FORMAT)
+    image = keys.build_image(platform, settings.build_image)
+    resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache))
     pylock = _lock(spec, platform, cache, resolve_key, reporter=reporter, refresh=refresh,
                    image=image)
-    tree_key = _sha(pylock.read_text(encoding="utf-8"), platform.key(), TREE_FORMAT,
-                    f"compile={settings.compile}")
+    tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
     meta = _tree_meta(pylock, platform, cache, tree_key, reporter=reporter,
                       settings=settings, image=image, spec=spec)
     archive = _archive(cache, tree_key, reporter)
@@ -283,7 +272,7 @@ def _record_size(tree: Path, record: Path) -> int:
 
 
 def _archive(cache: Cache, tree_key: str, reporter: Reporter) -> Path:
-    key = _sha(tree_key, ARCHIVE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""))
+    key = keys.archive_key(tree_key)
     path = cache.file("archives", key, ".zip")
     if path.is_file():
         return path

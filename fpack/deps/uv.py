@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from fpack.deps import lock
+from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -64,6 +65,20 @@ def binary() -> str:
 @functools.cache
 def version() -> str:
     return _check(run([binary(), "--version"]), "uv --version").stdout.strip()
+
+
+def cached_version(cache: Cache) -> str:
+    """`uv --version`, remembered per uv binary (path, size, mtime): running it costs more than
+    everything else a build or check with nothing changed does."""
+    path_of = binary()
+    st = Path(path_of).stat()
+    key = hashlib.sha256(f"{path_of}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+    path = cache.file("resolve", f"uv-version.{key}", ".txt")
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    found = version()
+    cache.write_file("resolve", f"uv-version.{key}", ".txt", found.encode())
+    return found
 
 
 def index_args() -> list[str]:

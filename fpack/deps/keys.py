@@ -1,0 +1,51 @@
+"""The dependency engine's cache keys, in one light module.
+
+The engine makes cache entries under these keys and `fpack check` reads them: both import this
+module, so neither keeps a copy that can drift, and the check does not pay for importing the
+builder, the ELF audit or the container adapter. Pure but for the environment it reads
+(FPACK_BUILD_IMAGE, the index settings, SOURCE_DATE_EPOCH).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from fpack.deps import uv
+from fpack.deps.spec import DependencySpec
+from fpack.platforms import Platform
+
+RESOLVE_FORMAT: Final = "2"  # 2: locks may name wheels built from source
+TREE_FORMAT: Final = "2"  # 2: no .lock, no machine-specific installer records
+ARCHIVE_FORMAT: Final = "1"
+IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
+
+
+def sha(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def build_image(platform: Platform, configured: str | None,
+                environ: Mapping[str, str] | None = None) -> str:
+    """The build image: FPACK_BUILD_IMAGE, else the target's build_image, else the table's."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(IMAGE_ENV) or configured or platform.runtime.build_image
+    return chosen.replace("{arch}", platform.machine)
+
+
+def resolve_key(spec: DependencySpec, platform: Platform, image: str, uv_version: str) -> str:
+    """What decides a resolution: the spec's files, the platform, uv, the index, the image."""
+    return sha(spec.key(), platform.key(), uv_version, uv.index_fingerprint(), image,
+               RESOLVE_FORMAT)
+
+
+def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
+    """What decides an installed tree: the exact lock, the platform, whether pycs are shipped."""
+    return sha(lock_text, platform.key(), TREE_FORMAT, f"compile={compile_bytecode}")
+
+
+def archive_key(tree: str) -> str:
+    """What decides the tree's zip: the tree and the archive's timestamp."""
+    return sha(tree, ARCHIVE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""))
