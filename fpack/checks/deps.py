@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from fpack import limits
 from fpack.checks import Problem
 from fpack.checks.resolutions import IMAGE_ENV, Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
@@ -28,13 +29,10 @@ from fpack.platforms import Platform, Target
 from fpack.report import Reporter, human_size
 from fpack.sources import SourceFile
 
-# The limits the target builders enforce (fpack/targets/aws.py, gcp.py hold the same values; a test
-# keeps them equal). https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-LAMBDA_UNZIPPED_MAX: Final = 262_144_000  # a function and all its layers, unzipped
-LAMBDA_IMAGE_MAX: Final = 10_737_418_240  # a container image, uncompressed, all layers
-# https://cloud.google.com/functions/quotas#resource_limits (the source bundle)
-GCF_ZIPPED_MAX: Final = 104_857_600
-GCF_UNZIPPED_MAX: Final = 536_870_912
+LAMBDA_UNZIPPED_MAX: Final = limits.LAMBDA_UNZIPPED_MAX
+LAMBDA_IMAGE_MAX: Final = limits.LAMBDA_IMAGE_MAX
+GCF_ZIPPED_MAX: Final = limits.GCF_ZIPPED_MAX
+GCF_UNZIPPED_MAX: Final = limits.GCF_UNZIPPED_MAX
 
 
 @dataclass(frozen=True, kw_only=True)

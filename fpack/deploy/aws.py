@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final, assert_never
 
+from fpack import limits
 from fpack.cloud.aws_client import AwsClient, Code, Settings
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
@@ -21,8 +22,7 @@ from fpack.deploy.models import Deployment, Manifest, Outcome, Secrets
 from fpack.errors import ConfigError
 from fpack.report import Reporter, human_size
 
-# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-DIRECT_UPLOAD_MAX: Final = 52_428_800
+DIRECT_UPLOAD_MAX: Final = limits.LAMBDA_DIRECT_UPLOAD_MAX
 
 
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,

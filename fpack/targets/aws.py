@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+from fpack import limits
 from fpack.archive import ARCHIVE_VERSION, ZipWriter
 from fpack.artifact import Artifact
 from fpack.deps import builder, bytecode
@@ -25,10 +26,8 @@ from fpack.report import Reporter, human_size
 from fpack.sources import SourceFile, digest
 from fpack.templating import render
 
-# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-DIRECT_UPLOAD_MAX: Final = 52_428_800  # zipped, for a direct upload; larger goes through S3
-UNZIPPED_MAX: Final = 262_144_000  # the function and all its layers, unzipped
-LAYERS_MAX: Final = 5
+DIRECT_UPLOAD_MAX: Final = limits.LAMBDA_DIRECT_UPLOAD_MAX
+UNZIPPED_MAX: Final = limits.LAMBDA_UNZIPPED_MAX
 
 
 def entry_source(plan: BuildPlan, fp: FunctionPlan) -> str:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Final, Literal
 
+from fpack import limits
 from fpack.archive import ARCHIVE_VERSION, ZipWriter
 from fpack.artifact import Artifact
 from fpack.config import Trigger
@@ -52,13 +53,8 @@ VENDOR_ENV: Final = "GOOGLE_VENDOR_PIP_DEPENDENCIES"
 # Bump when the bytes of a bundle change for the same inputs (layout, templates, requirements).
 BUNDLE_FORMAT: Final = "1"
 
-# https://cloud.google.com/functions/quotas#resource_limits: "Max deployment size: 100MB
-# (compressed) for sources, 500MB (uncompressed) for sources plus modules". The upload URL that a
-# deploy is handed refuses more than 100 MB (EntityTooLarge, firebase/firebase-tools#4146, #7343)
-# and gcloud refuses an "Uncompressed deployment ... bigger than maximum allowed size of
-# 536870912B" (sahava/multisite-lighthouse-gcp#16).
-SOURCE_ZIPPED_MAX: Final = 104_857_600
-SOURCE_UNZIPPED_MAX: Final = 536_870_912
+SOURCE_ZIPPED_MAX: Final = limits.GCF_ZIPPED_MAX
+SOURCE_UNZIPPED_MAX: Final = limits.GCF_UNZIPPED_MAX
 
 
 def signature_type(trigger: Trigger) -> SignatureType:

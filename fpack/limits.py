@@ -1,0 +1,21 @@
+"""The clouds' size limits, as data with their sources: the builders enforce them, `fpack check`
+estimates against them and deploy chooses its upload path by them. Pure: no imports of fpack.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_DIRECT_UPLOAD_MAX: Final = 52_428_800  # zipped, for a direct upload; larger goes via S3
+LAMBDA_UNZIPPED_MAX: Final = 262_144_000  # a function and all its layers, unzipped
+LAMBDA_LAYERS_MAX: Final = 5
+LAMBDA_IMAGE_MAX: Final = 10_737_418_240  # a container image, uncompressed, all layers
+
+# https://cloud.google.com/functions/quotas#resource_limits: "Max deployment size: 100MB
+# (compressed) for sources, 500MB (uncompressed) for sources plus modules". The upload URL that a
+# deploy is handed refuses more than 100 MB (EntityTooLarge, firebase/firebase-tools#4146, #7343)
+# and gcloud refuses an "Uncompressed deployment ... bigger than maximum allowed size of
+# 536870912B" (sahava/multisite-lighthouse-gcp#16).
+GCF_ZIPPED_MAX: Final = 104_857_600
+GCF_UNZIPPED_MAX: Final = 536_870_912
