@@ -50,7 +50,10 @@ start_docker() {
   if docker info >/dev/null 2>&1; then return; fi
   need_root
   log "starting dockerd (log: /var/log/fpack-lab-dockerd.log)"
-  nohup dockerd >/var/log/fpack-lab-dockerd.log 2>&1 &
+  # setsid and disown: dockerd must outlive this script and must not be one of its jobs, or
+  # waiting for the image builds below would wait for dockerd too, forever.
+  setsid nohup dockerd >/var/log/fpack-lab-dockerd.log 2>&1 </dev/null &
+  disown
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return
     sleep 1
@@ -140,27 +143,30 @@ build_image() {
   rm -rf "$ctx" "$ctx.log"
 }
 
-# A plain `wait` returns 0 whatever the jobs did: wait for each, and fail if any failed.
-wait_all() {
+# A plain `wait` returns 0 whatever the jobs did: wait for each PID given, and fail if any failed.
+# Only the PIDs given: a bare `jobs -p` would include any long-lived process started in the background.
+wait_for() {
   local failed=0 pid
-  for pid in $(jobs -p); do wait "$pid" || failed=1; done
+  for pid in "$@"; do wait "$pid" || failed=1; done
   [ "$failed" = 0 ] || { echo "lab/setup.sh: an image failed to build (see above)" >&2; exit 1; }
 }
 
 install_packages
 start_docker
 # Runtime images: what a function runs on. Build images add a compiler for source-only packages.
-image fpack-lab/python:3.9 bullseye amd64 &
-image fpack-lab/python:3.11 bookworm amd64 &
-image fpack-lab/python:3.13 trixie amd64 &
-wait_all
+pids=()
+image fpack-lab/python:3.9 bullseye amd64 & pids+=($!)
+image fpack-lab/python:3.11 bookworm amd64 & pids+=($!)
+image fpack-lab/python:3.13 trixie amd64 & pids+=($!)
+wait_for "${pids[@]}"
 if [ "$WANT_ARM64" = 1 ]; then
   enable_arm64
   image fpack-lab/python:3.11-arm64 bookworm arm64
 fi
-build_image fpack-lab/build:3.11 fpack-lab/python:3.11 linux/amd64 &
-build_image fpack-lab/build:3.13 fpack-lab/python:3.13 linux/amd64 &
-wait_all
+pids=()
+build_image fpack-lab/build:3.11 fpack-lab/python:3.11 linux/amd64 & pids+=($!)
+build_image fpack-lab/build:3.13 fpack-lab/python:3.13 linux/amd64 & pids+=($!)
+wait_for "${pids[@]}"
 if [ "$WANT_ARM64" = 1 ]; then
   build_image fpack-lab/build:3.11-arm64 fpack-lab/python:3.11-arm64 linux/arm64
 fi
