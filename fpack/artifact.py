@@ -34,6 +34,7 @@ class Artifact:
     base_image: str | None = None
     tags: tuple[str, ...] = ()
     flavor: str | None = None
+    digest: str | None = None  # sha256:… in the repository, once the image has been pushed
     # A Cloud Functions bundle: how functions-framework calls its entry point, and the build
     # environment variables the deploy must set (GOOGLE_VENDOR_PIP_DEPENDENCIES when vendored).
     signature_type: str | None = None
@@ -59,7 +60,8 @@ class Artifact:
         if self.kind == "image":
             del data["path"]
             data.update(image=self.image, image_id=self.image_id, tags=list(self.tags),
-                        base_image=self.base_image, flavor=self.flavor)
+                        base_image=self.base_image, flavor=self.flavor,
+                        digest=self.digest)
         if self.kind == "function" and self.target == "aws":
             data["layers"] = [rel(p) for p in self.layers]
         if self.kind == "function" and self.target == "gcp":

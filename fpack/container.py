@@ -235,6 +235,16 @@ class BuiltImage:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     user: str = ""
+    # `repository@sha256:…` for every registry the image was pushed to (or pulled from).
+    repo_digests: tuple[str, ...] = ()
+
+    def digest_in(self, repository: str) -> str | None:
+        """The image's digest in `repository`, when the engine recorded one."""
+        for entry in self.repo_digests:
+            repo, _, digest = entry.partition("@")
+            if repo == repository:
+                return digest
+        return None
 
 
 def image_info(c: docker.DockerClient, reference: str) -> BuiltImage | None:
@@ -254,6 +264,7 @@ def image_info(c: docker.DockerClient, reference: str) -> BuiltImage | None:
         entrypoint=tuple(config.get("Entrypoint") or ()),
         cmd=tuple(config.get("Cmd") or ()),
         user=config.get("User") or "",
+        repo_digests=tuple(attrs.get("RepoDigests") or ()),
     )
 
 

@@ -8,13 +8,16 @@ for --dry-run. Nothing here imports a cloud SDK at import time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from fpack.deploy import aws, gcp, registry
 from fpack.deploy.models import Manifest, Outcome, read_manifest
+from fpack.outputs import Outputs
 
 if TYPE_CHECKING:
+    from fpack.artifact import Artifact
     from fpack.config import Project
     from fpack.platforms import Target
     from fpack.report import Reporter
@@ -35,4 +38,20 @@ def run(project: Project, target: Target, *, out: Path, reporter: Reporter,
 
     artifacts = build.build(project, target, out=out, reporter=reporter, only=only)
     manifests = [read_manifest(a.manifest(project.root), project.root) for a in artifacts]
-    return DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter)
+    outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter)
+    if target == "docker" and not dry_run:
+        record_digests(project, artifacts, outcome)
+    return outcome
+
+
+def record_digests(project: Project, artifacts: Sequence[Artifact], outcome: Outcome) -> None:
+    """Write each pushed image's registry digest into its manifest, so that what runs elsewhere
+    (a Kubernetes manifest, a Cloud Run deploy) can pin the exact image by digest."""
+    pushed = {d.function: d.digest for d in outcome.deployments
+              if d.target == "docker" and d.digest}
+    stale = [replace(a, digest=pushed[a.function]) for a in artifacts
+             if a.kind == "image" and a.function in pushed and a.digest != pushed[a.function]]
+    if stale:
+        with Outputs(stale[0].path.parent) as outputs:
+            for a in stale:
+                outputs.text(a.manifest_path(), a.manifest_json(project.root))

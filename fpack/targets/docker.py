@@ -199,6 +199,7 @@ def _image(plan: BuildPlan, fp: FunctionPlan, context: Path, *, base: str, base_
         path=fp.manifest, sha256=found.id.removeprefix("sha256:"), size=found.size,
         unpacked_size=unpacked, packages=deps.packages + _client_packages(client), image=tags[0],
         image_id=found.id, base_image=base, tags=tags, flavor=plan.project.docker.flavor,
+        digest=found.digest_in(name),
     )
 
 

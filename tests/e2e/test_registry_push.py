@@ -89,10 +89,14 @@ def test_push_then_pull_the_digest_and_run_it(project: Path, registry: str) -> N
     digest = pushed["digest"]
     assert pushed["action"] == "create" and digest.startswith("sha256:")
     assert pushed["name"] == f"{registry}/tiny/hello@{digest}"
+    manifest = project / "dist" / "docker" / "hello.manifest.json"
+    assert json.loads(manifest.read_text())["digest"] == digest  # recorded once pushed
+    written = manifest.stat().st_mtime_ns
 
     again = deploy(project, "docker")  # the registry has it: nothing is pushed
     assert again["deployments"][0]["action"] == "unchanged"
     assert again["deployments"][0]["digest"] == digest
+    assert manifest.stat().st_mtime_ns == written  # the rebuild found the digest: no rewrite
 
     c = docker.from_env()
     image = c.images.get(f"{registry}/tiny/hello:latest")
