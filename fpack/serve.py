@@ -48,25 +48,43 @@ def serve(project: Project, target: Target, name: str, *, out: Path, port: int,
         raise UsageError(f"{name}: a {fn.trigger} function; `fpack serve` serves http functions "
                          "from Lambda artifacts", hint=f"use `fpack invoke {name} --target "
                          f"{target} --sample {fn.trigger}` to run it once")
-    with tempfile.TemporaryDirectory(prefix="fpack-serve-") as tmp:
-        run = invoke.prepare(project, target, fn, dict(manifest), work=Path(tmp), fam=fam,
-                             reporter=reporter, serving=True)
-        inner = invoke.SERVE_PORT if fam == "lambda" else invoke.HTTP_PORT
-        host_port = _free_port() if fam == "lambda" else port
-        with _running(run, inner, host_port) as ctr:
-            proxy = _proxy(host_port, port, fn.trigger) if fam == "lambda" else None
-            reporter.done(f"serving {name} ({target}) on http://127.0.0.1:{port}/ - Ctrl-C stops")
-            previous = signal.signal(signal.SIGTERM, _interrupt)  # stopped either way: clean up
-            try:
-                for chunk in ctr.logs(stream=True, follow=True):
-                    sys.stderr.buffer.write(chunk)
-                    sys.stderr.flush()
-            finally:
-                signal.signal(signal.SIGTERM, previous)
-                if proxy is not None:
-                    proxy.shutdown()
-                with contextlib.suppress(Exception):
-                    ctr.stop(timeout=STOP_GRACE)
+    check_port(port)
+    # SIGTERM as Ctrl-C from the start: a stop while the container starts must remove it too.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fpack-serve-") as tmp:
+            run = invoke.prepare(project, target, fn, dict(manifest), work=Path(tmp), fam=fam,
+                                 reporter=reporter, serving=True)
+            inner = invoke.SERVE_PORT if fam == "lambda" else invoke.HTTP_PORT
+            host_port = _free_port() if fam == "lambda" else port
+            with _running(run, inner, host_port) as ctr:
+                proxy = _proxy(host_port, port, fn.trigger) if fam == "lambda" else None
+                reporter.done(f"serving {name} ({target}) on http://127.0.0.1:{port}/ "
+                              "- Ctrl-C stops")
+                try:
+                    for chunk in ctr.logs(stream=True, follow=True):
+                        sys.stderr.buffer.write(chunk)
+                        sys.stderr.flush()
+                finally:
+                    if proxy is not None:
+                        proxy.shutdown()
+                    with contextlib.suppress(Exception):
+                        ctr.stop(timeout=STOP_GRACE)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_port(port: int) -> None:
+    """Refuse a busy port before any container starts (Docker's own error names an endpoint id)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind it
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise UsageError(f"--port {port}: 127.0.0.1:{port} is already in use "
+                             f"({e.strerror or e})",
+                             hint="stop what listens there, or choose another port with --port N"
+                             ) from e
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from fpack.errors import ContainerError, UsageError
 from fpack.runtime.api import Headers, Request, Response
 from fpack.runtime.aws import lambda_handler
 from fpack.runtime.cloudevents import from_http
-from fpack.serve import http_response
+from fpack.serve import check_port, http_response
 from tests.conftest import EVENTS
 
 
@@ -278,3 +279,15 @@ def test_invoking_what_was_not_built_says_how_to_build_it(tmp_path: Path) -> Non
         invoke.load_manifest(project, "aws", "nope", tmp_path / "dist")
     assert invoke.family("docker", {"flavor": "lambda"}) == "lambda"
     assert invoke.family("gcp", {}) == invoke.family("docker", {"flavor": "http"}) == "http"
+
+
+def test_serve_refuses_a_busy_port_before_starting_anything() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UsageError) as info:
+            check_port(port)
+    assert str(info.value).startswith(f"--port {port}: 127.0.0.1:{port} is already in use")
+    assert "--port N" in (info.value.hint or "")
+    check_port(port)  # free again once closed
