@@ -1,20 +1,28 @@
 """fpack.toml -> a typed, validated `Project`.
 
-Reads one file and checks it against the schema below; every error names the file, the table and the
-key, says what was expected and, for near misses, what was probably meant. No other I/O: finding
-source files and checking that handlers exist happen later, over a snapshot of the tree.
+Reads one file and checks it against the schema in fpack.config_schema; every error names the file,
+the table and the key, says what was expected and, for near misses, what was probably meant. No
+other I/O: finding source files and checking that handlers exist happen later, over a snapshot of
+the tree.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
+from fpack.config_schema import (
+    HANDLER_RE,
+    NAME_RE,
+    PY_RE,
+    Reader,
+    quote,
+    suggest,
+    toml_value,
+)
 from fpack.errors import ConfigError
 from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
 
@@ -125,131 +133,6 @@ class Project:
     check: CheckSettings = field(default_factory=CheckSettings)
 
 
-# --- the schema: key -> (checker, description of what is expected) -------------------------------
-
-Checker = Callable[[Any], bool]
-
-
-def _is_str(v: Any) -> bool:
-    return isinstance(v, str)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_bool(v: Any) -> bool:
-    return isinstance(v, bool)
-
-
-def _is_str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
-
-
-def _is_str_table(v: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
-
-
-_STR: Final = (_is_str, "a string")
-_INT: Final = (_is_int, "an integer")
-_BOOL: Final = (_is_bool, "true or false")
-_STR_LIST: Final = (_is_str_list, "a list of strings")
-_STR_TABLE: Final = (_is_str_table, 'a table of strings, e.g. { KEY = "value" }')
-
-SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
-    "project": {"name": _STR, "python": _STR, "dependencies": _STR, "include": _STR_LIST,
-                "exclude": _STR_LIST},
-    "functions": {"handler": _STR, "trigger": _STR, "style": _STR, "memory": _INT,
-                  "timeout": _INT, "env": _STR_TABLE, "url": _BOOL, "bucket": _STR,
-                  "queue": _STR, "topic": _STR, "schedule": _STR, "max_instances": _INT,
-                  "base_path": _STR},
-    "aws": {"runtime": _STR, "arch": _STR, "layer": _BOOL, "region": _STR, "role": _STR,
-            "build_image": _STR, "base_image": _STR, "alias": _STR, "artifact_bucket": _STR,
-            "create_bucket": _BOOL, "compile": _BOOL},
-    "gcp": {"runtime": _STR, "region": _STR, "project": _STR, "vendor": _BOOL,
-            "build_image": _STR, "base_image": _STR, "api_endpoint": _STR, "compile": _BOOL},
-    "docker": {"flavor": _STR, "arch": _STR, "python": _STR, "base_image": _STR,
-               "build_image": _STR, "repository": _STR, "compile": _BOOL},
-    "check": {"allow": _STR_LIST},
-}  # fmt: skip
-
-_NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_HANDLER_RE: Final = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-_PY_RE: Final = re.compile(r"^3\.(\d+)$")
-
-
-def _quote(values: tuple[str, ...] | list[str]) -> str:
-    quoted = [f'"{v}"' for v in values]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-# Names people use for the same thing: difflib alone would map "amd64" to "arm64".
-ALIASES: Final = {
-    "amd64": "x86_64",
-    "x64": "x86_64",
-    "x86-64": "x86_64",
-    "aarch64": "arm64",
-    "armv8": "arm64",
-    "py312": "python3.12",
-    "cron": "schedule",
-    "sqs": "queue",
-    "s3": "storage",
-    "pubsub": "queue",
-    "gcs": "storage",
-}
-
-
-def _suggest(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    alias = ALIASES.get(value.lower())
-    close = (
-        [alias]
-        if alias in choices
-        else difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-    )
-    return f' Did you mean "{close[0]}"?' if close else ""
-
-
-class _Reader:
-    """Validates one parsed fpack.toml; `where` strings are how errors name a place."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {where}{message}")
-
-    def table(self, data: Any, where: str, schema: str) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(where, ": expected a table")
-        allowed = SCHEMA[schema]
-        for key, value in data.items():
-            if key not in allowed:
-                raise self.fail(
-                    where,
-                    f': unknown key "{key}".{_suggest(key, list(allowed))} '
-                    f"Allowed keys: {', '.join(allowed)}.",
-                )
-            check, expected = allowed[key]
-            if not check(value):
-                raise self.fail(where, f" {key} = {_toml(value)}: expected {expected}.")
-        return data
-
-    def choice(self, where: str, key: str, value: str, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(
-                where, f' {key} = "{value}": expected {_quote(choices)}.{_suggest(value, choices)}'
-            )
-        return value
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value)
-
-
 def find_config(start: Path) -> Path:
     """The nearest fpack.toml at or above `start`."""
     for directory in (start, *start.parents):
@@ -270,20 +153,20 @@ def load(path: Path) -> Project:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
-    return _project(_Reader(path), raw, path.parent.resolve())
+    return _project(Reader(path), raw, path.parent.resolve())
 
 
-def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
+def _project(r: Reader, raw: dict[str, Any], root: Path) -> Project:
     tables = ["project", "functions", "targets", "check"]
     for key in sorted(set(raw) - set(tables)):
         raise r.fail(
             "",
-            f"unknown table [{key}].{_suggest(key, tables)} "
+            f"unknown table [{key}].{suggest(key, tables)} "
             "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker], [check].",
         )
     proj = r.table(raw.get("project", {}), "[project]", "project")
     name = proj.get("name", root.name)
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise r.fail(
             "[project]",
             f' name = "{name}": expected letters, digits, "-" or "_", '
@@ -300,7 +183,7 @@ def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
         if key not in ("aws", "gcp", "docker"):
             raise r.fail(
                 "",
-                f"unknown target [targets.{key}].{_suggest(key, ['aws', 'gcp', 'docker'])}"
+                f"unknown target [targets.{key}].{suggest(key, ['aws', 'gcp', 'docker'])}"
                 ' Allowed: "aws", "gcp", "docker".',
             )
     return Project(
@@ -320,22 +203,22 @@ def _project(r: _Reader, raw: dict[str, Any], root: Path) -> Project:
     )
 
 
-def _check(r: _Reader, raw: Any) -> CheckSettings:
+def _check(r: Reader, raw: Any) -> CheckSettings:
     t = r.table(raw, "[check]", "check")
     return CheckSettings(allow=tuple(t.get("allow", [])))
 
 
-def _python(r: _Reader, value: str | None) -> tuple[int, int]:
+def _python(r: Reader, value: str | None) -> tuple[int, int]:
     if value is None:
         return DEFAULT_PYTHON
-    m = _PY_RE.match(value)
+    m = PY_RE.match(value)
     supported = [f"3.{v.python[1]}" for v in RUNTIMES["aws"].values()]
     if not m or value not in supported:
-        raise r.fail("[project]", f' python = "{value}": expected one of {_quote(supported)}.')
+        raise r.fail("[project]", f' python = "{value}": expected one of {quote(supported)}.')
     return (3, int(m.group(1)))
 
 
-def _functions(r: _Reader, raw: Any) -> dict[str, Function]:
+def _functions(r: Reader, raw: Any) -> dict[str, Function]:
     if not raw:
         raise r.fail(
             "",
@@ -347,9 +230,9 @@ def _functions(r: _Reader, raw: Any) -> dict[str, Function]:
     return {name: _function(r, name, table) for name, table in raw.items()}
 
 
-def _function(r: _Reader, name: str, raw: Any) -> Function:
+def _function(r: Reader, name: str, raw: Any) -> Function:
     where = f"[functions.{name}]"
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise r.fail(
             where, ': expected a name of letters, digits, "-" or "_" starting with a letter.'
         )
@@ -359,7 +242,7 @@ def _function(r: _Reader, name: str, raw: Any) -> Function:
             where, ': missing key "handler": expected "module:attribute", e.g. "app:hello".'
         )
     handler = t["handler"]
-    if not _HANDLER_RE.match(handler):
+    if not HANDLER_RE.match(handler):
         raise r.fail(
             where,
             f' handler = "{handler}": expected "module:attribute", e.g. '
@@ -388,7 +271,7 @@ def _function(r: _Reader, name: str, raw: Any) -> Function:
 WEB_STYLES: Final = ("asgi", "wsgi")
 
 
-def _web(r: _Reader, where: str, style: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+def _web(r: Reader, where: str, style: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
     """An ASGI/WSGI app answers http requests; base_path is where it is mounted (theirs only)."""
     if style in WEB_STYLES and trigger != "http":
         raise r.fail(
@@ -424,13 +307,13 @@ WIRING_TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _wiring(r: _Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+def _wiring(r: Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
     for key, triggers in WIRING_TRIGGERS.items():
         if key in t and trigger not in triggers:
             raise r.fail(
                 where,
-                f" {key} = {_toml(t[key])}: only for trigger = "
-                f'{_quote(triggers)}, and this function\'s trigger is "{trigger}".',
+                f" {key} = {toml_value(t[key])}: only for trigger = "
+                f'{quote(triggers)}, and this function\'s trigger is "{trigger}".',
             )
     if "max_instances" in t and t["max_instances"] <= 0:
         raise r.fail(where, f" max_instances = {t['max_instances']}: expected a positive integer.")
@@ -445,13 +328,13 @@ def _wiring(r: _Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str
 
 
 def _runtime(
-    r: _Reader, where: str, target: Target, value: str | None, python: tuple[int, int]
+    r: Reader, where: str, target: Target, value: str | None, python: tuple[int, int]
 ) -> str:
     name = value if value is not None else runtime_name(target, python)
     return r.choice(where, "runtime", name, tuple(RUNTIMES[target]))
 
 
-def _aws(r: _Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
+def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
     t = r.table(raw, "[targets.aws]", "aws")
     return AwsTarget(
         runtime=_runtime(r, "[targets.aws]", "aws", t.get("runtime"), python),
@@ -468,7 +351,7 @@ def _aws(r: _Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
     )
 
 
-def _gcp(r: _Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
+def _gcp(r: Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
     t = r.table(raw, "[targets.gcp]", "gcp")
     return GcpTarget(
         runtime=_runtime(r, "[targets.gcp]", "gcp", t.get("runtime"), python),
@@ -482,7 +365,7 @@ def _gcp(r: _Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
     )
 
 
-def _docker(r: _Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
+def _docker(r: Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
     t = r.table(raw, "[targets.docker]", "docker")
     py = python if "python" not in t else _python(r, t["python"])
     return DockerTarget(
@@ -496,7 +379,7 @@ def _docker(r: _Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
     )
 
 
-def _dependencies(r: _Reader, root: Path, value: str | None) -> Path | None:
+def _dependencies(r: Reader, root: Path, value: str | None) -> Path | None:
     if value is not None:
         path = root / value
         if not path.is_file():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fpack import config
+from fpack import config, config_schema
 from fpack.errors import ConfigError
 
 GOOD = """
@@ -57,7 +57,7 @@ def test_pyproject_counts_only_with_dependencies(tmp_path: Path) -> None:
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
-    allowed = ", ".join(config.SCHEMA["aws"])
+    allowed = ", ".join(config_schema.SCHEMA["aws"])
     assert error(tmp_path, GOOD + '[targets.aws]\nruntim = "python3.12"\n') == (
         'fpack.toml: [targets.aws]: unknown key "runtim". Did you mean "runtime"? '
         f"Allowed keys: {allowed}."
