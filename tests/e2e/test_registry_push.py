@@ -3,7 +3,9 @@
 The image is built by fpack's docker target from a tiny project on a lab image, pushed by deploy;
 then the pushed digest is pulled back from the registry (after the local tags are removed) and run,
 and its HTTP answer checked. The lambda flavor's Lambda half is checked against moto: moto's ECR
-cannot receive image layers, so the image goes to the local registry and Lambda gets its URI.
+cannot receive image layers, so the image goes to the local registry and Lambda gets its URI; the
+ECR half (repository created, token decoded into the push's login) is checked against moto's ECR
+with the push itself recorded.
 """
 
 from __future__ import annotations
@@ -132,3 +134,45 @@ def test_lambda_flavor_deploys_the_pushed_image(project: Path, registry: str, aw
     assert got["Configuration"]["PackageType"] == "Image"
     assert got["Code"]["ImageUri"] == image.name == f"{registry}/tiny/hello@{image.digest}"
     assert function.action == "create" and function.version == "1"
+
+
+class PushRecorder:
+    """The registry half of the Docker engine, recording pushes: moto's ECR answers the API
+    (repositories, tokens) but cannot receive image layers."""
+
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, dict[str, str] | None]] = []
+
+    def local_digests(self, reference: str) -> frozenset[str]:
+        return frozenset()
+
+    def remote_digest(self, reference: str, auth: dict[str, str] | None) -> str | None:
+        return None
+
+    def push(self, reference: str, auth: dict[str, str] | None) -> str:
+        self.pushes.append((reference, auth))
+        return "sha256:" + "0" * 64
+
+
+def test_an_ecr_repository_is_created_and_logged_into(tmp_path: Path, aws: Any) -> None:
+    """An image named for ECR: its repository is created (once) and the push carries ECR's token,
+    decoded into the user and password `docker login` would take."""
+    host = f"123456789012.dkr.ecr.{REGION}.amazonaws.com"
+    (tmp_path / "fpack.toml").write_text(
+        '[project]\nname = "tiny"\npython = "3.11"\n\n[functions.hello]\nhandler = "app:hello"\n'
+        f'\n[targets.docker]\nrepository = "{host}/tiny"\n')
+    loaded = config.load(tmp_path / "fpack.toml")
+    manifest = read_manifest({"function": "hello", "kind": "image", "runtime": "python3.11",
+                              "image": f"{host}/tiny/hello:0123456789ab",
+                              "image_id": "sha256:" + "1" * 64}, tmp_path)
+    recorder = PushRecorder()
+
+    for _ in range(2):  # the second deploy finds the repository there
+        outcome = registry_deploy.deploy(loaded, [manifest], dry_run=False,
+                                         reporter=NullReporter(), registry=recorder)  # type: ignore[arg-type]
+    (repository,) = aws("ecr").describe_repositories()["repositories"]
+    assert repository["repositoryName"] == "tiny/hello"
+    reference, auth = recorder.pushes[-1]
+    assert reference == f"{host}/tiny/hello:0123456789ab"
+    assert auth is not None and auth["username"] == "AWS" and auth["password"]
+    assert outcome.deployments[0].name == f"{host}/tiny/hello@sha256:{'0' * 64}"
