@@ -32,7 +32,7 @@ from typing import Final
 from fpack import container
 from fpack.artifact import Artifact
 from fpack.config import Function
-from fpack.deps import engine
+from fpack.deps import builder, bytecode, engine
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache, default_root
 from fpack.deps.engine import Dependencies, Package
@@ -45,7 +45,7 @@ from fpack.sources import SourceFile, digest
 from fpack.targets.aws import entry_source
 from fpack.templating import render
 
-IMAGE_FORMAT: Final = "1"  # bump when the layout or the Dockerfiles change meaning
+IMAGE_FORMAT: Final = "2"  # bump when the layout or the Dockerfiles change meaning
 DEPS_DIR: Final = "/opt/fpack/deps"
 RUNTIME_DIR: Final = "/opt/fpack/runtime"
 APP_DIR: Final = {"http": "/app", "lambda": "/var/task"}  # Lambda's LAMBDA_TASK_ROOT
@@ -143,10 +143,12 @@ def image_spec(plan: BuildPlan, fp: FunctionPlan, base: str) -> ImageSpec:
 
 
 def content_hash(spec: ImageSpec, *, code: Iterable[SourceFile], deps_key: str,
-                 client_key: str, base_id: str, platform: Platform) -> str:
+                 client_key: str, base_id: str, platform: Platform,
+                 compiled: bool = False) -> str:
     """The tag: every input of the image, so equal tags mean equal images."""
     parts = (IMAGE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""), spec.dockerfile,
-             spec.entry or "", digest(code), deps_key, client_key, base_id, platform.key())
+             spec.entry or "", digest(code), deps_key, client_key, base_id, platform.key(),
+             "pyc" if compiled else "")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -176,7 +178,8 @@ def _image(plan: BuildPlan, fp: FunctionPlan, context: Path, *, base: str, base_
     spec = image_spec(plan, fp, base)
     code = (*plan.sources, *plan.runtime)
     key = content_hash(spec, code=code, deps_key=deps.key, client_key=client.key if client else "",
-                       base_id=base_id, platform=plan.platform)
+                       base_id=base_id, platform=plan.platform,
+                       compiled=plan.project.docker.compile)
     name = f"{repo}/{fp.function.name.lower()}"
     tags = (f"{name}:{key[:12]}", f"{name}:latest")
     found = container.image_info(container.client(), tags[0])
@@ -245,8 +248,20 @@ def _lay_out(context: Path, plan: BuildPlan, spec: ImageSpec, client: Dependenci
         _write(context / "app" / "fpack_entry.py", spec.entry.encode(), 0o644)
     (context / "app").mkdir(exist_ok=True)
     _write(context / "Dockerfile", spec.dockerfile.encode(), 0o644)
-    _write(context / ".dockerignore", render("dockerignore.j2").encode(), 0o644)
+    _write(context / ".dockerignore",
+           render("dockerignore.j2", compiled=plan.project.docker.compile).encode(), 0o644)
+    if plan.project.docker.compile:
+        _compile(context, plan)
     _pin_times(context)
+
+
+def _compile(context: Path, plan: BuildPlan) -> None:
+    """The function's code and the runtime compiled like the dependencies: unchecked-hash pycs
+    by the image's Python version, so the first request does not pay for compiling them (the
+    image runs as a user who could not write them back anyway)."""
+    image = builder.image_for(plan.platform, plan.project.docker.build_image)
+    for part in ("app", "runtime"):
+        bytecode.compile_tree(context / part, plan.platform, image)
 
 
 def _unpack(archive: Path | None, dest: Path) -> None:

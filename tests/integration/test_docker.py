@@ -221,3 +221,32 @@ def test_arm64_image_is_recorded_arm64_and_runs_under_qemu(example_project: Path
     proc = lab.fpack(project, "invoke", "hello", "--target", "docker", "--sample", "http")
     assert json.loads(proc.stdout)["body"] == {"hello": "fpack", "path": "/items",
                                                "agent": "fpack-invoke"}
+
+
+CHECK_PYCS = """
+import importlib.util, pathlib, sys
+sys.dont_write_bytecode = True
+for module in ("/app/app.py", "/opt/fpack/runtime/fpack/runtime/api.py"):
+    pyc = pathlib.Path(importlib.util.cache_from_source(module))
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    print(pyc.name, "unchecked-hash" if flags == 1 else f"flags={flags}")
+"""
+
+
+def test_compile_true_ships_unchecked_hash_pycs_in_the_image(tmp_path: Path) -> None:
+    """compile = true: the function's modules and the runtime are compiled by the image's Python
+    as unchecked-hash pycs (the image runs as a user who could not write them), and it serves."""
+    (tmp_path / "app.py").write_text(
+        "import fpack\n\n\ndef hello(request: fpack.Request) -> dict:\n"
+        "    return {'compiled': True}\n")
+    (tmp_path / "fpack.toml").write_text(
+        '[project]\nname = "pyc"\npython = "3.11"\n\n[functions.hello]\nhandler = "app:hello"\n'
+        f'\n[targets.docker]\nbase_image = "{lab.IMAGES[(3, 11)]}"\n'
+        f'build_image = "{lab.IMAGES[(3, 11)]}"\nrepository = "fpack-test/pyc"\ncompile = true\n')
+    (manifest,) = lab.build(tmp_path, "docker")
+    with serving(manifest["image"]) as (ctr, port):
+        status, _, body = request(port, "GET", "/")
+        assert (status, json.loads(body)) == (200, {"compiled": True})
+        found = ctr.exec_run(["python3", "-c", CHECK_PYCS]).output.decode().split()
+    assert found == ["app.cpython-311.pyc", "unchecked-hash", "api.cpython-311.pyc",
+                     "unchecked-hash"]
