@@ -22,6 +22,7 @@ from fpack.checks import Problem
 from fpack.checks.resolutions import IMAGE_ENV, Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
 from fpack.deps.cache import Cache
+from fpack.deps.keys import compiles_tree
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.plan import platform_for
@@ -58,7 +59,8 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
     for target in targets:
         table = _table(project, target)
         platform = platform_for(project, target)
-        found = _resolution(spec, platform, table, cache, reporter)
+        found = _resolution(spec, platform, table, cache, reporter,
+                            compile_tree=compiles_tree(target, table.compile))
         problems += _wheels(spec, target, table, platform.label, found)
         if isinstance(found, Resolution):
             problems += _sizes(project, spec, target, found, code)
@@ -67,12 +69,12 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
 
 def _resolution(spec: DependencySpec, platform: Platform,
                 table: AwsTarget | GcpTarget | DockerTarget, cache: Cache,
-                reporter: Reporter) -> Resolution | Unresolved:
+                reporter: Reporter, *, compile_tree: bool) -> Resolution | Unresolved:
     if spec.kind == "none":
         return Resolution(pins=(), installed={}, installed_total=0)
     try:
         return resolution(spec, platform, image=build_image(platform, table.build_image),
-                          compile_bytecode=bool(getattr(table, "compile", False)), cache=cache,
+                          compile_bytecode=compile_tree, cache=cache,
                           reporter=reporter)
     except DependencyError as e:  # e.g. a cached lock the engine's parser refuses
         return Unresolved(error=e, no_wheel=None)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -86,3 +87,15 @@ def _check(code: int, output: str, where: str) -> None:
     tail = "\n".join("    " + line for line in output.strip().splitlines()[-15:])
     raise DependencyError(f"compile = true: compiling bytecode with {where} failed "
                           f"(exit {code}):\n{tail}")
+
+
+def pycs_for(sources: Mapping[str, bytes], platform: Platform, image: str) -> dict[str, bytes]:
+    """Unchecked-hash pycs for an artifact's own modules (archive path -> source), by the
+    target's Python: archive path of each pyc (`pkg/__pycache__/mod.cpython-XY.pyc`) -> bytes."""
+    with tempfile.TemporaryDirectory(prefix="fpack-pyc-") as tmp:
+        root = Path(tmp)
+        for name, data in sources.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        compile_tree(root, platform, image)
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.pyc")}

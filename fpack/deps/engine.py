@@ -67,7 +67,8 @@ def settings_for(project: Project, target: Target) -> Settings:
             table = project.gcp
         case "docker":
             table = project.docker
-    return Settings(build_image=table.build_image, compile=table.compile)
+    return Settings(build_image=table.build_image,
+                    compile=keys.compiles_tree(target, table.compile))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,6 +35,13 @@ def build_image(platform: Platform, configured: str | None,
     return chosen.replace("{arch}", platform.machine)
 
 
+def compiles_tree(target: str, compile: bool) -> bool:
+    """Whether `compile = true` compiles the installed dependency tree. Not for gcp: its bundle
+    ships requirements (or wheels), never the tree, and Google's build compiles what pip installs;
+    there compile = true covers the bundle's own modules only."""
+    return compile and target != "gcp"
+
+
 def resolve_key(spec: DependencySpec, platform: Platform, image: str, uv_version: str) -> str:
     """What decides a resolution: the spec's files, the platform, uv, the index, the image."""
     return sha(spec.key(), platform.key(), uv_version, uv.index_fingerprint(), image,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from pathlib import Path
 from typing import Final
 
 from fpack import limits
@@ -108,15 +106,10 @@ def _bytecode(plan: BuildPlan, code: tuple[SourceFile, ...], entry_name: str,
     """The function's own modules (sources, runtime, entry) compiled like its dependencies, by
     the target's Python, as unchecked-hash pycs: /var/task is read-only, so a module without one
     is compiled again on every cold start."""
-    with tempfile.TemporaryDirectory(prefix="fpack-pyc-") as tmp:
-        root = Path(tmp)
-        for f in code:
-            (root / f.path).parent.mkdir(parents=True, exist_ok=True)
-            (root / f.path).write_bytes(f.abspath.read_bytes())
-        (root / entry_name).write_text(entry, encoding="utf-8")
-        image = builder.image_for(plan.platform, plan.project.aws.build_image)
-        bytecode.compile_tree(root, plan.platform, image)
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.pyc")}
+    sources = {f.path: f.abspath.read_bytes() for f in code}
+    sources[entry_name] = entry.encode()
+    image = builder.image_for(plan.platform, plan.project.aws.build_image)
+    return bytecode.pycs_for(sources, plan.platform, image)
 
 
 def _layer(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> Artifact:

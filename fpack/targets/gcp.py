@@ -28,8 +28,8 @@ from fpack import limits
 from fpack.archive import ARCHIVE_VERSION, ZipWriter
 from fpack.artifact import Artifact
 from fpack.config import Trigger
+from fpack.deps import builder, bytecode, uv, wheels
 from fpack.deps import spec as dep_spec
-from fpack.deps import uv, wheels
 from fpack.deps.cache import Cache, default_root
 from fpack.deps.engine import Dependencies, Package
 from fpack.errors import BuildError, ConfigError
@@ -172,11 +172,16 @@ def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter)
     artifacts: list[Artifact] = []
     for fp in plan.functions:
         main = entry_source(fp)
-        key = _key("gcp", digest(code), main, requirements, "vendor" if vendor else "")
+        compiled = plan.project.gcp.compile
+        key = _key("gcp", digest(code), main, requirements, "vendor" if vendor else "",
+                   "pyc" if compiled else "")
         written = out.fresh(fp.artifact, key)
         if written is None:
             reporter.step(f"packaging {fp.artifact.name}")
             writer = _bundle(code, main, requirements, shipped)
+            if compiled:
+                for name, pyc in _bytecode(plan, code, main).items():
+                    writer.add_bytes(name, pyc)
             _check_size(fp, writer, vendor)
             written = out.zip(writer, fp.artifact, key)
         artifacts.append(Artifact(
@@ -201,6 +206,16 @@ def _bundle(code: tuple[SourceFile, ...], main: str, requirements: str,
     for wheel in shipped:
         writer.add_bytes(f"{VENDOR_DIR}/{wheel.filename}", wheel.path.read_bytes())
     return writer
+
+
+def _bytecode(plan: BuildPlan, code: tuple[SourceFile, ...], main: str) -> dict[str, bytes]:
+    """The bundle's own modules as unchecked-hash pycs of the runtime's exact Python: pip
+    compiles the dependencies it installs during Google's build, but the function's own modules
+    would be compiled again by every new instance on its first request."""
+    sources = {f.path: f.abspath.read_bytes() for f in code}
+    sources["main.py"] = main.encode()
+    image = builder.image_for(plan.platform, plan.project.gcp.build_image)
+    return bytecode.pycs_for(sources, plan.platform, image)
 
 
 def _unpacked_size(code: tuple[SourceFile, ...], main: str, requirements: str,

@@ -61,11 +61,11 @@ def pip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _project(base: Path, dest: Path, runtime: str, *, vendor: bool = False,
-             legacy: bool = False) -> Path:
+             legacy: bool = False, compile: bool = False) -> Path:
     shutil.copytree(base, dest)
     toml = (dest / "fpack.toml").read_text()
     toml = toml.replace('runtime = "python312"', f'runtime = "{runtime}"\nvendor = '
-                        f"{str(vendor).lower()}")
+                        f"{str(vendor).lower()}\ncompile = {str(compile).lower()}")
     if legacy:
         (dest / "example" / "legacy.py").write_text(LEGACY)
         toml += ('\n[functions.legacy]\nhandler = "example.legacy:greet"\n'
@@ -80,6 +80,7 @@ def _project(base: Path, dest: Path, runtime: str, *, vendor: bool = False,
 class Served:
     urls: dict[str, str]  # function -> http://127.0.0.1:<port>
     out: Path  # PHOTOS_OUT of function F is out/F
+    ctr: Any  # the container serving them, bundles under /bundles/F (read-only)
 
 
 def _install(image: str, bundles: Path, venv: Path, pip_cache: Path, *, vendor: bool) -> None:
@@ -128,7 +129,7 @@ def _serve(project: Path, image: str, tmp: Path, pip_cache: Path, *,
                 for name, p in ports.items()}
         for url in urls.values():
             _wait_ready(url, ctr)
-        yield Served(urls=urls, out=out)
+        yield Served(urls=urls, out=out, ctr=ctr)
 
 
 def _wait_ready(url: str, ctr: Any) -> None:
@@ -230,11 +231,17 @@ def _check_events(served: Served) -> None:
 def test_bundles_install_like_the_buildpack_and_serve(
         example_project: Path, tmp_path: Path, pip_cache: Path, runtime: str,
         python: tuple[int, int]) -> None:
-    legacy = runtime == "python311"
-    project = _project(example_project, tmp_path / "photos", runtime, legacy=legacy)
+    legacy = compile = runtime == "python311"
+    project = _project(example_project, tmp_path / "photos", runtime, legacy=legacy,
+                       compile=compile)
     with _serve(project, lab.IMAGES[python], tmp_path / "run", pip_cache, vendor=False) as served:
         _check_http(served.urls["hello"])
         _check_events(served)
+        if compile:  # the bundle's pycs are loaded as shipped (read-only: none could be written)
+            loaded = served.ctr.exec_run(["/venv/bin/python", "-v", "-c", "import example.api"],
+                                         workdir="/bundles/hello").output.decode()
+            assert "code object from '/bundles/hello/example/__pycache__/api.cpython-311.pyc'" \
+                in loaded
         if legacy:
             status, body = _send(served.urls["legacy"] + "/?q=as-is", b"", {}, "GET")
             assert (status, json.loads(body)) == (200, {"size": [3, 2], "q": "as-is"})
