@@ -124,7 +124,10 @@ def _print_artifacts(artifacts: list[Artifact], as_json: bool, root: Path) -> No
     if as_json:
         typer.echo(json.dumps([a.manifest(root) for a in artifacts], indent=2))
         return
-    rows = [("artifact", "runtime", "arch", "handler", "zipped", "unzipped", "sha256")]
+    images = any(a.kind == "image" for a in artifacts)
+    # An image's size is the image's, and its id stands where a zip's sha256 would.
+    rows = [("artifact", "runtime", "arch", "handler", "image" if images else "zipped",
+             "app + deps" if images else "unzipped", "image id" if images else "sha256")]
     for a in artifacts:
         path = a.path.relative_to(root) if a.path.is_relative_to(root) else a.path
         rows.append((a.image or str(path), a.runtime, a.arch, a.handler or "(layer)",
