@@ -94,7 +94,7 @@ def _read(path: Path) -> str | None:
 
 def _resolve(spec: DependencySpec, platform: Platform, reporter: Reporter) -> str | Unresolved:
     assert spec.path is not None
-    reporter.step(f"resolving {spec.path.name} for {platform.label} (it changed since the last "
+    reporter.step(f"resolving {spec.name} for {platform.label} (it changed since the last "
                   "build or check)")
     try:
         requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None

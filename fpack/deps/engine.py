@@ -132,7 +132,7 @@ def _lock(
     with cache.lock(f"resolve-{key}"):
         if not refresh and _healthy(path):
             return path
-        reporter.step(f"resolving {spec.path.name if spec.path else ''} for {platform.label}")
+        reporter.step(f"resolving {spec.name} for {platform.label}")
         resolved = resolution.resolve(spec, platform, image=image, cache=cache,
                                       reporter=reporter, refresh=refresh)
         # The local sources' digests first, the lock last: the lock is the entry's marker.

@@ -32,6 +32,17 @@ class DependencySpec:
     kind: SpecKind
     path: Path | None
     files: tuple[tuple[str, str], ...]  # (path, sha256) of every file that decides the resolution
+    # How messages name a spec fpack derived from the user's (e.g. requirements.txt plus
+    # functions-framework for gcp), when `path` is a file in fpack's cache the user never wrote.
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or (self.path.name if self.path else "")
+
+    @property
+    def shown(self) -> str:
+        return self.label or (str(self.path) if self.path else "")
 
     def key(self) -> str:
         h = hashlib.sha256(self.kind.encode())

@@ -224,7 +224,7 @@ def _check(
         return result
     text = redact(result.stderr.strip() or result.stdout.strip())
     where = f" for {platform.label}" if platform else ""
-    source = f"{spec.path}: " if spec and spec.path else ""
+    source = f"{spec.shown}: " if spec and spec.shown else ""
     if platform and (m := _NO_WHEEL.search(text)):
         raise NoWheelError(
             f"{source}{m.group(1)} has no wheel{where} (Python {platform.python_version}, "

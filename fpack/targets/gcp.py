@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -84,7 +85,8 @@ def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
     path = cache.file("resolve", f"gcp-requirements.{key}", ".txt")
     if not path.is_file():
         cache.write_file("resolve", f"gcp-requirements.{key}", ".txt", text.encode())
-    return dep_spec.read(path, config_path)
+    shown = f"{spec.path.name} + " if spec.path else ""
+    return replace(dep_spec.read(path, config_path), label=f"{shown}functions-framework")
 
 
 def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, ...]:
