@@ -49,7 +49,8 @@ def build(project: Project, target: Target, *, out: Path, reporter: Reporter,
     if target == "gcp":  # functions-framework is resolved with the project's dependencies
         spec = gcp.with_framework(spec, project.config_path, cache)
     deps = engine.prepare(spec, bp.platform, cache, reporter, refresh=refresh,
-                          settings=engine.settings_for(project, target))
+                          settings=engine.settings_for(project, target),
+                          zipped=target != "gcp")
     with Outputs(bp.out_dir) as outputs:
         artifacts = builder.build(bp, deps, outputs, reporter)
         for artifact in artifacts:

@@ -88,8 +88,11 @@ def prepare(
     *,
     refresh: bool = False,
     settings: Settings = Settings(),
+    zipped: bool = True,
 ) -> Dependencies:
-    """The dependencies of `spec` for `platform`, from the cache when nothing changed."""
+    """The dependencies of `spec` for `platform`, from the cache when nothing changed. With
+    `zipped=False` (a gcp bundle ships requirements, not the tree) no archive is made: the tree
+    is still installed, for the audit, the sizes and the manifest's packages."""
     if spec.kind == "none":
         return Dependencies(
             platform=platform,
@@ -105,7 +108,7 @@ def prepare(
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
     meta = _tree_meta(pylock, platform, cache, tree_key, reporter=reporter,
                       settings=settings, image=image, spec=spec)
-    archive = _archive(cache, tree_key, reporter)
+    archive = _archive(cache, tree_key, reporter) if zipped else None
     packages = tuple(Package(**p) for p in meta["packages"])
     return Dependencies(
         platform=platform,
