@@ -12,7 +12,6 @@ the spec, and the engine's own entries are written only by the engine, after its
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +31,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# uv's wordings for "no wheel fits", old and new (uv 0.13: "all versions of X have no wheels with
-# a matching platform tag"), and fpack's own NoWheelError message.
-_NO_WHEEL: Final = re.compile(
-    r"(?:Because (?:all versions of |only )?)?([A-Za-z0-9][A-Za-z0-9_.\-]*)(?:[<>=!~]=?\S*)? "
-    r"(?:has|have) no (?:usable )?wheels?\b"
-)
 
 IMAGE_ENV: Final = keys.IMAGE_ENV
 build_image = keys.build_image
@@ -100,7 +93,7 @@ def _resolve(spec: DependencySpec, platform: Platform, reporter: Reporter) -> st
         requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
         return uv.resolve(spec, platform, requirements=requirements).text
     except DependencyError as e:
-        m = _NO_WHEEL.search(str(e))
+        m = uv.NO_WHEEL.search(str(e))
         return Unresolved(error=e, no_wheel=m.group(1) if m else None)
 
 

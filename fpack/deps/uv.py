@@ -34,9 +34,15 @@ INDEX_ENV: Final = (
     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_FIND_LINKS",
     "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_STRATEGY",
 )  # fmt: skip
-_NO_WHEEL: Final = re.compile(
-    r"Because (?:only )?([A-Za-z0-9_.\-]+)(?:[<>=!~][^ ]*)? has no usable wheels"
+# uv's wordings for "no wheel fits": "X has no usable wheels" (a source distribution exists) and,
+# since uv 0.13, "all versions of X have no wheels with a matching platform tag"; fpack's own
+# NoWheelError message matches too, which is how `fpack check` recognises it.
+NO_WHEEL: Final = re.compile(
+    r"(?:Because (?:all versions of |only )?)?([A-Za-z0-9][A-Za-z0-9_.\-]*)(?:[<>=!~]=?\S*)? "
+    r"(?:has|have) no (?:usable )?wheels?\b"
 )
+_ELSEWHERE: Final = re.compile(r"Wheels are available for `[^`]+` \(v[^)]*\) on the following "
+                               r"platforms: ([^\n]+?)\.?$", re.MULTILINE)
 _NOT_FOUND: Final = re.compile(r"Because ([A-Za-z0-9_.\-]+) was not found in the package registry")
 _NO_VERSION: Final = re.compile(r"Because there is no version of ([A-Za-z0-9_.\-]+)(\S*)")
 
@@ -225,10 +231,12 @@ def _check(
     text = redact(result.stderr.strip() or result.stdout.strip())
     where = f" for {platform.label}" if platform else ""
     source = f"{spec.shown}: " if spec and spec.shown else ""
-    if platform and (m := _NO_WHEEL.search(text)):
+    if platform and (m := NO_WHEEL.search(text)):
+        elsewhere = _ELSEWHERE.search(text)
         raise NoWheelError(
             f"{source}{m.group(1)} has no wheel{where} (Python {platform.python_version}, "
-            f"{platform.uv_platform.replace('-', ' ')} or older)",
+            f"{platform.uv_platform.replace('-', ' ')} or older)"
+            + (f"; its wheels are for {elsewhere.group(1).replace('`', '')}" if elsewhere else ""),
             hint=f"pin a version of {m.group(1)} that publishes such wheels, or change the "
             "target's runtime or arch",
         )

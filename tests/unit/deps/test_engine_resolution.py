@@ -17,6 +17,7 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.errors import DependencyError
 from fpack.platforms import RUNTIMES, Platform
+from fpack.proc import Result
 from fpack.report import NullReporter
 
 PLATFORM = Platform(runtime=RUNTIMES["aws"]["python3.12"], arch="x86_64")
@@ -148,3 +149,30 @@ def test_a_build_is_checked_by_its_source_hash_and_the_rest_by_their_wheels(
     hashed = f"six==1.17.0 --hash=sha256:{'a' * 64}\next==1.0 --hash=sha256:{'b' * 64}\n"
     assert resolve(tmp_path, hashed).text == "final"
     assert fake_builder.built == [EXT_SDIST]
+
+
+UV_013_NO_WHEEL = """error: No solution found when resolving dependencies
+  cause: Because all versions of mkl have no wheels with a matching platform tag (e.g., \
+`manylinux_2_34_aarch64`) and you require mkl, we can conclude that your requirements are \
+unsatisfiable.
+
+hint: Wheels are available for `mkl` (v2026.2.0) on the following platforms: \
+`manylinux_2_28_x86_64`, `win_amd64`
+"""
+
+
+@pytest.mark.parametrize("stderr", [
+    UV_013_NO_WHEEL,
+    "  cause: Because mkl==1.0 has no usable wheels and you require mkl==1.0, we can conclude",
+])
+def test_both_of_uvs_no_wheel_wordings_name_the_package(stderr: str) -> None:
+    """uv 0.13 says "all versions of X have no wheels with a matching platform tag" when X has
+    no source either; both wordings must give the NoWheelError that names X (and that the
+    engine's container-build fallback and `fpack check` recognise)."""
+    arm = Platform(runtime=RUNTIMES["aws"]["python3.12"], arch="arm64")
+    with pytest.raises(uv.NoWheelError) as e:
+        uv._check(Result(args=(), returncode=1, stdout="", stderr=stderr), "resolving", None, arm)
+    assert e.value.message.startswith("mkl has no wheel for python3.12 arm64")
+    if stderr is UV_013_NO_WHEEL:
+        assert e.value.message.endswith("; its wheels are for manylinux_2_28_x86_64, win_amd64")
+    assert uv.NO_WHEEL.search(str(e.value)) is not None  # what fpack check matches
