@@ -14,7 +14,7 @@ from fpack import plan as planning
 from fpack import secrets
 from fpack.artifact import Artifact
 from fpack.config import Project
-from fpack.deps import engine
+from fpack.deps import engine, framework
 from fpack.deps import sbom as sbom_document
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache, default_root
@@ -47,7 +47,7 @@ def build(project: Project, target: Target, *, out: Path, reporter: Reporter,
     spec = dep_spec.read(project.dependencies, project.config_path)
     cache = Cache(Path(os.environ.get("FPACK_CACHE_DIR") or default_root()))
     if target == "gcp":  # functions-framework is resolved with the project's dependencies
-        spec = gcp.with_framework(spec, project.config_path, cache)
+        spec = framework.with_framework(spec, project.config_path, cache)
     deps = engine.prepare(spec, bp.platform, cache, reporter, refresh=refresh,
                           settings=engine.settings_for(project, target),
                           zipped=target != "gcp")

@@ -21,6 +21,7 @@ from fpack import limits
 from fpack.checks import Problem
 from fpack.checks.resolutions import IMAGE_ENV, Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
+from fpack.deps import framework
 from fpack.deps.cache import Cache
 from fpack.deps.keys import compiles_tree
 from fpack.deps.spec import DependencySpec
@@ -59,7 +60,11 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
     for target in targets:
         table = _table(project, target)
         platform = platform_for(project, target)
-        found = _resolution(spec, platform, table, cache, reporter,
+        # gcp resolves the project's spec with functions-framework, as its build does: the
+        # same spec finds the build's cached resolution, and checks what will be deployed.
+        resolved = framework.with_framework(spec, project.config_path, cache) \
+            if target == "gcp" and spec.kind != "none" else spec
+        found = _resolution(resolved, platform, table, cache, reporter,
                             compile_tree=compiles_tree(target, table.compile))
         problems += _wheels(spec, target, table, platform.label, found)
         if isinstance(found, Resolution):

@@ -21,18 +21,16 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import Final, Literal
 
 from fpack import limits
 from fpack.archive import ARCHIVE_VERSION, ZipWriter
 from fpack.artifact import Artifact
 from fpack.config import Trigger
-from fpack.deps import builder, bytecode, uv, wheels
-from fpack.deps import spec as dep_spec
+from fpack.deps import builder, bytecode, wheels
 from fpack.deps.cache import Cache, default_root
 from fpack.deps.engine import Dependencies, Package
+from fpack.deps.framework import FRAMEWORK
 from fpack.errors import BuildError, ConfigError
 from fpack.outputs import Outputs
 from fpack.plan import BuildPlan, FunctionPlan
@@ -41,14 +39,11 @@ from fpack.sources import SourceFile, digest
 from fpack.templating import render
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 SignatureType = Literal["http", "cloudevent"]
-FRAMEWORK: Final = "functions-framework"
-# What is resolved with the project's dependencies for the bundle.
-FRAMEWORK_REQUIREMENTS: Final = (FRAMEWORK,)
 VENDOR_DIR: Final = "wheels"
 VENDOR_ENV: Final = "GOOGLE_VENDOR_PIP_DEPENDENCIES"
 # Bump when the bytes of a bundle change for the same inputs (layout, templates, requirements).
@@ -68,65 +63,6 @@ def entry_source(fp: FunctionPlan) -> str:
     return render("gcp_main.py.j2", name=fn.name, module=fn.module, handler=fn.attr,
                   attr=fp.entry_attr, trigger=fn.trigger, style=fn.style,
                   signature=signature_type(fn.trigger), base_path=fn.base_path)
-
-
-# --- dependencies: the project's, plus functions-framework ------------------------------------
-
-
-def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
-                   cache: Cache) -> dep_spec.DependencySpec:
-    """`spec` with functions-framework added, as one requirements file in the cache: the framework
-    is resolved together with the project's dependencies, for the same platform, so its version
-    is pinned and audited like theirs."""
-    lines = (*_spec_lines(spec, config_path), *FRAMEWORK_REQUIREMENTS)
-    text = "# fpack: the project's dependencies and functions-framework, resolved together\n"
-    text += "".join(f"{line}\n" for line in lines)
-    key = hashlib.sha256(text.encode()).hexdigest()[:32]
-    path = cache.file("resolve", f"gcp-requirements.{key}", ".txt")
-    if not path.is_file():
-        cache.write_file("resolve", f"gcp-requirements.{key}", ".txt", text.encode())
-    shown = f"{spec.path.name} + " if spec.path else ""
-    return replace(dep_spec.read(path, config_path), label=f"{shown}functions-framework")
-
-
-def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, ...]:
-    match spec.kind:
-        case "none":
-            return ()
-        case "requirements":
-            assert spec.path is not None
-            return (f"-r {spec.path.resolve()}",)
-        case "pyproject":
-            assert spec.path is not None
-            return _pyproject_dependencies(spec.path, config_path)
-        case "uvlock":
-            assert spec.path is not None
-            return _without_hashes(uv.export_uvlock(spec.path))
-
-
-def _without_hashes(requirements: str) -> tuple[str, ...]:
-    """The requirement lines of an exported uv.lock, without their `--hash` options: hashes on
-    some lines would put the whole file in hash-checking mode, and functions-framework has none
-    there. The wheels chosen are checked against the index's hashes all the same."""
-    logical = requirements.replace("\\\n", " ")
-    lines = []
-    for line in logical.splitlines():
-        text = " ".join(w for w in line.split("#", 1)[0].split() if not w.startswith("--hash"))
-        if text:
-            lines.append(text)
-    return tuple(lines)
-
-
-def _pyproject_dependencies(path: Path, config_path: Path) -> tuple[str, ...]:
-    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
-    if "dependencies" in project.get("dynamic", []):
-        raise ConfigError(
-            f'{path}: [project] dynamic = ["dependencies"]: the gcp target needs them listed, to '
-            "resolve them together with functions-framework",
-            hint=f"list them in [project] dependencies, or point `dependencies` in {config_path} "
-            "at a requirements.txt",
-        )
-    return tuple(str(d) for d in project.get("dependencies", []))
 
 
 def requirements_text(plan: BuildPlan, packages: tuple[Package, ...], *, vendor: bool) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from fpack import config
 from fpack.checks import deps, resolutions
-from fpack.deps import engine, uv
+from fpack.deps import engine, framework, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.errors import DependencyError
@@ -54,6 +54,8 @@ def seed(project: config.Project, target: str, cache: Cache, text: str) -> str:
     """Put a resolution where `fpack build` would have cached it; returns its key."""
     platform = platform_for(project, target)  # type: ignore[arg-type]
     spec = dep_spec.read(project.dependencies, project.config_path)
+    if target == "gcp":  # the build resolves the project's spec with functions-framework
+        spec = framework.with_framework(spec, project.config_path, cache)
     image = resolutions.build_image(platform, None)
     key = resolutions.resolve_key(spec, platform, image, cache)
     cache.write_file("resolve", f"pylock.{key}", ".local.json", b"[]")  # no local sources

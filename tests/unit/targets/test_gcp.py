@@ -20,8 +20,8 @@ import pytest
 
 from fpack import build as building
 from fpack import config
+from fpack.deps import framework, wheels
 from fpack.deps import spec as dep_spec
-from fpack.deps import wheels
 from fpack.deps.cache import Cache, default_root
 from fpack.deps.engine import Dependencies, Package
 from fpack.errors import BuildError, ConfigError, DependencyError
@@ -299,7 +299,7 @@ def test_a_project_main_py_clashes_with_the_entry_point(project: config.Project)
 
 
 def _framework_spec(tmp_path: Path, spec: dep_spec.DependencySpec) -> str:
-    joined = gcp.with_framework(spec, tmp_path / "fpack.toml", Cache(default_root()))
+    joined = framework.with_framework(spec, tmp_path / "fpack.toml", Cache(default_root()))
     assert joined.kind == "requirements" and joined.path is not None
     return joined.path.read_text()
 
@@ -310,7 +310,7 @@ def test_framework_is_resolved_with_a_requirements_file(tmp_path: Path) -> None:
     spec = dep_spec.read(req, tmp_path / "fpack.toml")
     text = _framework_spec(tmp_path, spec)
     assert text.splitlines()[1:] == [f"-r {req}", "functions-framework"]
-    joined = gcp.with_framework(spec, tmp_path / "fpack.toml", Cache(default_root()))
+    joined = framework.with_framework(spec, tmp_path / "fpack.toml", Cache(default_root()))
     assert str(req.resolve()) in [name for name, _ in joined.files]  # an edit re-resolves
 
 
@@ -337,7 +337,8 @@ def test_framework_with_pyproject_dependencies(tmp_path: Path) -> None:
 def test_exported_uv_lock_loses_its_hashes() -> None:
     exported = ("anyio==4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via x\n"
                 'numpy==2.1 ; python_version >= "3.10" \\\n    --hash=sha256:cc\n')
-    assert gcp._without_hashes(exported) == ("anyio==4.0", 'numpy==2.1 ; python_version >= "3.10"')
+    assert framework._without_hashes(exported) == (
+        "anyio==4.0", 'numpy==2.1 ; python_version >= "3.10"')
 
 
 # --- the wheel store: download, verify, credentials ---------------------------------------------
