@@ -62,7 +62,9 @@ class Function:
     bucket: str | None = None  # storage: the S3 / Cloud Storage bucket whose objects trigger it
     queue: str | None = None  # queue on aws: the SQS queue ARN
     topic: str | None = None  # queue or schedule on gcp: the Pub/Sub topic
-    schedule: str | None = None  # schedule on aws: an EventBridge rate() or cron() expression
+    # schedule: an EventBridge rate() or cron() expression (aws as is; gcp converts it to the
+    # Cloud Scheduler job's unix-cron, fpack/schedules.py, which also takes a 5-field unix-cron)
+    schedule: str | None = None
     max_instances: int | None = None  # gcp: the service's max instance count
     base_path: str = ""  # asgi/wsgi: the prefix a custom domain's mapping leaves in the path
 

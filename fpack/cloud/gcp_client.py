@@ -79,7 +79,7 @@ class GcpClient:
         credentials = None
         if endpoint is not None:
             options["api_endpoint"] = endpoint
-            credentials = _anonymous_if_loopback(endpoint)
+            credentials = anonymous_if_loopback(endpoint)
         try:
             sdk = functions_v2.FunctionServiceClient(transport="rest", client_options=options,
                                                      credentials=credentials)
@@ -148,7 +148,7 @@ class GcpClient:
                           hint="run fpack deploy again: it continues where it stopped")
 
 
-def _anonymous_if_loopback(endpoint: str) -> Any:
+def anonymous_if_loopback(endpoint: str) -> Any:
     parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     if parts.scheme != "http":
         return None  # https: Application Default Credentials, as for Google's own endpoint

@@ -7,23 +7,35 @@ is neither uploaded nor rebuilt, and a function whose bundle and settings all ma
 Settings that differ without a new bundle are patched with an update mask naming only them.
 
 Triggers: storage → `google.cloud.storage.object.v1.finalized` on `bucket`; queue and schedule →
-`google.cloud.pubsub.topic.v1.messagePublished` on `topic` (a schedule is a Cloud Scheduler job
-publishing to that topic; creating the job is Cloud Scheduler's API and is left to the user).
-Function IDs are `<project>-<function>`, lower case.
+`google.cloud.pubsub.topic.v1.messagePublished` on `topic`. Function IDs are `<project>-<function>`,
+lower case.
+
+A schedule function also gets what fires it, planned with the function and shown by --dry-run: its
+`topic`, created before the function when missing (the trigger needs it), and, after the function,
+a Cloud Scheduler job with the function's ID in the function's region that publishes a small JSON
+message to the topic on `schedule` (converted to unix-cron by fpack.schedules, in Etc/UTC). The
+runtime makes a ScheduleEvent of that message's publishTime. A job that matches is not touched; one
+that differs is patched with an update mask naming only what differs; a paused job stays paused.
+Plans are pure (`plan`); only `read_live` and `apply` call the APIs, through GcpClient and
+SchedulerClient.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from fpack.cloud.gcp_client import FunctionConfig, GcpClient, LiveFunction, Trigger, endpoint_for
-from fpack.config import Project
+from fpack.cloud.gcp_scheduler import Job, SchedulerClient
+from fpack.config import Function, Project
 from fpack.deploy.models import Change, Deployment, Manifest, Outcome, Secrets, env_changes
 from fpack.errors import ConfigError
 from fpack.report import Reporter
+from fpack.schedules import unix_cron
 
 SHA_ENV: Final = "FPACK_BUNDLE_SHA256"
 STORAGE_EVENT: Final = "google.cloud.storage.object.v1.finalized"
@@ -37,6 +49,24 @@ MASKS: Final = {
     "environment": "service_config.environment_variables",
     "max instances": "service_config.max_instance_count", "trigger": "event_trigger",
 }
+SCHEDULE_TIME_ZONE: Final = "Etc/UTC"  # rate() and EventBridge cron() are UTC
+# Field name in a job's plan line -> the Cloud Scheduler update mask path that changes it.
+JOB_MASKS: Final = {"schedule": "schedule", "time zone": "timeZone", "topic": "pubsubTarget",
+                    "data": "pubsubTarget", "description": "description"}
+Action = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """The Cloud Scheduler job that fires a schedule function."""
+
+    parent: str  # projects/P/locations/R
+    job_id: str
+    job: Job
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent}/jobs/{self.job_id}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,10 +76,20 @@ class GcpSpec:
     function_id: str
     manifest: Manifest
     config: FunctionConfig
+    job: JobSpec | None = None  # schedule functions only
 
     @property
     def name(self) -> str:
         return f"{self.parent}/functions/{self.function_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpLive:
+    """What Google has for one function: read before planning."""
+
+    function: LiveFunction | None
+    topic_exists: bool = True  # the schedule's topic (True when there is no schedule)
+    job: Job | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,21 +110,69 @@ class GcpStep:
         return tuple(dict.fromkeys(MASKS[f.split(":")[0]] for f in self.fields))
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobStep:
+    spec: JobSpec
+    action: Action
+    fields: tuple[str, ...] = ()  # what differs, by name
+
+    def change(self) -> Change:
+        detail = self.spec.job.schedule if self.action == "create" else ", ".join(self.fields)
+        return Change(resource=f"scheduler job {self.spec.job_id}", action=self.action,
+                      detail=detail)
+
+    def mask(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(JOB_MASKS[f] for f in self.fields))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcpPlan:
+    """One function's steps, in the order they are applied: its topic, itself, its job."""
+
+    function: GcpStep
+    topic: str | None = None  # a schedule's topic to create first
+    job: JobStep | None = None
+
+    def changes(self) -> tuple[Change, ...]:
+        topic = _topic_change(self.topic) if self.topic else None
+        job = self.job.change() if self.job else None
+        return tuple(c for c in (topic, self.function.change(), job) if c is not None)
+
+    @property
+    def action(self) -> Action:
+        if self.function.action == "create":
+            return "create"
+        return "update" if any(c.action != "unchanged" for c in self.changes()) else "unchanged"
+
+
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
-           reporter: Reporter, client: GcpClient | None = None) -> Outcome:
+           reporter: Reporter, client: GcpClient | None = None,
+           scheduler: SchedulerClient | None = None) -> Outcome:
     specs = [spec(project, m) for m in manifests if m.kind == "function"]
     secrets = Secrets.of(s.config.env for s in specs)
-    gcp = client or GcpClient.connect(endpoint_for(project.gcp.api_endpoint, os.environ),
-                                      secrets=secrets)
-    steps = []
+    endpoint = endpoint_for(project.gcp.api_endpoint, os.environ)
+    gcp = client or GcpClient.connect(endpoint, secrets=secrets)
+    if scheduler is None and any(s.job for s in specs):
+        scheduler = SchedulerClient.connect(endpoint, secrets=secrets)
+    plans = []
     for s in specs:
         reporter.step(f"reading function {s.function_id}")
-        live = gcp.get(s.name)
-        steps.append((plan_function(s, live), live))
-    done = tuple(_result(step, live) if dry_run else apply(gcp, step, live, reporter)
-                 for step, live in steps)
-    return Outcome(dry_run=dry_run, changes=tuple(step.change() for step, _ in steps),
+        live = read_live(gcp, scheduler, s)
+        plans.append((plan(s, live), live))
+    done = tuple(_result(p, live.function) if dry_run else apply(gcp, scheduler, p, live, reporter)
+                 for p, live in plans)
+    return Outcome(dry_run=dry_run, changes=tuple(c for p, _ in plans for c in p.changes()),
                    deployments=done)
+
+
+def read_live(gcp: GcpClient, scheduler: SchedulerClient | None, s: GcpSpec) -> GcpLive:
+    """The function, and for a schedule its topic's existence and its job."""
+    function = gcp.get(s.name)
+    if s.job is None:
+        return GcpLive(function=function)
+    assert scheduler is not None, "deploy connects a SchedulerClient for schedule functions"
+    return GcpLive(function=function, topic_exists=scheduler.topic_exists(s.job.job.topic),
+                   job=scheduler.get_job(s.job.name))
 
 
 def spec(project: Project, m: Manifest) -> GcpSpec:
@@ -103,7 +191,28 @@ def spec(project: Project, m: Manifest) -> GcpSpec:
     )
     function_id = f"{project.name}-{fn.name}".lower().replace("_", "-")[:63]
     return GcpSpec(function=fn.name, parent=parent, function_id=function_id, manifest=m,
-                   config=config)
+                   config=config, job=_job(project, fn, parent, function_id, config.trigger))
+
+
+def _job(project: Project, fn: Function, parent: str, function_id: str,
+         trigger: Trigger | None) -> JobSpec | None:
+    """The Cloud Scheduler job that publishes to a schedule function's topic (pure)."""
+    if fn.trigger != "schedule":
+        return None
+    where = f"{project.config_path}: [functions.{fn.name}]"
+    if not fn.schedule:
+        raise ConfigError(f'{where}: trigger = "schedule" needs "schedule" to deploy to Cloud '
+                          'Functions, e.g. schedule = "rate(5 minutes)"')
+    assert trigger is not None, "_trigger raises for a schedule without a topic"
+    assert trigger.pubsub_topic is not None
+    # Pub/Sub refuses an empty message; the runtime reads only publishTime, so this is for people
+    # reading the topic (or event.raw).
+    data = json.dumps({"fpack": "schedule", "function": fn.name}, separators=(",", ":"))
+    job = Job(schedule=unix_cron(fn.schedule, where=where), time_zone=SCHEDULE_TIME_ZONE,
+              topic=trigger.pubsub_topic, data=base64.b64encode(data.encode()).decode(),
+              description=f"fpack: runs the {fn.name} function of {project.name} "
+                          f"(Cloud Function {function_id})")
+    return JobSpec(parent=parent, job_id=function_id, job=job)
 
 
 def _trigger(project: Project, name: str) -> Trigger | None:
@@ -145,11 +254,52 @@ def plan_function(s: GcpSpec, live: LiveFunction | None) -> GcpStep:
     return GcpStep(spec=s, action="update" if fields else "unchanged", fields=tuple(fields))
 
 
-def apply(gcp: GcpClient, step: GcpStep, live: LiveFunction | None,
+def plan(s: GcpSpec, live: GcpLive) -> GcpPlan:
+    """The function's steps, and a schedule's topic and job (pure)."""
+    if s.job is None:
+        return GcpPlan(function=plan_function(s, live.function))
+    return GcpPlan(function=plan_function(s, live.function),
+                   topic=None if live.topic_exists else s.job.job.topic,
+                   job=plan_job(s.job, live.job))
+
+
+def plan_job(want: JobSpec, have: Job | None) -> JobStep:
+    """Create the job, patch what differs, or leave it alone (pure)."""
+    if have is None:
+        return JobStep(spec=want, action="create")
+    job = want.job
+    fields = tuple(name for name, a, b in (
+        ("schedule", job.schedule, have.schedule), ("time zone", job.time_zone, have.time_zone),
+        ("topic", job.topic, have.topic), ("data", job.data, have.data),
+        ("description", job.description, have.description),
+    ) if a != b)
+    return JobStep(spec=want, action="update" if fields else "unchanged", fields=fields)
+
+
+def apply(gcp: GcpClient, scheduler: SchedulerClient | None, p: GcpPlan, live: GcpLive,
           reporter: Reporter) -> Deployment:
+    """The topic first (the trigger needs it), then the function, then the job that fires it."""
+    if p.topic is not None:
+        assert scheduler is not None
+        reporter.step(_topic_change(p.topic).line())
+        scheduler.create_topic(p.topic)
+    function = apply_function(gcp, p.function, live.function, reporter)
+    if p.job is not None and p.job.action != "unchanged":
+        assert scheduler is not None
+        reporter.step(p.job.change().line())
+        spec = p.job.spec
+        if p.job.action == "create":
+            scheduler.create_job(spec.parent, spec.job_id, spec.job)
+        else:
+            scheduler.update_job(spec.name, spec.job, p.job.mask())
+    return _result(p, function)
+
+
+def apply_function(gcp: GcpClient, step: GcpStep, live: LiveFunction | None,
+                   reporter: Reporter) -> LiveFunction | None:
     s = step.spec
     if step.action == "unchanged":
-        return _result(step, live)
+        return live
     reporter.step(step.change().line())
     assert s.manifest.path is not None
     source = gcp.upload(s.parent, s.manifest.path) if step.upload else None
@@ -158,11 +308,15 @@ def apply(gcp: GcpClient, step: GcpStep, live: LiveFunction | None,
         done = gcp.create(s.parent, s.function_id, s.config, source)
     else:
         done = gcp.update(s.name, s.config, source, step.mask())
-    return _result(step, done)
+    return done
 
 
-def _result(step: GcpStep, live: LiveFunction | None) -> Deployment:
-    return Deployment(function=step.spec.function, target="gcp", name=step.spec.name,
-                      action=step.action, url=live.url if live else None,
-                      digest=step.spec.manifest.sha256,
-                      changes=() if step.action == "unchanged" else (step.change(),))
+def _topic_change(topic: str) -> Change:
+    return Change(resource=f"topic {topic}", action="create")
+
+
+def _result(p: GcpPlan, live: LiveFunction | None) -> Deployment:
+    s = p.function.spec
+    return Deployment(function=s.function, target="gcp", name=s.name, action=p.action,
+                      url=live.url if live else None, digest=s.manifest.sha256,
+                      changes=tuple(c for c in p.changes() if c.action != "unchanged"))

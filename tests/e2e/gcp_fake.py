@@ -2,7 +2,10 @@
 keeps functions in a dict and records every request, so tests assert what fpack sent).
 
 Implements what `fpack deploy --target gcp` calls: generateUploadUrl, the signed-URL PUT,
-create/patch/get function and get operation. Operations complete on their first poll.
+create/patch/get function and get operation (Cloud Functions v2, under /v2/); get/create/patch
+Cloud Scheduler jobs and get/create Pub/Sub topics (both v1, under /v1/, on the same port, as an
+overridden endpoint that is not a `cloudfunctions` host is used for all three APIs). Operations
+complete on their first poll; a job PATCH changes only the fields its updateMask names.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class FakeCloudFunctions:
     functions: dict[str, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    topics: dict[str, dict[str, Any]] = field(default_factory=dict)
     port: int = 0
 
     def calls(self, method: str, suffix: str = "") -> list[Request]:
@@ -42,6 +47,8 @@ class FakeCloudFunctions:
 
     def handle(self, r: Request) -> tuple[int, dict[str, Any] | None]:
         self.requests.append(r)
+        if r.path.startswith("/v1/"):
+            return self._v1(r, r.path.removeprefix("/v1/"))
         path = r.path.removeprefix("/v2/")
         if r.method == "PUT" and r.path.startswith("/upload/"):
             self.uploads[r.path] = r.body
@@ -71,6 +78,33 @@ class FakeCloudFunctions:
         self.operations[name] = {"name": name, "done": True,
                                  "response": {"@type": FUNCTION_TYPE, **function}}
         return 200, {"name": name, "done": False}
+
+
+    def _v1(self, r: Request, path: str) -> tuple[int, dict[str, Any]]:
+        """Cloud Scheduler jobs and Pub/Sub topics."""
+        if r.method == "PUT" and "/topics/" in path:
+            if path in self.topics:
+                return error(409, f"Resource already exists in the project (resource={path}).",
+                             "ALREADY_EXISTS")
+            self.topics[path] = {"name": path}
+            return 200, self.topics[path]
+        if r.method == "POST" and path.endswith("/jobs"):
+            job = {**r.json(), "state": "ENABLED", "userUpdateTime": "2025-01-01T00:00:00Z"}
+            if job["name"] in self.jobs:
+                return error(409, f"Job {job['name']} already exists.", "ALREADY_EXISTS")
+            self.jobs[job["name"]] = job
+            return 200, job
+        if r.method == "PATCH" and path in self.jobs:
+            for mask in r.query["updateMask"][0].split(","):
+                self.jobs[path][mask] = r.json()[mask]
+            return 200, self.jobs[path]
+        if r.method == "GET" and (found := self.jobs.get(path) or self.topics.get(path)):
+            return 200, found
+        return error(404, f"{path} not found", "NOT_FOUND")
+
+
+def error(code: int, message: str, status: str) -> tuple[int, dict[str, Any]]:
+    return code, {"error": {"code": code, "message": message, "status": status}}
 
 
 def name_of(path: str) -> str:

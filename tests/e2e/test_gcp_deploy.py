@@ -1,12 +1,15 @@
 """`fpack deploy --target gcp` against a fake of the Cloud Functions v2 REST API on loopback.
 
 The fake records every request: the tests assert the bytes uploaded, the runtime, the entry point,
-the event trigger, and that a repeat deploy with nothing changed sends no create and no patch.
+the event trigger, a schedule's topic and Cloud Scheduler job, and that a repeat deploy with nothing
+changed sends no create and no patch.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +115,44 @@ def test_plain_http_endpoint_off_loopback_is_refused(project: Path) -> None:
     assert proc.returncode == 2
     assert 'api_endpoint = "http://functions.example.com": plain http is allowed only on ' \
         "loopback" in proc.stderr
+
+
+def test_a_schedule_function_gets_its_topic_and_scheduler_job(fake: FakeCloudFunctions,
+                                                             project: Path) -> None:
+    toml = project / "fpack.toml"
+    toml.write_text(toml.read_text().replace('trigger = "schedule"\n',
+                                             'trigger = "schedule"\ntopic = "ticks"\n'))
+    topic, job_name = "projects/photos-demo/topics/ticks", f"{PARENT}/jobs/photos-tick"
+
+    plan = deploy(project, "gcp", "--function", "tick", "--dry-run")["plan"]
+
+    assert plan == ["create  topic projects/photos-demo/topics/ticks",
+                    "create  function photos-tick",
+                    "create  scheduler job photos-tick  (*/5 * * * *)"]
+    assert {r.method for r in fake.requests} == {"GET"}
+
+    deploy(project, "gcp", "--function", "tick")
+
+    writes = [(r.method, r.path) for r in fake.requests if r.method != "GET"]
+    assert writes.index(("PUT", f"/v1/{topic}")) < writes.index(("POST", f"/v2/{PARENT}/functions"))
+    assert writes[-1] == ("POST", f"/v1/{PARENT}/jobs")
+    assert fake.functions[f"{PARENT}/functions/photos-tick"]["eventTrigger"]["pubsubTopic"] == topic
+    job = fake.jobs[job_name]
+    assert (job["schedule"], job["timeZone"]) == ("*/5 * * * *", "Etc/UTC")
+    assert job["pubsubTarget"]["topicName"] == topic
+    assert json.loads(base64.b64decode(job["pubsubTarget"]["data"])) == {
+        "fpack": "schedule", "function": "tick"}
+    assert "fpack" in job["description"]
+
+    sent = len(fake.requests)
+    again = deploy(project, "gcp", "--function", "tick")
+    assert {r.method for r in fake.requests[sent:]} == {"GET"}
+    assert again["deployments"][0]["action"] == "unchanged"
+
+    toml.write_text(toml.read_text().replace("rate(5 minutes)", "cron(0/15 8-17 ? * 2-6 *)"))
+    changed = deploy(project, "gcp", "--function", "tick")
+    (patch,) = fake.calls("PATCH")
+    assert patch.path == f"/v1/{job_name}"
+    assert patch.query["updateMask"] == ["schedule"]
+    assert fake.jobs[job_name]["schedule"] == "*/15 8-17 * * 1-5"
+    assert changed["deployments"][0]["changes"] == ["update  scheduler job photos-tick  (schedule)"]

@@ -1,8 +1,12 @@
-"""The Cloud Functions deploy plan as data: spec from fpack.toml and a manifest, live state in."""
+"""The Cloud Functions deploy plan as data: spec from fpack.toml and a manifest, live state in;
+for a schedule function, also its topic and Cloud Scheduler job."""
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,8 @@ from fpack.cloud.gcp_client import LiveFunction, Trigger
 from fpack.deploy import gcp
 from fpack.deploy.models import read_manifest
 from fpack.errors import ConfigError
+from fpack.runtime.api import ScheduleEvent
+from fpack.runtime.cloudevents import to_portable
 
 TOML = """
 [project]
@@ -77,3 +83,94 @@ def test_a_pubsub_function_without_topic_cannot_be_deployed(tmp_path: Path) -> N
     assert str(info.value) == (
         f'{tmp_path / "fpack.toml"}: [functions.consume]: trigger = "queue" needs "topic" to '
         'deploy to Cloud Functions, e.g. topic = "photos"')
+
+
+SCHEDULE_TOML = TOML + """
+[functions.tick]
+handler = "app:tick"
+trigger = "schedule"
+topic = "ticks"
+schedule = "cron(0/15 8-17 ? * MON-FRI *)"
+"""
+TICK = {**MANIFEST, "function": "tick", "handler": "tick", "path": "dist/gcp/tick.zip"}
+
+
+def schedule_spec(tmp_path: Path, toml: str = SCHEDULE_TOML) -> gcp.GcpSpec:
+    (tmp_path / "fpack.toml").write_text(toml)
+    project = config.load(tmp_path / "fpack.toml")
+    return gcp.spec(project, read_manifest(TICK, tmp_path))
+
+
+def test_a_schedule_function_carries_its_job(tmp_path: Path) -> None:
+    s = schedule_spec(tmp_path)
+    assert s.job is not None
+    assert s.job.name == "projects/demo/locations/europe-west1/jobs/photos-tick"
+    job = s.job.job
+    assert (job.schedule, job.time_zone, job.topic) == (
+        "*/15 8-17 * * MON-FRI", "Etc/UTC", "projects/demo/topics/ticks")
+    assert job.description == "fpack: runs the tick function of photos (Cloud Function photos-tick)"
+    assert json.loads(base64.b64decode(job.data)) == {"fpack": "schedule", "function": "tick"}
+
+
+def test_the_published_job_data_reaches_the_handler_as_a_schedule_event(tmp_path: Path) -> None:
+    job = schedule_spec(tmp_path).job
+    assert job is not None
+    # What Eventarc delivers for the message Cloud Scheduler publishes (cloudevents.py's source).
+    data = {"subscription": "projects/demo/subscriptions/eventarc-tick",
+            "message": {"data": job.job.data, "messageId": "42",
+                        "publishTime": "2025-03-04T08:15:00.123Z"}}
+    attributes = {"specversion": "1.0", "id": "42", "type": gcp.PUBSUB_EVENT,
+                  "source": f"//pubsub.googleapis.com/{job.job.topic}"}
+    event = to_portable("schedule", attributes, json.dumps(data), raw=None)
+    assert event == ScheduleEvent(time=datetime(2025, 3, 4, 8, 15, 0, 123000, tzinfo=timezone.utc))
+
+
+def test_a_first_deploy_creates_the_topic_then_the_function_then_the_job(tmp_path: Path) -> None:
+    plan = gcp.plan(schedule_spec(tmp_path), gcp.GcpLive(function=None, topic_exists=False))
+    assert [c.line() for c in plan.changes()] == [
+        "create  topic projects/demo/topics/ticks", "create  function photos-tick",
+        "create  scheduler job photos-tick  (*/15 8-17 * * MON-FRI)"]
+    assert plan.action == "create"
+
+
+def test_a_matching_job_is_left_alone_and_a_differing_one_patched(tmp_path: Path) -> None:
+    s = schedule_spec(tmp_path)
+    assert s.job is not None
+    function = LiveFunction(name=s.name, config=s.config, url=None, state="ACTIVE")
+    same = gcp.plan(s, gcp.GcpLive(function=function, job=s.job.job))
+    assert [c.action for c in same.changes()] == ["unchanged", "unchanged"]
+    assert same.action == "unchanged"
+
+    older = replace(s.job.job, schedule="*/5 * * * *", topic="projects/demo/topics/old",
+                    data="e30=")
+    changed = gcp.plan(s, gcp.GcpLive(function=function, job=older))
+    assert changed.job is not None
+    assert changed.job.change().line() == (
+        "update  scheduler job photos-tick  (schedule, topic, data)")
+    assert changed.job.mask() == ("schedule", "pubsubTarget")
+    assert changed.action == "update"
+    assert gcp.plan_job(s.job, replace(s.job.job, time_zone="Europe/Paris")).mask() == ("timeZone",)
+
+
+def test_only_schedule_functions_get_a_job(spec: gcp.GcpSpec) -> None:
+    assert spec.job is None
+    assert gcp.plan(spec, gcp.GcpLive(function=None)).changes() == (
+        gcp.plan_function(spec, None).change(),)
+
+
+def test_a_schedule_function_without_schedule_cannot_be_deployed(tmp_path: Path) -> None:
+    toml = SCHEDULE_TOML.replace('schedule = "cron(0/15 8-17 ? * MON-FRI *)"\n', "")
+    with pytest.raises(ConfigError) as info:
+        schedule_spec(tmp_path, toml)
+    assert str(info.value) == (
+        f'{tmp_path / "fpack.toml"}: [functions.tick]: trigger = "schedule" needs "schedule" to '
+        'deploy to Cloud Functions, e.g. schedule = "rate(5 minutes)"')
+
+
+def test_a_schedule_unix_cron_cannot_say_is_a_config_error(tmp_path: Path) -> None:
+    toml = SCHEDULE_TOML.replace("cron(0/15 8-17 ? * MON-FRI *)", "cron(0 12 L * ? *)")
+    with pytest.raises(ConfigError) as info:
+        schedule_spec(tmp_path, toml)
+    assert str(info.value).startswith(
+        f'{tmp_path / "fpack.toml"}: [functions.tick] schedule = "cron(0 12 L * ? *)": the day of '
+        'month "L" uses L, W or #')
