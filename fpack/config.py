@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
+from fpack import schedules
 from fpack.config_schema import (
     HANDLER_RE,
     NAME_RE,
@@ -325,6 +326,8 @@ def _wiring(r: Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str,
             f' queue = "{t["queue"]}": expected an SQS queue ARN, e.g. '
             '"arn:aws:sqs:us-east-1:123456789012:orders".',
         )
+    if "schedule" in t:  # its form only: what a target cannot run is that deploy's error
+        schedules.check_form(t["schedule"], where=f"{r.path}: {where}")
     keys = ("url", "bucket", "queue", "topic", "schedule", "max_instances")
     return {k: t[k] for k in keys if k in t}
 

@@ -1,9 +1,11 @@
-"""A function's `schedule` setting → Cloud Scheduler's unix-cron (5 fields). Pure: no I/O.
+"""A function's `schedule` setting → Cloud Scheduler's unix-cron (5 fields), or EventBridge's
+expression. Pure: no I/O.
 
-fpack.toml's `schedule` is an EventBridge expression, which the aws deployer hands to EventBridge
-as is: `rate(N minutes|hours|days)` or `cron(minutes hours day-of-month month day-of-week year)`.
-Cloud Scheduler takes unix-cron instead, so the gcp deployer converts it here; a plain 5-field
-unix-cron is accepted as is (it deploys to gcp only: EventBridge would refuse it).
+fpack.toml's `schedule` is an EventBridge expression, `rate(N minutes|hours|days)` or
+`cron(minutes hours day-of-month month day-of-week year)`, or a 5-field unix-cron. Cloud Scheduler
+takes unix-cron, so the gcp deployer converts with `unix_cron`; EventBridge takes its own, so the
+aws deployer converts a unix-cron with `eventbridge`. Config loading checks only the form
+(`check_form`): `rate(7 minutes)` is fine on AWS though unix-cron cannot say it.
 - EventBridge: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html
 - Cloud Scheduler: https://cloud.google.com/scheduler/docs/configuring/cron-job-schedules
 A rate becomes a clock-aligned `*/N` (EventBridge counts from the rule's creation instead), so only
@@ -60,6 +62,17 @@ class _Invalid(ValueError):
     def __init__(self, problem: str, fix: str) -> None:
         super().__init__(problem)
         self.fix = fix
+
+
+def check_form(expression: str, *, where: str) -> None:
+    """Refuse what is none of the three forms (a typo, a missing field) when fpack.toml is read."""
+    text = expression.strip()
+    rate, cron = _RATE.fullmatch(text), _CRON.fullmatch(text)
+    if (rate and int(rate.group(1)) >= 1) or (cron and len(cron.group(1).split()) == 6) \
+            or (not rate and not cron and len(text.split()) == 5):
+        return
+    raise ConfigError(f'{where} schedule = "{expression}": {EXPECTED}',
+                      hint='e.g. schedule = "rate(5 minutes)" or "cron(0 12 * * ? *)"')
 
 
 def unix_cron(expression: str, *, where: str) -> str:
@@ -186,3 +199,35 @@ def _value(value: str, field: Field, *, aws: bool) -> str:
 def _span(field: Field) -> str:
     names = f" or {field.names[0]}-{field.names[-1]}" if field.names else ""
     return f"{field.low}-{field.high}{names}"
+
+
+def eventbridge(expression: str, *, where: str) -> str:
+    """The EventBridge expression for `expression`: rate() and cron() as they are, a unix-cron
+    as cron() (day of week 1-7, a year of *, and "?" in the day field left open, as EventBridge
+    requires). ConfigError when unix-cron fixes both the day of month and the day of week, which
+    EventBridge cannot say (unix-cron runs on either; EventBridge wants one to be "?")."""
+    text = expression.strip()
+    if _RATE.fullmatch(text) or _CRON.fullmatch(text):
+        return text
+    unix_cron(text, where=where)  # a malformed value gets the same message as for gcp
+    minute, hour, dom, month, dow = text.split()
+    if dow == "*":
+        dow = "?"
+    elif dom == "*":
+        dom = "?"
+    else:
+        raise ConfigError(
+            f'{where} schedule = "{expression}": sets both a day of month ("{dom}") and a day of '
+            f'week ("{dow}"); EventBridge needs one of them to be "?"',
+            hint="write it as an EventBridge cron() with one day field set to ?, e.g. "
+            f'"cron({minute} {hour} {dom} {month} ? *)"')
+    # EventBridge documents increments as start/step: */N is written from each field's first value.
+    fields = (minute, hour, dom, month, _aws_days(dow))
+    starts = ("0", "0", "1", "1", "1")
+    return "cron(" + " ".join(f.replace("*/", f"{low}/") for f, low in zip(fields, starts,
+                                                                            strict=True)) + " *)"
+
+
+def _aws_days(field: str) -> str:
+    """A unix-cron day-of-week field with EventBridge's numbers (SUN = 1 rather than 0)."""
+    return re.sub(r"(?<![/\d])\d+", lambda m: str(int(m.group()) + 1), field)  # not a /step

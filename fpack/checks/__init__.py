@@ -20,6 +20,7 @@ from typing import Final
 CODES: Final[dict[str, str]] = {
     "FP101": "fpack.toml is not valid",
     "FP102": "a function's style cannot run on a configured target",
+    "FP103": "a function's schedule cannot be said in a configured target's scheduler",
     "FP201": "a handler's module is not among the packaged files",
     "FP202": "a handler's module does not define the handler",
     "FP203": "a handler's module does not parse",

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from fpack import handlers
+from fpack import handlers, schedules
 from fpack.checks import Problem, toml_line
 from fpack.config import Function, Project, style_fits
+from fpack.errors import ConfigError
 from fpack.platforms import Target
 from fpack.sources import SourceFile
 
@@ -25,6 +26,7 @@ def check(project: Project, files: Sequence[SourceFile], targets: Sequence[Targe
     for fn in project.functions.values():
         line = toml_line(toml, f"functions.{fn.name}", "handler")
         problems += _styles(project, fn, targets, toml)
+        problems += _schedule(project, fn, targets, toml)
         problems += _handler(project, fn, files, line)
     return problems
 
@@ -39,6 +41,27 @@ def _styles(project: Project, fn: Function, targets: Sequence[Target], toml: str
                 path=project.config_path, line=toml_line(toml, f"functions.{fn.name}", "style"),
                 code="FP102", message=f'[functions.{fn.name}] style = "{fn.style}" cannot run on '
                 f'{on}; use style = "portable", or check with --target for the others'))
+    return problems
+
+
+# How each target's deploy turns `schedule` into its scheduler's expression (gcp: Cloud Scheduler's
+# unix-cron; aws: EventBridge's); docker images are scheduled by whatever runs them.
+_SCHEDULERS: Final = {"aws": schedules.eventbridge, "gcp": schedules.unix_cron}
+
+
+def _schedule(project: Project, fn: Function, targets: Sequence[Target],
+              toml: str) -> list[Problem]:
+    problems = []
+    for target in targets:
+        convert = _SCHEDULERS.get(target)
+        if fn.schedule is None or convert is None:
+            continue
+        try:
+            convert(fn.schedule, where=f"[functions.{fn.name}]")
+        except ConfigError as e:
+            problems.append(Problem(
+                path=project.config_path, line=toml_line(toml, f"functions.{fn.name}", "schedule"),
+                code="FP103", message=f"{target}: {e.message} ({e.hint})"))
     return problems
 
 

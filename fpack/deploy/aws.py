@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final, assert_never
 
-from fpack import limits
+from fpack import limits, schedules
 from fpack.cloud.aws_client import AwsClient, Code, Settings
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
@@ -95,7 +95,10 @@ def _wiring(project: Project, name: str) -> p.Wiring | None:
         case "queue":
             return p.Wiring(kind="queue", source=fn.queue) if fn.queue else None
         case "schedule":
-            return p.Wiring(kind="schedule", source=fn.schedule) if fn.schedule else None
+            if not fn.schedule:
+                return None
+            where = f"{project.config_path}: [functions.{name}]"
+            return p.Wiring(kind="schedule", source=schedules.eventbridge(fn.schedule, where=where))
         case _:
             assert_never(fn.trigger)
 

@@ -83,6 +83,25 @@ def test_each_problem_is_one_line_then_a_summary(tmp_path: Path,
                    "3 file(s), target(s) aws, gcp)\n")
 
 
+@pytest.mark.parametrize(("schedule", "refused_on"), [
+    ("rate(7 minutes)", "gcp"),  # fine for EventBridge; unix-cron cannot say it evenly
+    ("0 9 1 * 1", "aws"),  # fine for unix-cron; EventBridge needs a "?" in a day field
+    ("cron(0 9 ? * MON-FRI *)", None),
+])
+def test_a_schedule_a_target_cannot_say_is_fp103_on_that_target(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        schedule: str, refused_on: str | None) -> None:
+    toml = TOML + (f'\n[functions.tick]\nhandler = "app.jobs:tick"\ntrigger = "schedule"\n'
+                   f'schedule = "{schedule}"\ntopic = "ticks"\n[targets.gcp]\n')
+    code, out, _ = check(capsys, monkeypatch,
+                         make(tmp_path, toml, jobs=JOBS + "\n\ndef tick(event):\n    pass\n"))
+    assert code == (1 if refused_on else 0)
+    if refused_on:
+        (line,) = out
+        assert line.startswith(f'fpack.toml:17: FP103 {refused_on}: [functions.tick] schedule = '
+                               f'"{schedule}": ')
+
+
 def test_target_option_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     toml = TOML + ('\n[functions.legacy]\nhandler = "app.web:legacy"\nstyle = "lambda"\n'

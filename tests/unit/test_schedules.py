@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fpack.errors import ConfigError
-from fpack.schedules import unix_cron
+from fpack.schedules import check_form, eventbridge, unix_cron
 
 WHERE = "fpack.toml: [functions.tick]"
 
@@ -109,3 +109,42 @@ def test_a_cron_with_the_wrong_number_of_fields() -> None:
 ])
 def test_values_out_of_range_or_shape(expression: str, problem: str) -> None:
     assert error(expression).startswith(f'{WHERE} schedule = "{expression}": {problem}')
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("rate(7 minutes)", "rate(7 minutes)"),  # EventBridge's own forms go through as they are
+    ("cron(0 12 L * ? *)", "cron(0 12 L * ? *)"),
+    ("*/5 * * * *", "cron(0/5 * * * ? *)"),
+    ("0 9 * * 1-5", "cron(0 9 ? * 2-6 *)"),  # unix SUN = 0, EventBridge SUN = 1
+    ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
+    ("0 0 * * 1-5/2", "cron(0 0 ? * 2-6/2 *)"),  # the step is not a day
+    ("0 9 * * MON-FRI", "cron(0 9 ? * MON-FRI *)"),
+    ("0 0 1 * *", "cron(0 0 1 * ? *)"),
+    ("0 */2 */3 * *", "cron(0 0/2 1/3 * ? *)"),
+])
+def test_eventbridge_takes_its_own_forms_and_converts_unix_cron(expression: str,
+                                                                expected: str) -> None:
+    assert eventbridge(expression, where=WHERE) == expected
+
+
+def test_eventbridge_refuses_a_unix_cron_that_fixes_both_day_fields() -> None:
+    with pytest.raises(ConfigError) as e:
+        eventbridge("0 9 1 * 1", where=WHERE)
+    assert e.value.message == (
+        'fpack.toml: [functions.tick] schedule = "0 9 1 * 1": sets both a day of month ("1") and '
+        'a day of week ("1"); EventBridge needs one of them to be "?"')
+    assert e.value.hint is not None and '"cron(0 9 1 * ? *)"' in e.value.hint
+
+
+@pytest.mark.parametrize("expression", ["rate(5 minutes)", "rate(7 minutes)", "cron(0 12 L * ? *)",
+                                        "0 9 * * 1-5"])
+def test_the_form_check_at_load_lets_every_target_specific_form_through(expression: str) -> None:
+    check_form(expression, where=WHERE)  # what one target cannot run is that deploy's error
+
+
+@pytest.mark.parametrize("expression", ["rate(5 minute", "rate(0 minutes)", "cron(0 12 * *)",
+                                        "every 5 minutes", "*/5 * * *"])
+def test_the_form_check_at_load_refuses_what_is_no_schedule(expression: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        check_form(expression, where=WHERE)
+    assert e.value.message.startswith(f'{WHERE} schedule = "{expression}": expected rate(N ')
