@@ -68,11 +68,23 @@ cp /tmp/fpack-out/*.whl /out/
 chown -R "$FPACK_OWNER" /out
 """
 # Known failure signatures in a build's output, and what to do about each.
+# The first sign found in a failed build's output picks the hint: most specific first ("gcc" is in
+# every compile line, so a missing header must be recognised before a missing compiler).
 _HINTS: Final[Mapping[str, str]] = {
     "CERTIFICATE_VERIFY_FAILED": "the container does not trust the index's certificate: set "
     "PIP_CERT or SSL_CERT_FILE to the CA bundle your pip uses (fpack mounts it into the container)",
     "Python.h": "the build image has no Python headers: use an image with python3-dev, or set "
     "[targets.T] build_image / FPACK_BUILD_IMAGE",
+    "pg_config": "the build needs PostgreSQL's client library (pg_config, libpq): depend on "
+    "psycopg2-binary or psycopg[binary], which publish manylinux wheels, or build in an image "
+    "with libpq-dev (build_image)",
+    "Rust compiler": "the package builds Rust code and the build image has no Rust toolchain: pin "
+    "a version with a wheel for the target, or use a build image with rustc and cargo",
+    "Cargo, the Rust package manager": "the package builds Rust code and the build image has no "
+    "Rust toolchain: pin a version with a wheel for the target, or use a build image with cargo",
+    ".h: No such file or directory": "a C header the package includes is not in the build image "
+    "(see the line above): use a build image of your own with its -dev package installed "
+    "(build_image / FPACK_BUILD_IMAGE), or pin a version with a wheel for the target",
     "gcc": "the build image has no C compiler: use an image with build-essential, or set "
     "[targets.T] build_image / FPACK_BUILD_IMAGE",
     "Could not find a version": "the container cannot reach the package index: check the proxy "

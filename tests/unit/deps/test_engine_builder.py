@@ -157,3 +157,21 @@ def test_a_failed_build_shows_its_output_redacted_with_a_targeted_hint() -> None
         "    SSLError(SSLCertVerificationError('[SSL: CERTIFICATE_VERIFY_FAILED]'))\n"
         "  hint: the container does not trust the index's certificate: set PIP_CERT or "
         "SSL_CERT_FILE to the CA bundle your pip uses (fpack mounts it into the container)")
+
+
+@pytest.mark.parametrize(("output", "hint_starts"), [
+    ("gcc -pthread -c ext.c\next.c:1:10: fatal error: ffi.h: No such file or directory\n"
+     "error: command '/usr/bin/gcc' failed with exit code 1", "a C header the package includes"),
+    ("error: command 'gcc' failed: No such file or directory", "the build image has no C compiler"),
+    ("Error: pg_config executable not found.\npg_config is required to build psycopg2 from source.",
+     "the build needs PostgreSQL's client library"),
+    ("error: can't find Rust compiler", "the package builds Rust code"),
+    ("something else broke", "pin a version of ext that publishes a wheel"),
+])
+def test_a_failed_source_build_gets_the_hint_its_output_calls_for(output: str,
+                                                                  hint_starts: str) -> None:
+    """A missing header is recognised before a missing compiler: 'gcc' is in every compile line."""
+    with pytest.raises(DependencyError) as e:
+        builder._check_result(RunResult(exit_code=1, stdout="", stderr=output), SDIST, AL2_X86,
+                              "build-image")
+    assert (e.value.hint or "").startswith(hint_starts)
