@@ -144,6 +144,9 @@ def deploy(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")] = Path("dist"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Delete the functions (and their triggers) fpack deployed for this "
+        "project that fpack.toml no longer names (aws, gcp; not with --function)")] = False,
 ) -> None:
     """Build what is stale, then deploy every function (or --function) to one target."""
     from fpack import deploy as deploying  # noqa: PLC0415
@@ -151,7 +154,7 @@ def deploy(
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out
     outcome = deploying.run(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
-                            only=function or (), dry_run=dry_run)
+                            only=function or (), dry_run=dry_run, prune=prune)
     if as_json:
         typer.echo(json.dumps({"dry_run": outcome.dry_run,
                                "plan": [c.line() for c in outcome.changes],
@@ -164,7 +167,8 @@ def deploy(
             typer.echo(f"  {change.line()}")
     for d in outcome.deployments:
         extra = "  ".join(x for x in (d.version and f"version {d.version}", d.digest, d.url) if x)
-        done = "unchanged" if d.action == "unchanged" else f"{d.action}d"
+        done = {"unchanged": "unchanged", "keep": "kept (not in fpack.toml; --prune deletes it)"
+                }.get(d.action, f"{d.action}d")
         done = f"would be {done}" if dry_run and d.action != "unchanged" else done
         typer.echo(f"{d.function}: {d.name} {done}" + (f"  {extra}" if extra else ""))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -48,6 +48,7 @@ class LambdaConfig:
     state: str
     last_update_status: str
     reason: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)  # the function's (not the version's)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,10 +164,14 @@ class AwsClient(WiringCalls):
             params["Qualifier"] = qualifier
         got = self.call("lambda", "get_function", what=f"function {name}", missing_ok=True,
                         **params)
-        return None if got is None else _config(got["Configuration"], got.get("Code", {}))
+        if got is None:
+            return None
+        return replace(_config(got["Configuration"], got.get("Code", {})),
+                       tags=dict(got.get("Tags") or {}))
 
-    def create_function(self, name: str, settings: Settings, code: Code) -> LambdaConfig:
-        params = {"FunctionName": name, "Code": code.params(), "Publish": False,
+    def create_function(self, name: str, settings: Settings, code: Code,
+                        tags: Mapping[str, str]) -> LambdaConfig:
+        params = {"FunctionName": name, "Code": code.params(), "Publish": False, "Tags": dict(tags),
                   **_settings_params(settings, image=code.image_uri is not None)}
         if code.image_uri is not None:
             params["PackageType"] = "Image"
@@ -217,6 +222,51 @@ class AwsClient(WiringCalls):
         operation = "update_alias" if exists else "create_alias"
         self.call("lambda", operation, what=f"alias {name}:{alias}", FunctionName=name,
                   Name=alias, FunctionVersion=version)
+
+    # --- ownership, and deleting what fpack.toml no longer names ----------------------------------
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        self.call("lambda", "tag_resource", what=f"function {arn.rsplit(':', 1)[1]}",
+                  Resource=arn, Tags=dict(tags))
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        """A function's tags; empty when it is gone meanwhile."""
+        got = self.call("lambda", "list_tags", what=f"function {arn.rsplit(':', 1)[1]}",
+                        missing_ok=True, Resource=arn)
+        return {} if got is None else dict(got.get("Tags") or {})
+
+    def functions_named(self, prefix: str) -> dict[str, str]:
+        """Name -> unqualified ARN of every function in the region whose name starts `prefix`."""
+        found: dict[str, str] = {}
+        marker: str | None = None
+        while True:
+            extra: dict[str, Any] = {"Marker": marker} if marker else {}
+            got = self.call("lambda", "list_functions", what=f"functions {prefix}*", **extra)
+            found.update((f["FunctionName"], f["FunctionArn"]) for f in got.get("Functions", [])
+                         if str(f["FunctionName"]).startswith(prefix))
+            marker = got.get("NextMarker")
+            if not marker:
+                return found
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """Alias name -> alias ARN, for every alias of the function."""
+        found: dict[str, str] = {}
+        marker: str | None = None
+        while True:
+            extra: dict[str, Any] = {"Marker": marker} if marker else {}
+            got = self.call("lambda", "list_aliases", what=f"function {name}", missing_ok=True,
+                            FunctionName=name, **extra)
+            if got is None:
+                return found
+            found.update((a["Name"], a["AliasArn"]) for a in got.get("Aliases", []))
+            marker = got.get("NextMarker")
+            if not marker:
+                return found
+
+    def delete_function(self, name: str) -> None:
+        """Delete the function with its versions and aliases; one already gone counts as done."""
+        self.call("lambda", "delete_function", what=f"function {name}", missing_ok=True,
+                  FunctionName=name)
 
     # --- layers -------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The AWS calls around a Lambda function, as methods `AwsClient` inherits: the artifact bucket for
 large zips, Function URLs, resource-policy permissions, S3 notifications, SQS event source
-mappings, EventBridge schedules and ECR repositories.
+mappings, EventBridge schedules and ECR repositories; and, for --prune, finding and removing the
+triggers of a function fpack is about to delete (only entries that point at that function).
 
 Split from aws_client.py only to keep modules small; every call goes through `AwsClient.call`, so
 retries and error messages are the same. Each read returns None (or empty) for "not there yet".
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +21,12 @@ from fpack.errors import DeployError
 # The events a storage function receives: the portable StorageEvent has kind "created"/"deleted".
 S3_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 RESPONSE_TYPES: Final = ("ReportBatchItemFailures",)  # a failed message is retried alone
+_S3_SOURCE: Final = re.compile(r"^arn:[^:]+:s3:::([^/]+)$")
+
+
+def points_at(arn: str, function_arn: str) -> bool:
+    """Whether `arn` is the function's (unqualified) ARN or one of its versions or aliases."""
+    return arn == function_arn or arn.startswith(f"{function_arn}:")
 
 
 class WiringCalls:
@@ -134,6 +142,80 @@ class WiringCalls:
         self.call("events", "put_targets", what=f"rule {rule}", Rule=rule,
                   Targets=[{"Id": "fpack", "Arn": function_arn}])
         return str(got["RuleArn"])
+
+    # --- removing a deleted function's triggers (--prune) ----------------------------------------
+
+    def rule_targets(self, rule: str) -> dict[str, str] | None:
+        """Target id -> ARN of an EventBridge rule; None when there is no such rule."""
+        if self.call("events", "describe_rule", what=f"rule {rule}", missing_ok=True,
+                     Name=rule) is None:
+            return None
+        got = self.call("events", "list_targets_by_rule", what=f"rule {rule}", missing_ok=True,
+                        Rule=rule)
+        return {t["Id"]: t["Arn"] for t in (got or {}).get("Targets", [])}
+
+    def unschedule(self, rule: str, target_ids: tuple[str, ...], *, delete_rule: bool) -> None:
+        """Remove the targets (a rule with targets cannot be deleted), then the rule if asked."""
+        if target_ids:
+            self.call("events", "remove_targets", what=f"rule {rule}", missing_ok=True,
+                      Rule=rule, Ids=list(target_ids))
+        if delete_rule:
+            self.call("events", "delete_rule", what=f"rule {rule}", missing_ok=True, Name=rule)
+
+    def mappings_of(self, function_arn: str) -> dict[str, str]:
+        """UUID -> event source ARN of the event source mappings that invoke `function_arn`."""
+        found: dict[str, str] = {}
+        marker: str | None = None
+        while True:
+            extra = {"Marker": marker} if marker else {}
+            got = self.call("lambda", "list_event_source_mappings", missing_ok=True,
+                            what=f"function {function_arn}", FunctionName=function_arn, **extra)
+            found.update((m["UUID"], m.get("EventSourceArn", ""))
+                         for m in (got or {}).get("EventSourceMappings", []))
+            marker = (got or {}).get("NextMarker")
+            if not marker:
+                return found
+
+    def delete_mapping(self, uuid: str) -> None:
+        self.call("lambda", "delete_event_source_mapping", what=f"event source mapping {uuid}",
+                  missing_ok=True, UUID=uuid)
+
+    def policy_buckets(self, name: str, qualifier: str | None) -> frozenset[str]:
+        """The S3 buckets the function's (or alias's) resource policy lets invoke it."""
+        extra = {"Qualifier": qualifier} if qualifier else {}
+        got = self.call("lambda", "get_policy", what=f"policy of {name}", missing_ok=True,
+                        FunctionName=name, **extra)
+        if got is None:
+            return frozenset()
+        found: set[str] = set()
+        for statement in json.loads(got["Policy"]).get("Statement", []):
+            for condition in (statement.get("Condition") or {}).values():
+                found.update(m.group(1) for v in condition.values()
+                             if isinstance(v, str) and (m := _S3_SOURCE.match(v)))
+        return frozenset(found)
+
+    def notifies(self, bucket: str, function_arn: str) -> bool:
+        """Whether any of the bucket's notifications invokes the function (or a version/alias)."""
+        got = self.call("s3", "get_bucket_notification_configuration", what=f"bucket {bucket}",
+                        missing_ok=True, Bucket=bucket)
+        return any(points_at(str(e.get("LambdaFunctionArn", "")), function_arn)
+                   for e in (got or {}).get("LambdaFunctionConfigurations", []))
+
+    def remove_notifications(self, bucket: str, function_arn: str) -> None:
+        """Drop the entries that invoke the function, keeping every other notification."""
+        got = self.call("s3", "get_bucket_notification_configuration", what=f"bucket {bucket}",
+                        missing_ok=True, Bucket=bucket)
+        if got is None:
+            return  # the bucket is gone: so are its notifications
+        config = {k: v for k, v in got.items() if k != "ResponseMetadata"}
+        entries = config.get("LambdaFunctionConfigurations", [])
+        kept = [e for e in entries if not points_at(str(e.get("LambdaFunctionArn", "")),
+                                                    function_arn)]
+        if len(kept) == len(entries):
+            return
+        config["LambdaFunctionConfigurations"] = kept
+        self.call("s3", "put_bucket_notification_configuration", what=f"bucket {bucket}",
+                  Bucket=bucket, NotificationConfiguration=config)
 
     # --- ECR ----------------------------------------------------------------------------------
 

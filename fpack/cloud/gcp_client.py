@@ -5,6 +5,7 @@ for a plain-http endpoint on loopback (a local emulator or the tests' fake), whi
 credentials; anonymous credentials are refused anywhere else. The endpoint is
 `[targets.gcp] api_endpoint`, else FPACK_GCP_API_ENDPOINT, else Google's. Transient errors (429,
 500, 503) and the long-running operations are retried/polled here with the injected `sleep`.
+Functions are listed by label (`labeled`) and deleted (`delete`) only for --prune.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FunctionConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     max_instances: int | None = None
     trigger: Trigger | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +117,25 @@ class GcpClient:
             raise
         return _live(got)
 
+    def labeled(self, parent: str, key: str, value: str) -> list[LiveFunction]:
+        """The functions under `parent` whose label `key` is `value` (AIP-160 filter; the labels
+        are checked again here, so a looser filter on the server side cannot widen the set)."""
+        request = {"parent": parent, "filter": f'labels.{key}="{value}"'}
+        found = self.call(f"list functions in {parent}",
+                          lambda: list(self.sdk.list_functions(request=request)))
+        return [_live(f) for f in found if f.labels.get(key) == value]
+
+    def delete(self, name: str) -> None:
+        """Delete a function and wait for it; one already gone counts as done."""
+        from google.api_core import exceptions  # noqa: PLC0415
+
+        try:
+            op = self.call(f"delete {name}", self.sdk.delete_function, request={"name": name})
+            self._finish(f"delete {name}", op)
+        except DeployError as e:
+            if not isinstance(e.__cause__, exceptions.NotFound):
+                raise
+
     def upload(self, parent: str, bundle: Path) -> dict[str, str]:
         """Upload a bundle to a fresh signed URL; returns the storage source to build from."""
         got = self.call("generateUploadUrl", self.sdk.generate_upload_url,
@@ -139,9 +160,13 @@ class GcpClient:
 
     def _wait(self, what: str, op: Any) -> LiveFunction:
         """Poll the long-running operation with our sleep, then take its result."""
+        return _live(self._finish(what, op))
+
+    def _finish(self, what: str, op: Any) -> Any:
+        """Poll the long-running operation with our sleep; its result (raises if it failed)."""
         for delay in (*self.backoff.delays(), None):
             if self.call(what, op.done, retry=None):
-                return _live(self.call(what, op.result, timeout=0))
+                return self.call(what, op.result, timeout=0)
             if delay is not None:
                 self.sleep(delay)
         raise DeployError(f"Cloud Functions: {what} did not finish",
@@ -186,6 +211,8 @@ def _function_body(name: str, c: FunctionConfig, source: dict[str, str] | None) 
     if c.max_instances is not None:
         service["max_instance_count"] = c.max_instances
     body: dict[str, Any] = {"name": name, "build_config": build, "service_config": service}
+    if c.labels:
+        body["labels"] = dict(c.labels)
     if c.trigger is not None:
         body["event_trigger"] = _trigger_body(c.trigger)
     return body
@@ -212,6 +239,6 @@ def _live(f: Any) -> LiveFunction:
         runtime=f.build_config.runtime, entry_point=f.build_config.entry_point,
         build_env=dict(f.build_config.environment_variables), memory=sc.available_memory,
         timeout=sc.timeout_seconds, env=dict(sc.environment_variables),
-        max_instances=sc.max_instance_count or None, trigger=trigger,
+        max_instances=sc.max_instance_count or None, trigger=trigger, labels=dict(f.labels),
     )
     return LiveFunction(name=f.name, config=config, url=sc.uri or None, state=f.state.name)

@@ -121,6 +121,11 @@ class SchedulerClient:
                              params={"updateMask": ",".join(mask)}, json=job_body(name, job))
         return job_of(body)
 
+    def delete_job(self, name: str) -> None:
+        """Delete a job; one already gone (404) counts as done."""
+        self._send("Cloud Scheduler", f"delete job {name}", "DELETE",
+                   f"{self.endpoints.scheduler}/v1/{name}", accept=(404,))
+
     def topic_exists(self, topic: str) -> bool:
         status, _ = self._send("Pub/Sub", f"get topic {topic}", "GET",
                                f"{self.endpoints.pubsub}/v1/{topic}", accept=(404,))

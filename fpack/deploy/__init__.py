@@ -3,6 +3,11 @@
 A deployer reads the build manifests (design.md's contract) and the cloud's current state through
 a typed adapter (fpack/cloud), plans with frozen data, then applies the plan, or only renders it
 for --dry-run. Nothing here imports a cloud SDK at import time.
+
+Functions removed from fpack.toml: a whole-project deploy to aws or gcp (`PRUNING`) also finds the
+ones fpack deployed for this project (by their ownership tag or label) and keeps them, naming them
+in the plan, or with --prune deletes them. A --function deploy does not look for them, and the
+docker target refuses --prune.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from fpack.deploy import aws, gcp, registry
-from fpack.deploy.models import Manifest, Outcome, read_manifest
+from fpack.deploy.models import Manifest, Orphans, Outcome, read_manifest
+from fpack.errors import UsageError
 from fpack.outputs import Outputs
 
 if TYPE_CHECKING:
@@ -28,20 +34,50 @@ class Deployer(Protocol):
                reporter: Reporter) -> Outcome: ...
 
 
+class PruningDeployer(Protocol):
+    def deploy(self, project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
+               reporter: Reporter, orphans: Orphans) -> Outcome: ...
+
+
 DEPLOYERS: Final[dict[Target, Deployer]] = {"aws": aws, "gcp": gcp, "docker": registry}
+# The deployers that find (and with --prune delete) the functions fpack.toml no longer names.
+PRUNING: Final[dict[Target, PruningDeployer]] = {"aws": aws, "gcp": gcp}
 
 
 def run(project: Project, target: Target, *, out: Path, reporter: Reporter,
-        only: Sequence[str] = (), dry_run: bool = False) -> Outcome:
+        only: Sequence[str] = (), dry_run: bool = False, prune: bool = False) -> Outcome:
     """Build what is stale (the build skips what is fresh), then deploy it."""
     from fpack import build  # noqa: PLC0415 - the build machinery is heavy; deploy pays for it
 
+    orphans = orphan_policy(target, only=only, prune=prune)
     artifacts = build.build(project, target, out=out, reporter=reporter, only=only)
     manifests = [read_manifest(a.manifest(project.root), project.root) for a in artifacts]
-    outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter)
+    pruning = PRUNING.get(target)
+    if pruning is not None:
+        outcome = pruning.deploy(project, manifests, dry_run=dry_run, reporter=reporter,
+                                 orphans=orphans)
+    else:
+        outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter)
     if target == "docker" and not dry_run:
         record_digests(project, artifacts, outcome)
     return outcome
+
+
+def orphan_policy(target: Target, *, only: Sequence[str], prune: bool) -> Orphans:
+    """What the deploy does about functions gone from fpack.toml; --prune where it cannot apply
+    is a usage error rather than a silent no-op."""
+    if prune and target not in PRUNING:
+        raise UsageError(f"--prune works with --target {' or '.join(PRUNING)}, not {target}: "
+                         "the docker target pushes images and deletes nothing (its lambda "
+                         "flavor included)",
+                         hint="drop --prune, or deploy with --target aws or --target gcp")
+    if prune and only:
+        raise UsageError("--prune needs the whole project, to know which functions fpack.toml "
+                         "no longer names; it cannot be used with --function",
+                         hint="drop --function to prune, or --prune to deploy only some functions")
+    if only:
+        return "ignore"  # functions left out of a --function deploy are not orphans
+    return "delete" if prune else "keep"
 
 
 def record_digests(project: Project, artifacts: Sequence[Artifact], outcome: Outcome) -> None:

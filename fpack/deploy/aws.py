@@ -7,6 +7,11 @@ asks AWS what it has; `aws_plan.plan` decides the steps (pure); `Executor` appli
 --dry-run. Lambda functions are named `<project>-<function>`; the layer keeps its zip's name.
 The docker target's lambda flavor comes through `deploy` too, with `images` (function → pushed
 image URI by digest) in place of zips.
+
+A whole-project deploy (`orphans` "keep" or "delete") also lists the functions named
+`<project>-*`, reads the tags of those fpack.toml does not name, and plans the ones tagged
+`fpack:project=<project>` as orphans (aws_plan's docstring); with --prune (`orphans="delete"`) it
+reads their triggers too and deletes all of it after every create and update succeeded.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Final, assert_never
 
 from fpack import limits, schedules
 from fpack.cloud.aws_client import AwsClient, Code, Settings
+from fpack.cloud.aws_wiring import points_at
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
-from fpack.deploy.models import Deployment, Manifest, Outcome, Secrets
-from fpack.errors import ConfigError
+from fpack.deploy.models import Deployment, Manifest, Orphans, Outcome, Secrets
+from fpack.errors import ConfigError, DeployError
 from fpack.report import Reporter, human_size
 
 DIRECT_UPLOAD_MAX: Final = limits.LAMBDA_DIRECT_UPLOAD_MAX
@@ -28,7 +34,7 @@ DIRECT_UPLOAD_MAX: Final = limits.LAMBDA_DIRECT_UPLOAD_MAX
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
            reporter: Reporter, client: AwsClient | None = None,
            images: Mapping[str, str] | None = None,
-           direct_upload_max: int = DIRECT_UPLOAD_MAX) -> Outcome:
+           direct_upload_max: int = DIRECT_UPLOAD_MAX, orphans: Orphans = "ignore") -> Outcome:
     layers, functions = specs(project, manifests, images=images)
     placement = p.Placement(direct_max=direct_upload_max, bucket=project.aws.artifact_bucket,
                             create_bucket=project.aws.create_bucket)
@@ -38,7 +44,9 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
     reporter.step(f"reading the state of {len(functions)} function(s) in {aws.region}")
     live_layers = {layer.name: tuple(aws.layer_versions(layer.name)) for layer in layers}
     live = {f.name: read_live(aws, f) for f in functions}
-    plan = p.plan(layers, functions, live_layers, live, placement)
+    found = _look_for_orphans(aws, project, orphans, reporter)
+    plan = p.plan(layers, functions, live_layers, live, placement, orphans=found,
+                  prune=orphans == "delete")
     done = display(plan) if dry_run else Executor(aws, plan, reporter).run()
     return Outcome(dry_run=dry_run, changes=plan.changes(), deployments=done)
 
@@ -74,7 +82,8 @@ def _function_spec(project: Project, m: Manifest,
     return p.FunctionSpec(function=fn.name, name=name, alias=project.aws.alias,
                           code_sha256="" if image else m.code_sha256,
                           zip_path=None if image else m.path, size=m.size, image_uri=image,
-                          settings=settings, wiring=_wiring(project, fn.name))
+                          settings=settings, wiring=_wiring(project, fn.name),
+                          tags=p.owner_tags(project.name, fn.name))
 
 
 def _role(project: Project) -> str:
@@ -145,10 +154,60 @@ def notification_id(spec: p.FunctionSpec) -> str:
     return f"fpack-{spec.name}"
 
 
+def _look_for_orphans(aws: AwsClient, project: Project, orphans: Orphans,
+                      reporter: Reporter) -> tuple[p.Orphan, ...]:
+    """Without --prune, looking is a courtesy: an identity that may not list functions or read
+    tags (lambda:ListFunctions, lambda:ListTags) still deploys, with a warning."""
+    if orphans == "ignore":
+        return ()
+    try:
+        return read_orphans(aws, project, orphans, reporter)
+    except DeployError as e:
+        if orphans == "delete":
+            raise
+        reporter.warn(f"{e.message}: functions removed from fpack.toml were not looked for")
+        return ()
+
+
+def read_orphans(aws: AwsClient, project: Project, orphans: Orphans,
+                 reporter: Reporter) -> tuple[p.Orphan, ...]:
+    """This project's functions that fpack.toml no longer names; their triggers when deleting."""
+    prefix = f"{project.name}-"
+    wanted = {f"{prefix}{name}" for name in project.functions}
+    reporter.step(f"looking for functions {prefix}* that fpack.toml no longer names")
+    arns = {n: arn for n, arn in aws.functions_named(prefix).items() if n not in wanted}
+    tags = {n: aws.tags_of(arn) for n, arn in arns.items()}
+    return tuple(_orphan(aws, name, arns[name], tags[name], read=orphans == "delete")
+                 for name in p.orphan_names(project.name, wanted, tags))
+
+
+def _orphan(aws: AwsClient, name: str, arn: str, tags: Mapping[str, str], *,
+            read: bool) -> p.Orphan:
+    """The orphan, with (when `read`) what fpack wired to it: its rule's targets that invoke it,
+    the mappings of the function and its aliases, and the buckets its policies let invoke it."""
+    orphan = p.Orphan(name=name, function=tags.get(p.OWNER_FUNCTION, name), arn=arn)
+    if not read:
+        return orphan
+    aliases = aws.aliases(name)
+    targets = aws.rule_targets(p.rule_of(name)) or {}
+    mine = tuple(sorted(i for i, t in targets.items() if points_at(t, arn)))
+    mappings = {k: v for q in (arn, *aliases.values()) for k, v in aws.mappings_of(q).items()}
+    buckets = {b for q in (None, *aliases) for b in aws.policy_buckets(name, q)}
+    return p.Orphan(name=name, function=orphan.function, arn=arn, rule_targets=mine,
+                    rule_shared=len(mine) < len(targets), mappings=mappings,
+                    buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))))
+
+
 def display(plan: p.AwsPlan) -> tuple[Deployment, ...]:
     """The display-only executor: what each function would undergo, nothing called."""
     return tuple(_result(fp, version=fp.live.alias_version, url=fp.live.url)
-                 for fp in plan.functions)
+                 for fp in plan.functions) + tuple(_orphan_result(op) for op in plan.orphans)
+
+
+def _orphan_result(op: p.OrphanPlan) -> Deployment:
+    return Deployment(function=op.orphan.function, target="aws", name=op.orphan.name,
+                      action="delete" if op.delete else "keep",
+                      changes=tuple(s.change() for s in op.steps))
 
 
 def _result(fp: p.FunctionPlan, *, version: str | None, url: str | None) -> Deployment:
@@ -182,7 +241,30 @@ class Executor:
             name = fp.spec.name
             done.append(_result(fp, version=self.versions.get(name, fp.live.alias_version),
                                 url=self.urls.get(name, fp.live.url)))
+        for op in self.plan.orphans:  # only once every create and update has succeeded
+            for prune in op.steps:
+                self.reporter.step(prune.change().line())
+                self.prune(prune)
+            done.append(_orphan_result(op))
         return tuple(done)
+
+    def prune(self, step: p.PruneStep) -> None:
+        """One step; every call takes "not found" as done: a stopped deploy converges when rerun."""
+        o = step.orphan
+        match step:
+            case p.Keep():
+                pass
+            case p.Unschedule():
+                self.aws.unschedule(p.rule_of(o.name), o.rule_targets,
+                                    delete_rule=not o.rule_shared)
+            case p.Unmap():
+                self.aws.delete_mapping(step.uuid)
+            case p.Unnotify():
+                self.aws.remove_notifications(step.bucket, o.arn)
+            case p.Delete():
+                self.aws.delete_function(o.name)
+            case _:
+                assert_never(step)
 
     def apply(self, step: p.Step) -> None:
         match step:
@@ -205,6 +287,8 @@ class Executor:
                                         principal=step.principal, source_arn=self._source(step))
             case p.Wire():
                 self._wire(step)
+            case p.Tag():
+                self.aws.tag(self.arns[step.spec.name], step.tags)
             case _:
                 assert_never(step)
 
@@ -226,7 +310,8 @@ class Executor:
         else:
             code = Code(zip_path=spec.zip_path, s3=step.s3, image_uri=spec.image_uri)
             if isinstance(step, p.CreateFunction):
-                self.arns[spec.name] = self.aws.create_function(spec.name, settings, code).arn
+                self.arns[spec.name] = self.aws.create_function(spec.name, settings, code,
+                                                                spec.tags).arn
             else:
                 self.aws.update_code(spec.name, code, spec.settings.arch)
         self.aws.wait_ready(spec.name)

@@ -9,14 +9,19 @@ No I/O. The plan decides, per function, what would be created, updated or left a
   yet point at a version with exactly this code and settings: so a deploy interrupted between the
   update and the release converges when run again, and a failed one leaves the alias alone;
 - triggers (Function URL, S3 notification, SQS mapping, EventBridge schedule) and the permissions
-  they need are added only when missing or different. They always point at the alias.
+  they need are added only when missing or different. They always point at the alias;
+- ownership: every function is tagged `fpack:project` and `fpack:function` (on create, or when a
+  tag is missing: a function that has them gets no write). Only a function with the project's name
+  prefix AND its `fpack:project` tag is ever an orphan (deployed by fpack, gone from fpack.toml);
+  orphans are kept and named, or with --prune deleted after every create and update: first their
+  EventBridge rule, SQS mappings and S3 notification entries, then the function.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -25,6 +30,8 @@ from fpack.cloud.aws_wiring import RESPONSE_TYPES, S3_EVENTS
 from fpack.deploy.models import Change, env_changes
 
 LAYER_MARK: Final = "fpack sha256:"
+OWNER_PROJECT: Final = "fpack:project"
+OWNER_FUNCTION: Final = "fpack:function"
 WiringKind = Literal["url", "bucket", "queue", "schedule"]
 
 
@@ -61,10 +68,35 @@ class FunctionSpec:
     image_uri: str | None
     settings: Settings
     wiring: Wiring | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)  # see `owner_tags`
 
     @property
     def rule(self) -> str:
-        return f"{self.name}-schedule"[:64]
+        return rule_of(self.name)
+
+
+def rule_of(name: str) -> str:
+    """The EventBridge rule fpack makes for a schedule function."""
+    return f"{name}-schedule"[:64]
+
+
+def owner_tags(project: str, function: str) -> dict[str, str]:
+    """The tags that mark a function as deployed by fpack for `project`."""
+    return {OWNER_PROJECT: project, OWNER_FUNCTION: function}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Orphan:
+    """A function fpack deployed for this project that fpack.toml no longer names. Its triggers
+    are read only when it is to be deleted; each points at this function (or its versions)."""
+
+    name: str
+    function: str  # its fpack:function tag
+    arn: str  # unqualified
+    rule_targets: tuple[str, ...] = ()  # ids of the targets of `rule_of(name)` that invoke it
+    rule_shared: bool = False  # that rule has other targets too: keep the rule itself
+    mappings: Mapping[str, str] = field(default_factory=dict)  # UUID -> event source ARN
+    buckets: tuple[str, ...] = ()  # buckets with notification entries that invoke it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,8 +211,85 @@ class Wire:
                       detail=self.wiring.source if self.wiring.kind == "schedule" else "")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Tag:
+    """Add the ownership tags a function lacks (one deployed before fpack tagged, or by hand)."""
+
+    spec: FunctionSpec
+    tags: Mapping[str, str]
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.spec.name}", action="update",
+                      detail="tags " + " ".join(sorted(self.tags)))
+
+
 Step = Upload | PublishLayer | CreateFunction | UpdateCode | UpdateSettings | Release | CreateUrl \
-    | Permit | Wire
+    | Permit | Wire | Tag
+
+
+# --- orphans: kept, or with --prune deleted, triggers first ---------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Keep:
+    orphan: Orphan
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.orphan.name}", action="keep",
+                      detail="not in fpack.toml; --prune deletes it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unschedule:
+    orphan: Orphan
+
+    def change(self) -> Change:
+        rule = rule_of(self.orphan.name)
+        if self.orphan.rule_shared:
+            return Change(resource=f"EventBridge rule {rule}", action="update",
+                          detail="its target removed; the rule has others, so it stays")
+        return Change(resource=f"EventBridge rule {rule}", action="delete")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unmap:
+    orphan: Orphan
+    uuid: str
+
+    def change(self) -> Change:
+        return Change(resource=f"SQS mapping from {self.orphan.mappings[self.uuid]}",
+                      action="delete", detail=self.uuid)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unnotify:
+    orphan: Orphan
+    bucket: str
+
+    def change(self) -> Change:
+        return Change(resource=f"S3 notification on bucket {self.bucket}", action="delete",
+                      detail=f"the entries that invoke {self.orphan.name}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delete:
+    orphan: Orphan
+
+    def change(self) -> Change:
+        return Change(resource=f"function {self.orphan.name}", action="delete")
+
+
+PruneStep = Keep | Unschedule | Unmap | Unnotify | Delete
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrphanPlan:
+    orphan: Orphan
+    steps: tuple[PruneStep, ...]
+
+    @property
+    def delete(self) -> bool:
+        return any(isinstance(s, Delete) for s in self.steps)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +304,7 @@ class AwsPlan:
     layer_steps: tuple[Step, ...]
     layer_arns: Mapping[str, str]  # layer name -> the version to attach, when it already exists
     functions: tuple[FunctionPlan, ...]
+    orphans: tuple[OrphanPlan, ...] = ()
 
     def changes(self) -> tuple[Change, ...]:
         lines = [s.change() for s in self.layer_steps]
@@ -204,6 +314,7 @@ class AwsPlan:
         for fp in self.functions:
             lines += [s.change() for s in fp.steps] or [
                 Change(resource=f"function {fp.spec.name}", action="unchanged")]
+        lines += [s.change() for op in self.orphans for s in op.steps]
         return tuple(lines)
 
 
@@ -224,8 +335,9 @@ class Placement:
 
 def plan(layers: tuple[LayerSpec, ...], functions: tuple[FunctionSpec, ...],
          live_layers: Mapping[str, tuple[LayerVersion, ...]],
-         live: Mapping[str, LiveFunction], placement: Placement) -> AwsPlan:
-    """Everything a deploy would do, given what AWS has now."""
+         live: Mapping[str, LiveFunction], placement: Placement, *,
+         orphans: Sequence[Orphan] = (), prune: bool = False) -> AwsPlan:
+    """Everything a deploy would do, given what AWS has now (and the orphans found)."""
     layer_steps: list[Step] = []
     known: dict[str, str] = {}
     for layer in layers:
@@ -237,7 +349,27 @@ def plan(layers: tuple[LayerSpec, ...], functions: tuple[FunctionSpec, ...],
         layer_steps += [*_uploads(s3, layer.path, placement), PublishLayer(layer=layer, s3=s3)]
     fplans = tuple(_function(spec, live.get(spec.name, LiveFunction()), known, placement)
                    for spec in functions)
-    return AwsPlan(layer_steps=tuple(layer_steps), layer_arns=known, functions=fplans)
+    return AwsPlan(layer_steps=tuple(layer_steps), layer_arns=known, functions=fplans,
+                   orphans=tuple(plan_orphan(o, prune=prune) for o in orphans))
+
+
+def orphan_names(project: str, wanted: Collection[str],
+                 tags: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+    """The functions, among those with the project's name prefix (name -> tags), that fpack
+    deployed for `project` and fpack.toml no longer names. One without the tag is never one."""
+    return tuple(sorted(name for name, t in tags.items()
+                        if name.startswith(f"{project}-") and name not in wanted
+                        and t.get(OWNER_PROJECT) == project))
+
+
+def plan_orphan(orphan: Orphan, *, prune: bool) -> OrphanPlan:
+    """Keep it (named in the plan), or delete its triggers and then it."""
+    if not prune:
+        return OrphanPlan(orphan=orphan, steps=(Keep(orphan=orphan),))
+    steps: list[PruneStep] = [Unschedule(orphan=orphan)] if orphan.rule_targets else []
+    steps += [Unmap(orphan=orphan, uuid=uuid) for uuid in sorted(orphan.mappings)]
+    steps += [Unnotify(orphan=orphan, bucket=b) for b in orphan.buckets]
+    return OrphanPlan(orphan=orphan, steps=(*steps, Delete(orphan=orphan)))
 
 
 def _uploads(s3: tuple[str, str] | None, path: Path | None, placement: Placement) -> list[Step]:
@@ -258,6 +390,8 @@ def _function(spec: FunctionSpec, live: LiveFunction, known: Mapping[str, str],
         return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
     code = code_differs(spec, live.latest) or live.latest.last_update_status == "Failed"
     fields = settings_differ(spec, live.latest, known)
+    if missing := {k: v for k, v in spec.tags.items() if live.latest.tags.get(k) != v}:
+        steps.append(Tag(spec=spec, tags=missing))  # first: ownership even if the update fails
     if code:
         steps += [*_uploads(s3, spec.zip_path, placement),
                   UpdateCode(spec=spec, s3=s3)]
@@ -265,7 +399,7 @@ def _function(spec: FunctionSpec, live: LiveFunction, known: Mapping[str, str],
         steps.append(UpdateSettings(spec=spec, fields=fields))
     released = live.released is not None and not code_differs(spec, live.released) \
         and not settings_differ(spec, live.released, known)
-    if code or fields or not released:
+    if code or fields or not released:  # a Tag alone needs no new version: tags are the function's
         steps.append(Release(spec=spec, alias_exists=live.alias_version is not None))
     return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
 

@@ -18,10 +18,15 @@ from typing import Any, Literal
 from fpack.cloud.safety import Backoff, Secrets
 from fpack.errors import DeployError
 
-__all__ = ["Backoff", "Change", "Deployment", "Manifest", "Outcome", "Secrets", "env_changes",
-           "read_manifest"]
+__all__ = ["Backoff", "Change", "Deployment", "Manifest", "Orphans", "Outcome", "Secrets",
+           "env_changes", "read_manifest"]
 
-Action = Literal["create", "update", "unchanged"]
+# "delete" and "keep" are for functions fpack deployed that fpack.toml no longer names: deleted
+# with --prune, kept (and named in the plan) without it.
+Action = Literal["create", "update", "unchanged", "delete", "keep"]
+# What a deploy does about such functions: "ignore" (a --function deploy does not look for them),
+# "keep" (a whole-project deploy lists them), "delete" (--prune).
+Orphans = Literal["ignore", "keep", "delete"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +38,8 @@ class Change:
     detail: str = ""  # what differs, by name only (never a value)
 
     def line(self) -> str:
-        verb = {"create": "create", "update": "update", "unchanged": "leave"}[self.action]
+        verb = {"create": "create", "update": "update", "unchanged": "leave", "delete": "delete",
+                "keep": "keep"}[self.action]
         return f"{verb:<7} {self.resource}" + (f"  ({self.detail})" if self.detail else "")
 
 

@@ -2,15 +2,18 @@
 keeps functions in a dict and records every request, so tests assert what fpack sent).
 
 Implements what `fpack deploy --target gcp` calls: generateUploadUrl, the signed-URL PUT,
-create/patch/get function and get operation (Cloud Functions v2, under /v2/); get/create/patch
-Cloud Scheduler jobs and get/create Pub/Sub topics (both v1, under /v1/, on the same port, as an
-overridden endpoint that is not a `cloudfunctions` host is used for all three APIs). Operations
-complete on their first poll; a job PATCH changes only the fields its updateMask names.
+create/patch/get/delete function, list functions with a label filter and get operation (Cloud
+Functions v2, under /v2/); get/create/patch/delete Cloud Scheduler jobs and get/create Pub/Sub
+topics (both v1, under /v1/, on the same port, as an overridden endpoint that is not a
+`cloudfunctions` host is used for all three APIs). Operations complete on their first poll; a job
+PATCH changes only the fields its updateMask names. A list filter other than one
+`labels.KEY="VALUE"` is answered 400, so a test notices when fpack starts sending another.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
+EMPTY_TYPE = "type.googleapis.com/google.protobuf.Empty"
+LABEL_FILTER = re.compile(r'^labels\.([a-z0-9_-]+)="([a-z0-9_-]*)"$')
 
 
 @dataclass
@@ -62,6 +67,11 @@ class FakeCloudFunctions:
             return self._operation({**r.json(), "name": name})
         if r.method == "PATCH" and name_of(path) in self.functions:
             return self._operation(merge(self.functions[name_of(path)], r.json()))
+        if r.method == "GET" and path.endswith("/functions"):
+            return self._list(path.removesuffix("/functions"), r.query.get("filter", [""])[0])
+        if r.method == "DELETE" and path in self.functions:
+            del self.functions[path]
+            return self._done(path.rsplit("/functions/", 1)[0], {"@type": EMPTY_TYPE})
         if r.method == "GET" and path in self.operations:
             return 200, self.operations[path]
         if r.method == "GET" and path in self.functions:
@@ -74,10 +84,23 @@ class FakeCloudFunctions:
             f"https://{function['name'].rsplit('/', 1)[1]}-fake.a.run.app"
         self.functions[function["name"]] = function
         parent = function["name"].rsplit("/functions/", 1)[0]
+        return self._done(parent, {"@type": FUNCTION_TYPE, **function})
+
+    def _done(self, parent: str, response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """An operation that is done by its first poll."""
         name = f"{parent}/operations/op-{len(self.operations) + 1}"
-        self.operations[name] = {"name": name, "done": True,
-                                 "response": {"@type": FUNCTION_TYPE, **function}}
+        self.operations[name] = {"name": name, "done": True, "response": response}
         return 200, {"name": name, "done": False}
+
+    def _list(self, parent: str, filter_: str) -> tuple[int, dict[str, Any]]:
+        match = LABEL_FILTER.match(filter_)
+        if match is None:
+            return error(400, f"the fake does not understand filter {filter_!r}",
+                         "INVALID_ARGUMENT")
+        key, value = match.groups()
+        return 200, {"functions": [f for name, f in sorted(self.functions.items())
+                                   if name.startswith(f"{parent}/functions/")
+                                   and f.get("labels", {}).get(key) == value]}
 
 
     def _v1(self, r: Request, path: str) -> tuple[int, dict[str, Any]]:
@@ -98,6 +121,9 @@ class FakeCloudFunctions:
             for mask in r.query["updateMask"][0].split(","):
                 self.jobs[path][mask] = r.json()[mask]
             return 200, self.jobs[path]
+        if r.method == "DELETE" and path in self.jobs:
+            del self.jobs[path]
+            return 200, {}
         if r.method == "GET" and (found := self.jobs.get(path) or self.topics.get(path)):
             return 200, found
         return error(404, f"{path} not found", "NOT_FOUND")
@@ -135,7 +161,7 @@ def serve(fake: FakeCloudFunctions) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = _any
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

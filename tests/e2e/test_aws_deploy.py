@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from fpack.deploy import aws as aws_deploy
 from fpack.deploy.models import Manifest, read_manifest
 from fpack.errors import DeployError
 from fpack.report import NullReporter
-from tests.e2e.conftest import ACCOUNT, REGION, deploy
+from tests.e2e.conftest import ACCOUNT, REGION, deploy, fpack
 
 pytestmark = pytest.mark.e2e
 FUNCTIONS = ("hello", "thumbnail", "consume", "tick")
@@ -44,7 +47,7 @@ def _versions(aws: Any, name: str) -> list[str]:
     return [v["Version"] for v in got if v["Version"] != "$LATEST"]
 
 
-def _state(aws: Any) -> dict[str, Any]:
+def _state(aws: Any, functions: tuple[str, ...] = FUNCTIONS) -> dict[str, Any]:
     lam = aws("lambda")
     return {
         "layers": [v["Description"] for v in
@@ -52,7 +55,7 @@ def _state(aws: Any) -> dict[str, Any]:
         **{fn: {"sha": lam.get_function(FunctionName=f"photos-{fn}")["Configuration"]["CodeSha256"],
                 "versions": _versions(aws, f"photos-{fn}"),
                 "alias": lam.get_alias(FunctionName=f"photos-{fn}", Name="live")["FunctionVersion"]}
-           for fn in FUNCTIONS},
+           for fn in functions},
     }
 
 
@@ -203,3 +206,109 @@ def test_large_zips_go_through_the_artifact_bucket(aws: Any, example: Path) -> N
     assert len(keys) == 5 and all(k.startswith("fpack/photos-") for k in keys)
     got = aws("lambda").get_function(FunctionName="photos-hello")["Configuration"]
     assert got["CodeSha256"] == _code_sha256(example, "hello")
+
+
+# --- functions removed from fpack.toml: kept and named, or deleted with --prune -------------------
+
+
+def _remove_function(project: Path, function: str) -> None:
+    """Delete a [functions.NAME] table (up to the next table) from the project's fpack.toml."""
+    toml = project / "fpack.toml"
+    text, n = re.subn(rf"\[functions\.{function}\]\n(?:(?!\[).*\n)*", "", toml.read_text())
+    assert n == 1
+    toml.write_text(text)
+
+
+def _create_by_hand(aws: Any, name: str) -> None:
+    """A function with the project's name prefix that fpack did not deploy: no fpack tags."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    aws("lambda").create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler",
+                                  Role=f"arn:aws:iam::{ACCOUNT}:role/photos",
+                                  Code={"ZipFile": code.getvalue()})
+
+
+def _gone(aws: Any, name: str) -> bool:
+    try:
+        aws("lambda").get_function(FunctionName=name)
+    except aws("lambda").exceptions.ResourceNotFoundException:
+        return True
+    return False
+
+
+def test_a_removed_function_is_kept_and_named_then_deleted_with_prune(aws: Any,
+                                                                      example: Path) -> None:
+    _prepare(aws)
+    _create_by_hand(aws, "photos-manual")
+    deploy(example, "aws")
+    lam, events = aws("lambda"), aws("events")
+    tick = lam.get_function(FunctionName="photos-tick")
+    assert tick["Tags"] == {"fpack:project": "photos", "fpack:function": "tick"}
+    _remove_function(example, "tick")
+
+    kept = deploy(example, "aws")
+
+    assert not _gone(aws, "photos-tick")
+    assert "keep    function photos-tick  (not in fpack.toml; --prune deletes it)" in kept["plan"]
+    assert [(d["name"], d["action"]) for d in kept["deployments"] if d["action"] == "keep"] == [
+        ("photos-tick", "keep")]
+    assert not any("photos-manual" in line for line in kept["plan"])
+    human = fpack(example, "deploy", "--target", "aws").stdout
+    assert "tick: photos-tick kept (not in fpack.toml; --prune deletes it)" in human
+
+    remaining = _state(aws, ("hello", "thumbnail", "consume"))
+    dry = deploy(example, "aws", "--prune", "--dry-run")
+    assert dry["plan"][-2:] == ["delete  EventBridge rule photos-tick-schedule",
+                                "delete  function photos-tick"]
+    assert not _gone(aws, "photos-tick")
+    assert events.describe_rule(Name="photos-tick-schedule")["Name"] == "photos-tick-schedule"
+
+    pruned = deploy(example, "aws", "--prune")
+
+    assert [(d["name"], d["action"]) for d in pruned["deployments"] if d["action"] == "delete"] \
+        == [("photos-tick", "delete")]
+    assert _gone(aws, "photos-tick")
+    assert [r["Name"] for r in events.list_rules(NamePrefix="photos-")["Rules"]] == []
+    assert not _gone(aws, "photos-manual")  # the prefix without the tag: never touched
+    assert _state(aws, ("hello", "thumbnail", "consume")) == remaining
+    again = deploy(example, "aws", "--prune")
+    assert all(line.startswith("leave") for line in again["plan"])
+
+
+def test_prune_removes_only_the_deleted_functions_notification_and_mapping(
+        aws: Any, example: Path) -> None:
+    _prepare(aws)
+    deploy(example, "aws")
+    s3, lam = aws("s3"), aws("lambda")
+    notes = s3.get_bucket_notification_configuration(Bucket="photos-uploads")
+    other = {"Id": "someone-else", "Events": ["s3:ObjectCreated:*"],
+             "LambdaFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other"}
+    s3.put_bucket_notification_configuration(Bucket="photos-uploads", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [*notes["LambdaFunctionConfigurations"], other]})
+    _remove_function(example, "thumbnail")
+    _remove_function(example, "consume")
+
+    plan = deploy(example, "aws", "--prune", "--dry-run")["plan"]
+    assert "delete  S3 notification on bucket photos-uploads  (the entries that invoke " \
+        "photos-thumbnail)" in plan
+    assert any(line.startswith(f"delete  SQS mapping from arn:aws:sqs:{REGION}:{ACCOUNT}:orders")
+               for line in plan)
+
+    deploy(example, "aws", "--prune")
+
+    assert _gone(aws, "photos-thumbnail") and _gone(aws, "photos-consume")
+    after = s3.get_bucket_notification_configuration(Bucket="photos-uploads")
+    assert after["LambdaFunctionConfigurations"] == [other]
+    assert lam.list_event_source_mappings(
+        EventSourceArn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders")["EventSourceMappings"] == []
+
+
+def test_prune_is_refused_with_function_and_for_docker(example: Path) -> None:
+    with_function = fpack(example, "deploy", "--target", "aws", "--prune", "--function", "hello",
+                          check=False)
+    assert with_function.returncode == 2
+    assert "--prune needs the whole project" in with_function.stderr
+    docker = fpack(example, "deploy", "--target", "docker", "--prune", check=False)
+    assert docker.returncode == 2
+    assert "--prune works with --target aws or gcp, not docker" in docker.stderr

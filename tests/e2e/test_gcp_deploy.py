@@ -156,3 +156,63 @@ def test_a_schedule_function_gets_its_topic_and_scheduler_job(fake: FakeCloudFun
     assert patch.query["updateMask"] == ["schedule"]
     assert fake.jobs[job_name]["schedule"] == "*/15 8-17 * * 1-5"
     assert changed["deployments"][0]["changes"] == ["update  scheduler job photos-tick  (schedule)"]
+
+
+def test_a_removed_function_is_kept_and_named_then_deleted_with_prune(
+        fake: FakeCloudFunctions, project: Path) -> None:
+    toml = project / "fpack.toml"
+    toml.write_text(toml.read_text().replace('trigger = "schedule"\n',
+                                             'trigger = "schedule"\ntopic = "ticks"\n'))
+    # A function with the project's prefix that fpack did not deploy: no fpack labels.
+    manual = f"{PARENT}/functions/photos-manual"
+    fake.functions[manual] = {"name": manual, "labels": {"team": "photos"}, "state": "ACTIVE",
+                              "buildConfig": {"runtime": "python312", "entryPoint": "main"},
+                              "serviceConfig": {}}
+    deploy(project, "gcp")
+    tick, job = f"{PARENT}/functions/photos-tick", f"{PARENT}/jobs/photos-tick"
+    assert fake.functions[tick]["labels"] == {"fpack-project": "photos",
+                                              "fpack-function": "tick"}
+    text = toml.read_text()
+    toml.write_text(text[:text.index("[functions.tick]")] + text[text.index("[targets.aws]"):])
+
+    kept = deploy(project, "gcp")
+
+    assert tick in fake.functions and job in fake.jobs
+    assert "keep    function photos-tick  (not in fpack.toml; --prune deletes it)" in kept["plan"]
+    listed = [r.query["filter"] for r in fake.calls("GET", f"{PARENT}/functions")]
+    assert listed == [['labels.fpack-project="photos"']] * 2  # one per whole-project deploy
+    sent = len(fake.requests)
+
+    dry = deploy(project, "gcp", "--prune", "--dry-run")
+
+    assert dry["plan"][-2:] == ["delete  scheduler job photos-tick", "delete  function photos-tick"]
+    assert {r.method for r in fake.requests[sent:]} == {"GET"}
+
+    pruned = deploy(project, "gcp", "--prune")
+
+    writes = [(r.method, r.path) for r in fake.requests[sent:] if r.method != "GET"]
+    assert writes == [("DELETE", f"/v1/{job}"), ("DELETE", f"/v2/{tick}")]
+    assert [(d["name"], d["action"]) for d in pruned["deployments"] if d["action"] == "delete"] \
+        == [(tick, "delete")]
+    assert tick not in fake.functions and job not in fake.jobs
+    assert "projects/photos-demo/topics/ticks" in fake.topics  # may be shared: left alone
+    assert manual in fake.functions
+    assert sorted(fake.functions) == sorted(f"{PARENT}/functions/photos-{fn}" for fn in (
+        "consume", "hello", "manual", "thumbnail"))
+
+
+def test_a_function_deployed_without_labels_gets_them_once(fake: FakeCloudFunctions,
+                                                          project: Path) -> None:
+    deploy(project, "gcp", "--function", "hello")
+    hello = f"{PARENT}/functions/photos-hello"
+    fake.functions[hello]["labels"] = {"team": "photos"}  # as deployed before fpack labelled
+
+    deploy(project, "gcp", "--function", "hello")
+
+    (patch,) = fake.calls("PATCH")
+    assert patch.query["updateMask"] == ["labels"]
+    assert fake.functions[hello]["labels"] == {"team": "photos", "fpack-project": "photos",
+                                               "fpack-function": "hello"}
+    sent = len(fake.requests)
+    deploy(project, "gcp", "--function", "hello")
+    assert {r.method for r in fake.requests[sent:]} == {"GET"}

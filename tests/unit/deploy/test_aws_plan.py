@@ -136,3 +136,62 @@ def test_images_compare_the_uri_not_the_zip() -> None:
     live = replace(live, released=replace(live.latest, version="4") if live.latest else None)
     plan = p.plan((), (spec,), {}, {"photos-hello": live}, DIRECT)
     assert [type(s).__name__ for s in plan.functions[0].steps] == ["UpdateCode", "Release"]
+
+
+# --- ownership tags, and functions fpack.toml no longer names -------------------------------------
+
+OWNED = p.owner_tags("photos", "hello")
+TICK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:photos-tick"
+
+
+def test_a_function_is_created_with_its_tags_and_tagged_only_when_one_is_missing() -> None:
+    spec = replace(SPEC, tags=OWNED)
+    assert p.plan((LAYER,), (spec,), LIVE_LAYERS, {}, DIRECT).functions[0].steps[0] == \
+        p.CreateFunction(spec=spec, s3=None)  # the executor passes spec.tags to create_function
+    tagged = deployed(tags={**OWNED, "team": "x"})
+    assert p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": tagged}, DIRECT).changes() \
+        == p.plan((LAYER,), (SPEC,), LIVE_LAYERS, {"photos-hello": deployed()}, DIRECT).changes()
+
+    untagged = p.plan((LAYER,), (spec,), LIVE_LAYERS,
+                      {"photos-hello": deployed(tags={"fpack:project": "photos"})}, DIRECT)
+    assert lines(untagged)[1:] == ["update  function photos-hello  (tags fpack:function)"]
+    assert untagged.functions[0].steps == (p.Tag(spec=spec, tags={"fpack:function": "hello"}),)
+
+
+def test_only_a_function_with_the_prefix_and_the_projects_tag_is_an_orphan() -> None:
+    tags = {"photos-tick": p.owner_tags("photos", "tick"),
+            "photos-manual": {},  # the prefix, no tag: made by hand
+            "photos-other": {"fpack:project": "photos-other"},  # another project's, same prefix
+            "photos-hello": OWNED,  # still in fpack.toml
+            "album-x": p.owner_tags("photos", "x")}  # not the prefix
+    assert p.orphan_names("photos", {"photos-hello"}, tags) == ("photos-tick",)
+
+
+def test_without_prune_an_orphan_is_kept_and_named() -> None:
+    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",))
+    plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,))
+    assert lines(plan) == ["keep    function photos-tick  (not in fpack.toml; --prune deletes it)"]
+
+
+def test_prune_deletes_the_triggers_then_the_function() -> None:
+    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",),
+                      mappings={"uuid-1": "arn:aws:sqs:us-east-1:1:q"}, buckets=("uploads",))
+    plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,), prune=True)
+    assert lines(plan) == [
+        "delete  EventBridge rule photos-tick-schedule",
+        "delete  SQS mapping from arn:aws:sqs:us-east-1:1:q  (uuid-1)",
+        "delete  S3 notification on bucket uploads  (the entries that invoke photos-tick)",
+        "delete  function photos-tick",
+    ]
+    assert plan.orphans[0].delete
+
+
+def test_a_rule_with_other_targets_loses_only_the_functions_target() -> None:
+    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",),
+                      rule_shared=True)
+    plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,), prune=True)
+    assert lines(plan) == [
+        "update  EventBridge rule photos-tick-schedule  (its target removed; the rule has "
+        "others, so it stays)",
+        "delete  function photos-tick",
+    ]

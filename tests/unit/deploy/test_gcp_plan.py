@@ -174,3 +174,50 @@ def test_a_schedule_unix_cron_cannot_say_is_a_config_error(tmp_path: Path) -> No
     assert str(info.value).startswith(
         f'{tmp_path / "fpack.toml"}: [functions.tick] schedule = "cron(0 12 L * ? *)": the day of '
         'month "L" uses L, W or #')
+
+
+# --- ownership labels, and functions fpack.toml no longer names -----------------------------------
+
+
+def test_a_function_is_labelled_with_its_project_and_name(spec: gcp.GcpSpec) -> None:
+    assert spec.config.labels == {"fpack-project": "photos", "fpack-function": "consume"}
+    assert gcp.label("My_Project") == "my-project"
+    assert gcp.function_id("Photos", "Make_Thumb") == "photos-make-thumb"
+
+
+def test_a_missing_label_is_patched_and_present_ones_are_not(spec: gcp.GcpSpec) -> None:
+    extra = replace(spec.config, labels={**spec.config.labels, "team": "x"})
+    live = LiveFunction(name=spec.name, config=extra, url=None, state="ACTIVE")
+    assert gcp.plan_function(spec, live).action == "unchanged"
+    bare = LiveFunction(name=spec.name, config=replace(spec.config, labels={"team": "x"}),
+                        url=None, state="ACTIVE")
+    step = gcp.plan_function(spec, bare)
+    assert (step.fields, step.mask()) == (("labels",), ("labels",))
+
+
+def _live(name: str, **labels: str) -> LiveFunction:
+    return LiveFunction(name=f"projects/demo/locations/r/functions/{name}",
+                        config=gcp.FunctionConfig(runtime="python312", entry_point="x",
+                                                  labels=labels),
+                        url=None, state="ACTIVE")
+
+
+def test_only_a_function_labelled_with_the_project_is_an_orphan() -> None:
+    found = [_live("photos-tick", **{"fpack-project": "photos", "fpack-function": "tick"}),
+             _live("photos-manual", team="photos"),
+             _live("photos-hello", **{"fpack-project": "photos", "fpack-function": "hello"}),
+             _live("photos-x", **{"fpack-project": "photos-x"})]
+    wanted = {"projects/demo/locations/r/functions/photos-hello"}
+    assert gcp.orphans("photos", wanted, found) == (gcp.GcpOrphan(
+        function="tick", name="projects/demo/locations/r/functions/photos-tick"),)
+
+
+def test_an_orphan_is_kept_or_deleted_with_its_job() -> None:
+    orphan = gcp.GcpOrphan(function="tick", name="projects/demo/locations/r/functions/photos-tick")
+    assert [c.line() for c in gcp.OrphanStep(orphan=orphan, delete=False).changes()] == [
+        "keep    function photos-tick  (not in fpack.toml; --prune deletes it)"]
+    with_job = replace(orphan, job="projects/demo/locations/r/jobs/photos-tick")
+    step = gcp.OrphanStep(orphan=with_job, delete=True)
+    assert [c.line() for c in step.changes()] == ["delete  scheduler job photos-tick",
+                                                  "delete  function photos-tick"]
+    assert step.result().action == "delete"

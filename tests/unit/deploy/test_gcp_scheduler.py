@@ -114,3 +114,10 @@ def test_plain_http_is_refused_off_loopback() -> None:
 def test_loopback_gets_anonymous_credentials() -> None:
     c = SchedulerClient.connect("http://127.0.0.1:8123")
     assert type(c.session.credentials).__name__ == "AnonymousCredentials"
+
+
+def test_delete_job_takes_an_absent_job_as_done() -> None:
+    scheduler, session, _ = client(Answer(200, {}), Answer(404, {"error": {"message": "gone"}}))
+    scheduler.delete_job(NAME)
+    scheduler.delete_job(NAME)
+    assert [(m, u) for m, u, _ in session.sent] == [("DELETE", f"https://s/v1/{NAME}")] * 2
