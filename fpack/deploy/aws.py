@@ -24,6 +24,7 @@ from fpack.cloud.aws_client import AwsClient, Code, Settings
 from fpack.cloud.aws_wiring import points_at
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
+from fpack.deploy import aws_prune
 from fpack.deploy.models import Deployment, Manifest, Orphans, Outcome, Secrets
 from fpack.errors import ConfigError, DeployError
 from fpack.report import Reporter, human_size
@@ -83,7 +84,7 @@ def _function_spec(project: Project, m: Manifest,
                           code_sha256="" if image else m.code_sha256,
                           zip_path=None if image else m.path, size=m.size, image_uri=image,
                           settings=settings, wiring=_wiring(project, fn.name),
-                          tags=p.owner_tags(project.name, fn.name))
+                          tags=aws_prune.owner_tags(project.name, fn.name))
 
 
 def _role(project: Project) -> str:
@@ -155,7 +156,7 @@ def notification_id(spec: p.FunctionSpec) -> str:
 
 
 def _look_for_orphans(aws: AwsClient, project: Project, orphans: Orphans,
-                      reporter: Reporter) -> tuple[p.Orphan, ...]:
+                      reporter: Reporter) -> tuple[aws_prune.Orphan, ...]:
     """Without --prune, looking is a courtesy: an identity that may not list functions or read
     tags (lambda:ListFunctions, lambda:ListTags) still deploys, with a warning."""
     if orphans == "ignore":
@@ -170,7 +171,7 @@ def _look_for_orphans(aws: AwsClient, project: Project, orphans: Orphans,
 
 
 def read_orphans(aws: AwsClient, project: Project, orphans: Orphans,
-                 reporter: Reporter) -> tuple[p.Orphan, ...]:
+                 reporter: Reporter) -> tuple[aws_prune.Orphan, ...]:
     """This project's functions that fpack.toml no longer names; their triggers when deleting."""
     prefix = f"{project.name}-"
     wanted = {f"{prefix}{name}" for name in project.functions}
@@ -178,22 +179,22 @@ def read_orphans(aws: AwsClient, project: Project, orphans: Orphans,
     arns = {n: arn for n, arn in aws.functions_named(prefix).items() if n not in wanted}
     tags = {n: aws.tags_of(arn) for n, arn in arns.items()}
     return tuple(_orphan(aws, name, arns[name], tags[name], read=orphans == "delete")
-                 for name in p.orphan_names(project.name, wanted, tags))
+                 for name in aws_prune.orphan_names(project.name, wanted, tags))
 
 
 def _orphan(aws: AwsClient, name: str, arn: str, tags: Mapping[str, str], *,
-            read: bool) -> p.Orphan:
+            read: bool) -> aws_prune.Orphan:
     """The orphan, with (when `read`) what fpack wired to it: its rule's targets that invoke it,
     the mappings of the function and its aliases, and the buckets its policies let invoke it."""
-    orphan = p.Orphan(name=name, function=tags.get(p.OWNER_FUNCTION, name), arn=arn)
+    orphan = aws_prune.Orphan(name=name, function=tags.get(aws_prune.OWNER_FUNCTION, name), arn=arn)
     if not read:
         return orphan
     aliases = aws.aliases(name)
-    targets = aws.rule_targets(p.rule_of(name)) or {}
+    targets = aws.rule_targets(aws_prune.rule_of(name)) or {}
     mine = tuple(sorted(i for i, t in targets.items() if points_at(t, arn)))
     mappings = {k: v for q in (arn, *aliases.values()) for k, v in aws.mappings_of(q).items()}
     buckets = {b for q in (None, *aliases) for b in aws.policy_buckets(name, q)}
-    return p.Orphan(name=name, function=orphan.function, arn=arn, rule_targets=mine,
+    return aws_prune.Orphan(name=name, function=orphan.function, arn=arn, rule_targets=mine,
                     rule_shared=len(mine) < len(targets), mappings=mappings,
                     buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))))
 
@@ -204,7 +205,7 @@ def display(plan: p.AwsPlan) -> tuple[Deployment, ...]:
                  for fp in plan.functions) + tuple(_orphan_result(op) for op in plan.orphans)
 
 
-def _orphan_result(op: p.OrphanPlan) -> Deployment:
+def _orphan_result(op: aws_prune.OrphanPlan) -> Deployment:
     return Deployment(function=op.orphan.function, target="aws", name=op.orphan.name,
                       action="delete" if op.delete else "keep",
                       changes=tuple(s.change() for s in op.steps))
@@ -242,26 +243,26 @@ class Executor:
             done.append(_result(fp, version=self.versions.get(name, fp.live.alias_version),
                                 url=self.urls.get(name, fp.live.url)))
         for op in self.plan.orphans:  # only once every create and update has succeeded
-            for prune in op.steps:
-                self.reporter.step(prune.change().line())
-                self.prune(prune)
+            for orphan_step in op.steps:
+                self.reporter.step(orphan_step.change().line())
+                self.prune(orphan_step)
             done.append(_orphan_result(op))
         return tuple(done)
 
-    def prune(self, step: p.PruneStep) -> None:
+    def prune(self, step: aws_prune.PruneStep) -> None:
         """One step; every call takes "not found" as done: a stopped deploy converges when rerun."""
         o = step.orphan
         match step:
-            case p.Keep():
+            case aws_prune.Keep():
                 pass
-            case p.Unschedule():
-                self.aws.unschedule(p.rule_of(o.name), o.rule_targets,
+            case aws_prune.Unschedule():
+                self.aws.unschedule(aws_prune.rule_of(o.name), o.rule_targets,
                                     delete_rule=not o.rule_shared)
-            case p.Unmap():
+            case aws_prune.Unmap():
                 self.aws.delete_mapping(step.uuid)
-            case p.Unnotify():
+            case aws_prune.Unnotify():
                 self.aws.remove_notifications(step.bucket, o.arn)
-            case p.Delete():
+            case aws_prune.Delete():
                 self.aws.delete_function(o.name)
             case _:
                 assert_never(step)

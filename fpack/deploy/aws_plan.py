@@ -13,25 +13,24 @@ No I/O. The plan decides, per function, what would be created, updated or left a
 - ownership: every function is tagged `fpack:project` and `fpack:function` (on create, or when a
   tag is missing: a function that has them gets no write). Only a function with the project's name
   prefix AND its `fpack:project` tag is ever an orphan (deployed by fpack, gone from fpack.toml);
-  orphans are kept and named, or with --prune deleted after every create and update: first their
-  EventBridge rule, SQS mappings and S3 notification entries, then the function.
+  orphans are kept and named, or with --prune deleted after every create and update (planned in
+  aws_prune.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
 
 from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
 from fpack.cloud.aws_wiring import RESPONSE_TYPES, S3_EVENTS
+from fpack.deploy.aws_prune import Orphan, OrphanPlan, plan_orphan, rule_of
 from fpack.deploy.models import Change, env_changes
 
 LAYER_MARK: Final = "fpack sha256:"
-OWNER_PROJECT: Final = "fpack:project"
-OWNER_FUNCTION: Final = "fpack:function"
 WiringKind = Literal["url", "bucket", "queue", "schedule"]
 
 
@@ -73,30 +72,6 @@ class FunctionSpec:
     @property
     def rule(self) -> str:
         return rule_of(self.name)
-
-
-def rule_of(name: str) -> str:
-    """The EventBridge rule fpack makes for a schedule function."""
-    return f"{name}-schedule"[:64]
-
-
-def owner_tags(project: str, function: str) -> dict[str, str]:
-    """The tags that mark a function as deployed by fpack for `project`."""
-    return {OWNER_PROJECT: project, OWNER_FUNCTION: function}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Orphan:
-    """A function fpack deployed for this project that fpack.toml no longer names. Its triggers
-    are read only when it is to be deleted; each points at this function (or its versions)."""
-
-    name: str
-    function: str  # its fpack:function tag
-    arn: str  # unqualified
-    rule_targets: tuple[str, ...] = ()  # ids of the targets of `rule_of(name)` that invoke it
-    rule_shared: bool = False  # that rule has other targets too: keep the rule itself
-    mappings: Mapping[str, str] = field(default_factory=dict)  # UUID -> event source ARN
-    buckets: tuple[str, ...] = ()  # buckets with notification entries that invoke it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,71 +202,6 @@ Step = Upload | PublishLayer | CreateFunction | UpdateCode | UpdateSettings | Re
     | Permit | Wire | Tag
 
 
-# --- orphans: kept, or with --prune deleted, triggers first ---------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Keep:
-    orphan: Orphan
-
-    def change(self) -> Change:
-        return Change(resource=f"function {self.orphan.name}", action="keep",
-                      detail="not in fpack.toml; --prune deletes it")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Unschedule:
-    orphan: Orphan
-
-    def change(self) -> Change:
-        rule = rule_of(self.orphan.name)
-        if self.orphan.rule_shared:
-            return Change(resource=f"EventBridge rule {rule}", action="update",
-                          detail="its target removed; the rule has others, so it stays")
-        return Change(resource=f"EventBridge rule {rule}", action="delete")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Unmap:
-    orphan: Orphan
-    uuid: str
-
-    def change(self) -> Change:
-        return Change(resource=f"SQS mapping from {self.orphan.mappings[self.uuid]}",
-                      action="delete", detail=self.uuid)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Unnotify:
-    orphan: Orphan
-    bucket: str
-
-    def change(self) -> Change:
-        return Change(resource=f"S3 notification on bucket {self.bucket}", action="delete",
-                      detail=f"the entries that invoke {self.orphan.name}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Delete:
-    orphan: Orphan
-
-    def change(self) -> Change:
-        return Change(resource=f"function {self.orphan.name}", action="delete")
-
-
-PruneStep = Keep | Unschedule | Unmap | Unnotify | Delete
-
-
-@dataclass(frozen=True, kw_only=True)
-class OrphanPlan:
-    orphan: Orphan
-    steps: tuple[PruneStep, ...]
-
-    @property
-    def delete(self) -> bool:
-        return any(isinstance(s, Delete) for s in self.steps)
-
-
 @dataclass(frozen=True, kw_only=True)
 class FunctionPlan:
     spec: FunctionSpec
@@ -351,25 +261,6 @@ def plan(layers: tuple[LayerSpec, ...], functions: tuple[FunctionSpec, ...],
                    for spec in functions)
     return AwsPlan(layer_steps=tuple(layer_steps), layer_arns=known, functions=fplans,
                    orphans=tuple(plan_orphan(o, prune=prune) for o in orphans))
-
-
-def orphan_names(project: str, wanted: Collection[str],
-                 tags: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
-    """The functions, among those with the project's name prefix (name -> tags), that fpack
-    deployed for `project` and fpack.toml no longer names. One without the tag is never one."""
-    return tuple(sorted(name for name, t in tags.items()
-                        if name.startswith(f"{project}-") and name not in wanted
-                        and t.get(OWNER_PROJECT) == project))
-
-
-def plan_orphan(orphan: Orphan, *, prune: bool) -> OrphanPlan:
-    """Keep it (named in the plan), or delete its triggers and then it."""
-    if not prune:
-        return OrphanPlan(orphan=orphan, steps=(Keep(orphan=orphan),))
-    steps: list[PruneStep] = [Unschedule(orphan=orphan)] if orphan.rule_targets else []
-    steps += [Unmap(orphan=orphan, uuid=uuid) for uuid in sorted(orphan.mappings)]
-    steps += [Unnotify(orphan=orphan, bucket=b) for b in orphan.buckets]
-    return OrphanPlan(orphan=orphan, steps=(*steps, Delete(orphan=orphan)))
 
 
 def _uploads(s3: tuple[str, str] | None, path: Path | None, placement: Placement) -> list[Step]:

@@ -22,9 +22,8 @@ SchedulerClient.
 Ownership: every function is labelled `fpack-project` and `fpack-function` (sanitised as function
 IDs are), on create or, when a label is missing, by a patch of `labels` that keeps the others. A
 whole-project deploy lists the functions labelled with this project; those fpack.toml no longer
-names are orphans (`orphans`, pure): kept and named in the plan, or with --prune deleted after
-every create and update, first their Cloud Scheduler job (same ID, only one fpack made), then the
-function. Their topic stays: it may be shared. A function without the label is never touched.
+names are orphans, kept and named in the plan or with --prune deleted after every create and
+update (gcp_prune.py). A function without the label is never touched.
 """
 
 from __future__ import annotations
@@ -32,13 +31,25 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from fpack.cloud.gcp_client import FunctionConfig, GcpClient, LiveFunction, Trigger, endpoint_for
 from fpack.cloud.gcp_scheduler import Job, SchedulerClient
 from fpack.config import Function, Project
+from fpack.deploy.gcp_prune import (
+    JOB_MARK,
+    LABEL_FUNCTION,
+    LABEL_PROJECT,
+    OrphanStep,
+    function_id,
+    label,
+    look_for_orphans,
+    parent_of,
+    prune,
+    with_job,
+)
 from fpack.deploy.models import (
     Change,
     Deployment,
@@ -48,7 +59,7 @@ from fpack.deploy.models import (
     Secrets,
     env_changes,
 )
-from fpack.errors import ConfigError, DeployError
+from fpack.errors import ConfigError
 from fpack.report import Reporter
 from fpack.schedules import unix_cron
 
@@ -65,9 +76,6 @@ MASKS: Final = {
     "max instances": "service_config.max_instance_count", "trigger": "event_trigger",
     "labels": "labels",
 }
-LABEL_PROJECT: Final = "fpack-project"
-LABEL_FUNCTION: Final = "fpack-function"
-JOB_MARK: Final = "fpack: "  # how the description of a job fpack made starts
 SCHEDULE_TIME_ZONE: Final = "Etc/UTC"  # rate() and EventBridge cron() are UTC
 # Field name in a job's plan line -> the Cloud Scheduler update mask path that changes it.
 JOB_MASKS: Final = {"schedule": "schedule", "time zone": "timeZone", "topic": "pubsubTarget",
@@ -164,37 +172,6 @@ class GcpPlan:
         return "update" if any(c.action != "unchanged" for c in self.changes()) else "unchanged"
 
 
-@dataclass(frozen=True, kw_only=True)
-class GcpOrphan:
-    """A function fpack deployed for this project that fpack.toml no longer names."""
-
-    function: str  # its fpack-function label
-    name: str  # projects/P/locations/R/functions/ID
-    job: str | None = None  # the name of its Cloud Scheduler job, if fpack made one (--prune only)
-
-    @property
-    def function_id(self) -> str:
-        return self.name.rsplit("/", 1)[1]
-
-
-@dataclass(frozen=True, kw_only=True)
-class OrphanStep:
-    orphan: GcpOrphan
-    delete: bool
-
-    def changes(self) -> tuple[Change, ...]:
-        fid = self.orphan.function_id
-        if not self.delete:
-            return (Change(resource=f"function {fid}", action="keep",
-                           detail="not in fpack.toml; --prune deletes it"),)
-        job = (Change(resource=f"scheduler job {fid}", action="delete"),) if self.orphan.job else ()
-        return (*job, Change(resource=f"function {fid}", action="delete"))
-
-    def result(self) -> Deployment:
-        return Deployment(function=self.orphan.function, target="gcp", name=self.orphan.name,
-                          action="delete" if self.delete else "keep", changes=self.changes())
-
-
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
            reporter: Reporter, client: GcpClient | None = None,
            scheduler: SchedulerClient | None = None, orphans: Orphans = "ignore") -> Outcome:
@@ -202,7 +179,7 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
     secrets = Secrets.of(s.config.env for s in specs)
     endpoint = endpoint_for(project.gcp.api_endpoint, os.environ)
     gcp = client or GcpClient.connect(endpoint, secrets=secrets)
-    found = _look_for_orphans(gcp, project, orphans, reporter)
+    found = look_for_orphans(gcp, project, orphans, reporter)
     if scheduler is None and (any(s.job for s in specs) or (found and orphans == "delete")):
         scheduler = SchedulerClient.connect(endpoint, secrets=secrets)
     plans = []
@@ -210,7 +187,7 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
         reporter.step(f"reading function {s.function_id}")
         live = read_live(gcp, scheduler, s)
         plans.append((plan(s, live), live))
-    pruned = tuple(OrphanStep(orphan=_with_job(scheduler, o) if orphans == "delete" else o,
+    pruned = tuple(OrphanStep(orphan=with_job(scheduler, o) if orphans == "delete" else o,
                               delete=orphans == "delete") for o in found)
     done = tuple(_result(p, live.function) if dry_run else apply(gcp, scheduler, p, live, reporter)
                  for p, live in plans)
@@ -220,60 +197,6 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
     return Outcome(dry_run=dry_run, changes=tuple(c for p, _ in plans for c in p.changes())
                    + tuple(c for step in pruned for c in step.changes()),
                    deployments=done + tuple(step.result() for step in pruned))
-
-
-def _look_for_orphans(gcp: GcpClient, project: Project, orphans: Orphans,
-                      reporter: Reporter) -> tuple[GcpOrphan, ...]:
-    """Without --prune, looking is a courtesy: an identity that may not list functions
-    (cloudfunctions.functions.list) still deploys, with a warning."""
-    if orphans == "ignore":
-        return ()
-    try:
-        return read_orphans(gcp, project, reporter)
-    except DeployError as e:
-        if orphans == "delete":
-            raise
-        reporter.warn(f"{e.message}: functions removed from fpack.toml were not looked for")
-        return ()
-
-
-def read_orphans(gcp: GcpClient, project: Project, reporter: Reporter) -> tuple[GcpOrphan, ...]:
-    """The functions labelled with this project, in its region, that fpack.toml no longer names."""
-    parent = _parent(project)
-    reporter.step(f"looking for functions labelled {LABEL_PROJECT}={label(project.name)} "
-                  "that fpack.toml no longer names")
-    found = gcp.labeled(parent, LABEL_PROJECT, label(project.name))
-    wanted = {f"{parent}/functions/{function_id(project.name, fn)}" for fn in project.functions}
-    return orphans(label(project.name), wanted, found)
-
-
-def orphans(project_label: str, wanted: Collection[str],
-            found: Sequence[LiveFunction]) -> tuple[GcpOrphan, ...]:
-    """Those of `found` labelled with the project and not named by fpack.toml (pure)."""
-    return tuple(GcpOrphan(function=f.config.labels.get(LABEL_FUNCTION, ""), name=f.name)
-                 for f in sorted(found, key=lambda f: f.name)
-                 if f.config.labels.get(LABEL_PROJECT) == project_label and f.name not in wanted)
-
-
-def _with_job(scheduler: SchedulerClient | None, o: GcpOrphan) -> GcpOrphan:
-    """The orphan with its Cloud Scheduler job, when one with its ID exists and fpack made it."""
-    assert scheduler is not None, "deploy connects a SchedulerClient to prune"
-    name = f"{o.name.split('/functions/')[0]}/jobs/{o.function_id}"
-    job = scheduler.get_job(name)
-    return replace(o, job=name) if job and job.description.startswith(JOB_MARK) else o
-
-
-def prune(gcp: GcpClient, scheduler: SchedulerClient | None, step: OrphanStep,
-          reporter: Reporter) -> None:
-    """Delete the job (it would fire into a topic nobody reads), then the function."""
-    if not step.delete:
-        return
-    for change in step.changes():
-        reporter.step(change.line())
-    if step.orphan.job is not None:
-        assert scheduler is not None
-        scheduler.delete_job(step.orphan.job)
-    gcp.delete(step.orphan.name)
 
 
 def read_live(gcp: GcpClient, scheduler: SchedulerClient | None, s: GcpSpec) -> GcpLive:
@@ -289,7 +212,7 @@ def read_live(gcp: GcpClient, scheduler: SchedulerClient | None, s: GcpSpec) -> 
 def spec(project: Project, m: Manifest) -> GcpSpec:
     """What Cloud Functions should have for one bundle (pure)."""
     fn = project.functions[m.function]
-    parent = _parent(project)
+    parent = parent_of(project)
     config = FunctionConfig(
         runtime=m.runtime, entry_point=m.handler or fn.name,
         build_env={**m.build_env, SHA_ENV: m.sha256}, memory=f"{fn.memory}M",
@@ -300,22 +223,6 @@ def spec(project: Project, m: Manifest) -> GcpSpec:
     fid = function_id(project.name, fn.name)
     return GcpSpec(function=fn.name, parent=parent, function_id=fid, manifest=m,
                    config=config, job=_job(project, fn, parent, fid, config.trigger))
-
-
-def _parent(project: Project) -> str:
-    if not project.gcp.project or not project.gcp.region:
-        raise ConfigError(f'{project.config_path}: [targets.gcp]: deploy needs "project" and '
-                          '"region", e.g. project = "my-project", region = "us-central1"')
-    return f"projects/{project.gcp.project}/locations/{project.gcp.region}"
-
-
-def label(text: str) -> str:
-    """A name as a function ID or label value allows: lower case, [a-z0-9-], at most 63."""
-    return text.lower().replace("_", "-")[:63]
-
-
-def function_id(project: str, function: str) -> str:
-    return label(f"{project}-{function}")
 
 
 def _job(project: Project, fn: Function, parent: str, function_id: str,
@@ -334,7 +241,7 @@ def _job(project: Project, fn: Function, parent: str, function_id: str,
     data = json.dumps({"fpack": "schedule", "function": fn.name}, separators=(",", ":"))
     job = Job(schedule=unix_cron(fn.schedule, where=where), time_zone=SCHEDULE_TIME_ZONE,
               topic=trigger.pubsub_topic, data=base64.b64encode(data.encode()).decode(),
-              description=f"fpack: runs the {fn.name} function of {project.name} "
+              description=f"{JOB_MARK}runs the {fn.name} function of {project.name} "
                           f"(Cloud Function {function_id})")
     return JobSpec(parent=parent, job_id=function_id, job=job)
 

@@ -9,6 +9,7 @@ import pytest
 
 from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
 from fpack.deploy import aws_plan as p
+from fpack.deploy import aws_prune
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:photos-hello"
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:photos-deps:3"
@@ -140,7 +141,7 @@ def test_images_compare_the_uri_not_the_zip() -> None:
 
 # --- ownership tags, and functions fpack.toml no longer names -------------------------------------
 
-OWNED = p.owner_tags("photos", "hello")
+OWNED = aws_prune.owner_tags("photos", "hello")
 TICK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:photos-tick"
 
 
@@ -159,23 +160,25 @@ def test_a_function_is_created_with_its_tags_and_tagged_only_when_one_is_missing
 
 
 def test_only_a_function_with_the_prefix_and_the_projects_tag_is_an_orphan() -> None:
-    tags = {"photos-tick": p.owner_tags("photos", "tick"),
+    tags = {"photos-tick": aws_prune.owner_tags("photos", "tick"),
             "photos-manual": {},  # the prefix, no tag: made by hand
             "photos-other": {"fpack:project": "photos-other"},  # another project's, same prefix
             "photos-hello": OWNED,  # still in fpack.toml
-            "album-x": p.owner_tags("photos", "x")}  # not the prefix
-    assert p.orphan_names("photos", {"photos-hello"}, tags) == ("photos-tick",)
+            "album-x": aws_prune.owner_tags("photos", "x")}  # not the prefix
+    assert aws_prune.orphan_names("photos", {"photos-hello"}, tags) == ("photos-tick",)
 
 
 def test_without_prune_an_orphan_is_kept_and_named() -> None:
-    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",))
+    orphan = aws_prune.Orphan(name="photos-tick", function="tick", arn=TICK_ARN,
+                              rule_targets=("fpack",))
     plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,))
     assert lines(plan) == ["keep    function photos-tick  (not in fpack.toml; --prune deletes it)"]
 
 
 def test_prune_deletes_the_triggers_then_the_function() -> None:
-    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",),
-                      mappings={"uuid-1": "arn:aws:sqs:us-east-1:1:q"}, buckets=("uploads",))
+    orphan = aws_prune.Orphan(name="photos-tick", function="tick", arn=TICK_ARN,
+                              rule_targets=("fpack",), buckets=("uploads",),
+                              mappings={"uuid-1": "arn:aws:sqs:us-east-1:1:q"})
     plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,), prune=True)
     assert lines(plan) == [
         "delete  EventBridge rule photos-tick-schedule",
@@ -187,8 +190,8 @@ def test_prune_deletes_the_triggers_then_the_function() -> None:
 
 
 def test_a_rule_with_other_targets_loses_only_the_functions_target() -> None:
-    orphan = p.Orphan(name="photos-tick", function="tick", arn=TICK_ARN, rule_targets=("fpack",),
-                      rule_shared=True)
+    orphan = aws_prune.Orphan(name="photos-tick", function="tick", arn=TICK_ARN,
+                              rule_targets=("fpack",), rule_shared=True)
     plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,), prune=True)
     assert lines(plan) == [
         "update  EventBridge rule photos-tick-schedule  (its target removed; the rule has "

@@ -13,7 +13,7 @@ import pytest
 
 from fpack import config
 from fpack.cloud.gcp_client import LiveFunction, Trigger
-from fpack.deploy import gcp
+from fpack.deploy import gcp, gcp_prune
 from fpack.deploy.models import read_manifest
 from fpack.errors import ConfigError
 from fpack.runtime.api import ScheduleEvent
@@ -181,8 +181,8 @@ def test_a_schedule_unix_cron_cannot_say_is_a_config_error(tmp_path: Path) -> No
 
 def test_a_function_is_labelled_with_its_project_and_name(spec: gcp.GcpSpec) -> None:
     assert spec.config.labels == {"fpack-project": "photos", "fpack-function": "consume"}
-    assert gcp.label("My_Project") == "my-project"
-    assert gcp.function_id("Photos", "Make_Thumb") == "photos-make-thumb"
+    assert gcp_prune.label("My_Project") == "my-project"
+    assert gcp_prune.function_id("Photos", "Make_Thumb") == "photos-make-thumb"
 
 
 def test_a_missing_label_is_patched_and_present_ones_are_not(spec: gcp.GcpSpec) -> None:
@@ -208,16 +208,17 @@ def test_only_a_function_labelled_with_the_project_is_an_orphan() -> None:
              _live("photos-hello", **{"fpack-project": "photos", "fpack-function": "hello"}),
              _live("photos-x", **{"fpack-project": "photos-x"})]
     wanted = {"projects/demo/locations/r/functions/photos-hello"}
-    assert gcp.orphans("photos", wanted, found) == (gcp.GcpOrphan(
+    assert gcp_prune.orphans("photos", wanted, found) == (gcp_prune.GcpOrphan(
         function="tick", name="projects/demo/locations/r/functions/photos-tick"),)
 
 
 def test_an_orphan_is_kept_or_deleted_with_its_job() -> None:
-    orphan = gcp.GcpOrphan(function="tick", name="projects/demo/locations/r/functions/photos-tick")
-    assert [c.line() for c in gcp.OrphanStep(orphan=orphan, delete=False).changes()] == [
+    orphan = gcp_prune.GcpOrphan(function="tick",
+                                 name="projects/demo/locations/r/functions/photos-tick")
+    assert [c.line() for c in gcp_prune.OrphanStep(orphan=orphan, delete=False).changes()] == [
         "keep    function photos-tick  (not in fpack.toml; --prune deletes it)"]
     with_job = replace(orphan, job="projects/demo/locations/r/jobs/photos-tick")
-    step = gcp.OrphanStep(orphan=with_job, delete=True)
+    step = gcp_prune.OrphanStep(orphan=with_job, delete=True)
     assert [c.line() for c in step.changes()] == ["delete  scheduler job photos-tick",
                                                   "delete  function photos-tick"]
     assert step.result().action == "delete"
