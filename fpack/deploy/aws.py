@@ -195,8 +195,8 @@ def _orphan(aws: AwsClient, name: str, arn: str, tags: Mapping[str, str], *,
     mappings = {k: v for q in (arn, *aliases.values()) for k, v in aws.mappings_of(q).items()}
     buckets = {b for q in (None, *aliases) for b in aws.policy_buckets(name, q)}
     return aws_prune.Orphan(name=name, function=orphan.function, arn=arn, rule_targets=mine,
-                    rule_shared=len(mine) < len(targets), mappings=mappings,
-                    buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))))
+                            rule_shared=len(mine) < len(targets), mappings=mappings,
+                            buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))))
 
 
 def display(plan: p.AwsPlan) -> tuple[Deployment, ...]:
