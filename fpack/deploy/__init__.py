@@ -31,17 +31,12 @@ if TYPE_CHECKING:
 
 class Deployer(Protocol):
     def deploy(self, project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
-               reporter: Reporter) -> Outcome: ...
-
-
-class PruningDeployer(Protocol):
-    def deploy(self, project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
                reporter: Reporter, orphans: Orphans) -> Outcome: ...
 
 
 DEPLOYERS: Final[dict[Target, Deployer]] = {"aws": aws, "gcp": gcp, "docker": registry}
-# The deployers that find (and with --prune delete) the functions fpack.toml no longer names.
-PRUNING: Final[dict[Target, PruningDeployer]] = {"aws": aws, "gcp": gcp}
+# The targets whose deployers find (and with --prune delete) functions fpack.toml no longer names.
+PRUNING: Final[tuple[Target, ...]] = ("aws", "gcp")
 
 
 def run(project: Project, target: Target, *, out: Path, reporter: Reporter,
@@ -52,12 +47,8 @@ def run(project: Project, target: Target, *, out: Path, reporter: Reporter,
     orphans = orphan_policy(target, only=only, prune=prune)
     artifacts = build.build(project, target, out=out, reporter=reporter, only=only)
     manifests = [read_manifest(a.manifest(project.root), project.root) for a in artifacts]
-    pruning = PRUNING.get(target)
-    if pruning is not None:
-        outcome = pruning.deploy(project, manifests, dry_run=dry_run, reporter=reporter,
-                                 orphans=orphans)
-    else:
-        outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter)
+    outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter,
+                                       orphans=orphans)
     if target == "docker" and not dry_run:
         record_digests(project, artifacts, outcome)
     return outcome

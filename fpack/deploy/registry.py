@@ -16,7 +16,7 @@ from typing import Final
 
 from fpack.cloud.registry_client import RegistryClient
 from fpack.config import Project
-from fpack.deploy.models import Change, Deployment, Manifest, Outcome
+from fpack.deploy.models import Change, Deployment, Manifest, Orphans, Outcome
 from fpack.errors import ConfigError
 from fpack.report import Reporter
 
@@ -42,8 +42,11 @@ class Push:
 
 
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
-           reporter: Reporter, registry: RegistryClient | None = None,
+           reporter: Reporter, orphans: Orphans = "ignore", registry: RegistryClient | None = None,
            aws_deploy: bool = True) -> Outcome:
+    """Push, then (lambda flavor) deploy. `orphans` is part of every deployer's interface, and
+    ignored: a registry holds tags, not functions, so nothing here is ever removed."""
+    del orphans
     images = [m for m in manifests if m.kind == "image"]
     registry = registry or RegistryClient()
     auth = _ecr_auth(project, images, dry_run=dry_run)
