@@ -68,20 +68,20 @@ def test_installer_records_naming_this_machine_are_dropped_from_record(tmp_path:
     (info / "direct_url.json").write_text('{"url":"file:///home/me/.cache/fpack/built/k/x.whl"}')
     (info / "uv_cache.json").write_text('{"timestamp":{"secs_since_epoch":1}}')
     (info / "METADATA").write_text("Name: ext\n")
+    (tmp_path / "ext.so").write_bytes(b"\x7fELF")
     (info / "RECORD").write_text(
         "ext-1.0.dist-info/METADATA,sha256=x,10\n"
         "ext-1.0.dist-info/direct_url.json,sha256=y,20\n"
         "ext-1.0.dist-info/uv_cache.json,sha256=z,30\n"
         "ext.so,sha256=w,40\n")
-    engine._scrub_dist_info(info)
-    assert sorted(p.name for p in info.iterdir()) == ["METADATA", "RECORD"]
-    assert (info / "RECORD").read_text() == (
-        "ext-1.0.dist-info/METADATA,sha256=x,10\next.so,sha256=w,40\n")
     remote = tmp_path / "six-1.0.dist-info"
     remote.mkdir()
     (remote / "direct_url.json").write_text('{"url":"https://files.example/six.whl"}')
     (remote / "RECORD").write_text("six-1.0.dist-info/direct_url.json,,\n")
-    engine._scrub_dist_info(remote)
+    engine._clean_tree(tmp_path)
+    assert sorted(p.name for p in info.iterdir()) == ["METADATA", "RECORD"]
+    assert (info / "RECORD").read_text() == (
+        "ext-1.0.dist-info/METADATA,sha256=x,10\next.so,sha256=w,40\n")
     assert (remote / "direct_url.json").is_file()  # a URL, the same on every machine
 
 
