@@ -186,7 +186,7 @@ def invoke(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
 ) -> None:
     """Run a built function once, locally, on its target's runtime; print its answer as JSON."""
-    from fpack import invoke as invoking  # noqa: PLC0415
+    from fpack.local import invoke as invoking  # noqa: PLC0415
 
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out
@@ -207,7 +207,7 @@ def serve(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
 ) -> None:
     """Serve a built http function on localhost from its artifact, until Ctrl-C."""
-    from fpack.serve import serve as serve_function  # noqa: PLC0415
+    from fpack.local.serve import serve as serve_function  # noqa: PLC0415
 
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out

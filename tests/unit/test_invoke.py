@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from fpack import config, invoke, lambda_rapi, local_events
+from fpack import config, lambda_rapi
 from fpack.errors import ContainerError, UsageError
+from fpack.local import events as local_events
+from fpack.local import invoke
+from fpack.local.serve import check_port, http_response
 from fpack.runtime.api import Headers, Request, Response
 from fpack.runtime.aws import lambda_handler
 from fpack.runtime.cloudevents import from_http
-from fpack.serve import check_port, http_response
 from tests.conftest import EVENTS
 
 

@@ -11,7 +11,7 @@ reads one result line. Per target:
                   server its entry point starts
     gcp bundle    the bundle in /workspace under functions-framework, its pinned requirements
                   installed for the Cloud Functions platform by the dependency engine, one request
-`local_events` turns the event file into what each runtime takes and the answer into one shape.
+`events` turns the event file into what each runtime takes and the answer into one shape.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from fpack import container, local_events
+from fpack import container
 from fpack.config import Function, Project
 from fpack.container import Mount
 from fpack.deps import engine
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache, default_root
 from fpack.errors import ContainerError, UsageError
-from fpack.local_events import Family, Reply
+from fpack.local import events
+from fpack.local.events import Family, Reply
 from fpack.platforms import RUNTIMES, Platform, Target
 from fpack.report import Reporter
 
@@ -42,7 +43,7 @@ LAMBDA_USER: Final = "993:990"  # Lambda runs functions as sbx_user1051, not roo
 SERVE_PORT: Final = 9000  # inside the container: lambda_rapi's invoke endpoint
 HTTP_PORT: Final = 8080  # inside the container: $PORT of http images and functions-framework
 RESULT_MARK: Final = "FPACK-RESULT "
-_HERE: Final = Path(__file__).resolve().parent
+_HERE: Final = Path(__file__).resolve().parents[1]  # lambda_rapi.py, http_probe.py
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,7 +97,7 @@ def read_event(event_file: Path | None, sample: str | None, fam: Family, trigger
     if event_file is not None and sample is not None:
         raise UsageError("--event and --sample: give one of them")
     if event_file is None:
-        return local_events.sample(sample or trigger, fam)
+        return events.sample(sample or trigger, fam)
     try:
         return json.loads(event_file.read_text(encoding="utf-8"))
     except OSError as e:
@@ -112,16 +113,16 @@ def invoke(project: Project, target: Target, name: str, *, out: Path, reporter: 
     fn = project.functions[name]
     fam = family(target, manifest)
     event = read_event(event_file, sample, fam, fn.trigger)
-    payload: Any = local_events.for_lambda(event, fn.trigger) if fam == "lambda" \
-        else local_events.for_http(event, fn.trigger)
+    payload: Any = events.for_lambda(event, fn.trigger) if fam == "lambda" \
+        else events.for_http(event, fn.trigger)
     with tempfile.TemporaryDirectory(prefix="fpack-invoke-") as tmp:
         work = Path(tmp)
         _write(work / "run" / "event.json", json.dumps(payload).encode())
         run = prepare(project, target, fn, manifest, work=work, fam=fam, reporter=reporter)
         reporter.step(f"invoking {name} ({target}) in {run.image}")
         outcome, logs = execute(run)
-    reply = local_events.lambda_reply(outcome, fn.trigger) if fam == "lambda" \
-        else local_events.http_reply(outcome, fn.trigger)
+    reply = events.lambda_reply(outcome, fn.trigger) if fam == "lambda" \
+        else events.http_reply(outcome, fn.trigger)
     return Invoked(reply=reply, logs=logs)
 
 

@@ -28,10 +28,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-from fpack import container, invoke, local_events
+from fpack import container
 from fpack.config import Project
 from fpack.errors import UsageError
 from fpack.lambda_rapi import INVOKE_PATH
+from fpack.local import events, invoke
 from fpack.platforms import Target
 from fpack.report import Reporter
 
@@ -122,7 +123,7 @@ def _proxy(backend: int, port: int, trigger: str) -> ThreadingHTTPServer:
                        "headers": dict(self.headers.items()),
                        "bodyBase64": base64.b64encode(body).decode()}
             status, headers, payload = http_response(
-                _call(backend, local_events.http_to_apigw_v2(request)))
+                _call(backend, events.http_to_apigw_v2(request)))
             self.send_response(status)
             for key, value in headers:
                 self.send_header(key, value)

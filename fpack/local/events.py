@@ -24,7 +24,7 @@ from fpack.errors import UsageError
 
 Family = Literal["lambda", "http"]
 SAMPLES_DIR: Final = Path(__file__).resolve().parent / "samples"
-# name -> the family it belongs to (None: either); the files are in fpack/samples/<name>.json.
+# name -> the family it belongs to (None: either); the files are in fpack/local/samples/<name>.json.
 SAMPLES: Final[dict[str, Family | None]] = {
     "http": None, "apigw-v1": None, "apigw-v2": None, "function-url": None,
     "s3": "lambda", "s3-delete": "lambda", "sqs": "lambda", "eventbridge": "lambda",
