@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import csv
 import json
+import posixpath
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
 from fpack.deps import audit, builder, bytecode, keys, lock, resolution, uv
@@ -210,16 +213,16 @@ def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]
         source = "index" if pkg.kind == "wheel" else "url"
         if pkg.name in built:
             source = f"built in {built[pkg.name].image}"
-        out[_norm(pkg.name)] = {"version": pkg.version or "", "wheel": pkg.filename,
-                                "sha256": pkg.sha256, "source": source}
+        out[canonicalize_name(pkg.name)] = {"version": pkg.version or "",
+                                            "wheel": pkg.filename, "sha256": pkg.sha256,
+                                            "source": source}
     return out
 
 
-def _norm(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def _clean_tree(tree: Path) -> None:
+    """Drop what would carry the build machine into the artifact, then make every RECORD list
+    exactly what is shipped: a RECORD line for a dropped file still holds its hash (a console
+    script's hash covers the host's interpreter path), so the bytes would differ per machine."""
     for name in _DROP_DIRS:
         shutil.rmtree(tree / name, ignore_errors=True)
     for name in _DROP_FILES:
@@ -228,32 +231,51 @@ def _clean_tree(tree: Path) -> None:
         shutil.rmtree(cache_dir, ignore_errors=True)
     for info in tree.glob("*.dist-info"):
         _scrub_dist_info(info)
+        _prune_record(tree, info / "RECORD")
 
 
 def _scrub_dist_info(info: Path) -> None:
-    """Drop installer records that describe the build machine, and their RECORD lines: uv's
-    cache stamp (a timestamp) and a direct_url.json naming a local file (a wheel in fpack's
-    cache, a path on this machine). Either would make the artifact differ between machines."""
-    drop = [f for f in (info / "uv_cache.json",) if f.is_file()]
+    """Drop installer records that describe the build machine: uv's cache stamp (a timestamp)
+    and a direct_url.json naming a local file (a wheel in fpack's cache, a path on this
+    machine). Either would make the artifact differ between machines. `_prune_record` then
+    drops their RECORD lines."""
+    (info / "uv_cache.json").unlink(missing_ok=True)
     direct = info / "direct_url.json"
     if direct.is_file() and '"file://' in direct.read_text(encoding="utf-8"):
-        drop.append(direct)
-    if not drop:
+        direct.unlink()
+
+
+def _prune_record(tree: Path, record: Path) -> None:
+    """Remove the RECORD lines of files the tree does not ship, keeping every other line byte
+    for byte: the lines left keep the hashes and sizes the installer wrote, which depend only
+    on the wheels."""
+    if not record.is_file():
         return
-    for f in drop:
-        f.unlink()
-    record = info / "RECORD"
-    names = {f"{info.name}/{f.name}" for f in drop}
-    lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
-    record.write_text("".join(ln for ln in lines if ln.split(",", 1)[0] not in names),
-                      encoding="utf-8")
+    lines = record.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if _ships(tree, line)]
+    if len(kept) != len(lines):
+        record.write_bytes(b"".join(kept))
+
+
+def _ships(tree: Path, line: bytes) -> bool:
+    """Whether a RECORD line names a file in `tree` (a line naming nothing is kept as it is).
+    RECORD paths are relative to site-packages, the tree's root, in whatever form the installer
+    wrote them (`bin/x`, `../../bin/x`, an absolute path): normalised here without following
+    links, anything that climbs out of the tree is not shipped."""
+    row = next(csv.reader([line.decode("utf-8", "surrogateescape")]), [])
+    if not row or not row[0].strip():
+        return True
+    path = posixpath.normpath(row[0])
+    if posixpath.isabs(path) or path == ".." or path.startswith("../"):
+        return False
+    return (tree / path).is_file()
 
 
 def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Package list with unpacked sizes (from each dist-info RECORD) and the tree's total size."""
     packages = []
     for info in sorted(tree.glob("*.dist-info")):
-        name = _norm(info.name[: -len(".dist-info")].rsplit("-", 1)[0])
+        name = canonicalize_name(info.name[: -len(".dist-info")].rsplit("-", 1)[0])
         size = _record_size(tree, info / "RECORD")
         pin = locked.get(name)
         if pin is None:

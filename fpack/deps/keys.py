@@ -18,7 +18,9 @@ from fpack.deps.spec import DependencySpec
 from fpack.platforms import Platform
 
 RESOLVE_FORMAT: Final = "2"  # 2: locks may name wheels built from source
-TREE_FORMAT: Final = "2"  # 2: no .lock, no machine-specific installer records
+# 2: no .lock, no machine-specific installer records. 3: each RECORD lists exactly the files
+# shipped (2 kept the lines of the dropped bin/ scripts, whose hashes cover the host's shebang).
+TREE_FORMAT: Final = "3"
 ARCHIVE_FORMAT: Final = "1"
 IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
 
