@@ -26,6 +26,7 @@ from fpack.config_schema import (
 )
 from fpack.errors import ConfigError
 from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
+from fpack.runtime.web import WEB_STYLES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +36,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 Trigger = Literal["http", "storage", "queue", "schedule"]
 Style = Literal["portable", "lambda", "functions-framework", "asgi", "wsgi"]
 Flavor = Literal["http", "lambda"]
+# Each alias's members, typed as the alias (get_args gives tuple[Any, ...]), for `Reader.choice`.
+TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
+STYLES: Final[tuple[Style, ...]] = get_args(Style)
+FLAVORS: Final[tuple[Flavor, ...]] = get_args(Flavor)
 CONFIG_NAME: Final = "fpack.toml"
 DEPENDENCY_FILES: Final = ("uv.lock", "requirements.txt", "pyproject.toml")
 
@@ -252,8 +257,8 @@ def _function(r: Reader, name: str, raw: Any) -> Function:
             '"app.images:resize" (a dotted module path, a colon, a function name).',
         )
     module, attr = handler.split(":")
-    trigger = r.choice(where, "trigger", t.get("trigger", "http"), get_args(Trigger))
-    style = r.choice(where, "style", t.get("style", "portable"), get_args(Style))
+    trigger = r.choice(where, "trigger", t.get("trigger", "http"), TRIGGERS)
+    style = r.choice(where, "style", t.get("style", "portable"), STYLES)
     for key in ("memory", "timeout"):
         if key in t and t[key] <= 0:
             raise r.fail(where, f" {key} = {t[key]}: expected a positive integer.")
@@ -261,8 +266,8 @@ def _function(r: Reader, name: str, raw: Any) -> Function:
         name=name,
         module=module,
         attr=attr,
-        trigger=trigger,  # type: ignore[arg-type]
-        style=style,  # type: ignore[arg-type]
+        trigger=trigger,
+        style=style,
         memory=t.get("memory", 256),
         timeout=t.get("timeout", 30),
         env=dict(t.get("env", {})),
@@ -271,10 +276,9 @@ def _function(r: Reader, name: str, raw: Any) -> Function:
     )
 
 
-WEB_STYLES: Final = ("asgi", "wsgi")
-
-
-def _web(r: Reader, where: str, style: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+def _web(
+    r: Reader, where: str, style: Style, trigger: Trigger, t: dict[str, Any]
+) -> dict[str, Any]:
     """An ASGI/WSGI app answers http requests; base_path is where it is mounted (theirs only)."""
     if style in WEB_STYLES and trigger != "http":
         raise r.fail(
@@ -301,7 +305,7 @@ def _web(r: Reader, where: str, style: str, trigger: str, t: dict[str, Any]) -> 
 
 
 # Which trigger each deploy wiring key belongs to: a key for another trigger is a mistake.
-WIRING_TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
+WIRING_TRIGGERS: Final[dict[str, tuple[Trigger, ...]]] = {
     "url": ("http",),
     "bucket": ("storage",),
     "queue": ("queue",),
@@ -310,7 +314,7 @@ WIRING_TRIGGERS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _wiring(r: Reader, where: str, trigger: str, t: dict[str, Any]) -> dict[str, Any]:
+def _wiring(r: Reader, where: str, trigger: Trigger, t: dict[str, Any]) -> dict[str, Any]:
     for key, triggers in WIRING_TRIGGERS.items():
         if key in t and trigger not in triggers:
             raise r.fail(
@@ -343,7 +347,7 @@ def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
     t = r.table(raw, "[targets.aws]", "aws")
     return AwsTarget(
         runtime=_runtime(r, "[targets.aws]", "aws", t.get("runtime"), python),
-        arch=r.choice("[targets.aws]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
+        arch=r.choice("[targets.aws]", "arch", t.get("arch", "x86_64"), ARCHES),
         layer=t.get("layer", False),
         region=t.get("region"),
         role=t.get("role"),
@@ -375,8 +379,8 @@ def _docker(r: Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
     py = python if "python" not in t else _python(r, t["python"])
     return DockerTarget(
         runtime=runtime_name("docker", py),
-        flavor=r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), get_args(Flavor)),  # type: ignore[arg-type]
-        arch=r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES),  # type: ignore[arg-type]
+        flavor=r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), FLAVORS),
+        arch=r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES),
         base_image=t.get("base_image"),
         build_image=t.get("build_image"),
         repository=t.get("repository"),

@@ -7,13 +7,15 @@ import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from fpack.errors import ConfigError
 
 # --- the schema: key -> (checker, description of what is expected) -------------------------------
 
 Checker = Callable[[Any], bool]
+# A closed set of strings, usually a Literal alias: `Reader.choice` returns the member it matched.
+C = TypeVar("C", bound=str)
 
 
 def _is_str(v: Any) -> bool:
@@ -120,12 +122,14 @@ class Reader:
                 raise self.fail(where, f" {key} = {toml_value(value)}: expected {expected}.")
         return data
 
-    def choice(self, where: str, key: str, value: str, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(
-                where, f' {key} = "{value}": expected {quote(choices)}.{suggest(value, choices)}'
-            )
-        return value
+    def choice(self, where: str, key: str, value: str, choices: tuple[C, ...]) -> C:
+        """The member of `choices` equal to `value`, typed as the set it was checked against."""
+        for member in choices:  # returning the member, not `value`, is what narrows str to C
+            if member == value:
+                return member
+        raise self.fail(
+            where, f' {key} = "{value}": expected {quote(choices)}.{suggest(value, choices)}'
+        )
 
 
 def toml_value(value: Any) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from fpack import config, config_schema
 from fpack.errors import ConfigError
+from fpack.runtime import web
 
 GOOD = """
 [project]
@@ -107,6 +108,21 @@ def test_unknown_trigger_and_style(tmp_path: Path) -> None:
         'fpack.toml: [functions.hello] style = "lamda": expected "portable", "lambda", '
         '"functions-framework", "asgi" or "wsgi". Did you mean "lambda"?'
     )
+
+
+def test_unknown_docker_flavor(tmp_path: Path) -> None:
+    assert error(tmp_path, GOOD + '[targets.docker]\nflavor = "lamda"\n') == (
+        'fpack.toml: [targets.docker] flavor = "lamda": expected "http" or "lambda". '
+        'Did you mean "lambda"?'
+    )
+    project = config.load(write(tmp_path, GOOD + '[targets.docker]\nflavor = "lambda"\n'))
+    assert project.docker.flavor == "lambda"
+
+
+def test_the_runtimes_web_styles_are_config_styles() -> None:
+    # fpack.runtime.web defines them as plain strings (it cannot import fpack.config); config checks
+    # them against Style, which the type checker cannot tie to the runtime's tuple.
+    assert set(web.WEB_STYLES) <= set(config.STYLES)
 
 
 def test_no_functions(tmp_path: Path) -> None:
