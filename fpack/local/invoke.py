@@ -4,11 +4,11 @@ Everything happens inside one container with the network off; the host only lays
 reads one result line. Per target:
     aws zip       the zip in /var/task and its layers in /opt, read-only, on [targets.aws]
                   base_image (default: Lambda's image), as Lambda's unprivileged user; fpack's
-                  Runtime API (lambda_rapi.py) hands the event to a bootstrap that runs the
+                  Runtime API (guest/lambda_rapi.py) hands the event to a bootstrap that runs the
                   handler as Lambda's Python runtime does
     docker image  the image itself: lambda flavor through the same Runtime API to the image's own
-                  awslambdaric entry point; http flavor with one request (http_probe.py) to the
-                  server its entry point starts
+                  awslambdaric entry point; http flavor with one request (guest/http_probe.py) to
+                  the server its entry point starts
     gcp bundle    the bundle in /workspace under functions-framework, its pinned requirements
                   installed for the Cloud Functions platform by the dependency engine, one request
 `events` turns the event file into what each runtime takes and the answer into one shape.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from fpack import container
+from fpack import container, guest
 from fpack.config import Function, Project
 from fpack.container import Mount
 from fpack.deps import engine
@@ -43,7 +43,6 @@ LAMBDA_USER: Final = "993:990"  # Lambda runs functions as sbx_user1051, not roo
 SERVE_PORT: Final = 9000  # inside the container: lambda_rapi's invoke endpoint
 HTTP_PORT: Final = 8080  # inside the container: $PORT of http images and functions-framework
 RESULT_MARK: Final = "FPACK-RESULT "
-_HERE: Final = Path(__file__).resolve().parents[1]  # lambda_rapi.py, http_probe.py
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,14 +143,14 @@ def driver(fam: Family, work: Path, timeout: float, fn: Function, *,
     """The in-container program in front of the runtime, copied in: for one run, it delivers
     the event and prints the outcome; for serving, Lambda needs the Runtime API, HTTP nothing."""
     if fam == "lambda":
-        shutil.copy(_HERE / "lambda_rapi.py", work / "run" / "lambda_rapi.py")
+        shutil.copy(guest.path("lambda_rapi.py"), work / "run" / "lambda_rapi.py")
         mode = ("serve", "--port", str(SERVE_PORT)) if serving else \
             ("invoke", "--event", f"{RUN_DIR}/event.json")
         return ("python3", f"{RUN_DIR}/lambda_rapi.py", *mode, "--timeout", str(timeout),
                 "--function-name", fn.name, "--")
     if serving:
         return ()
-    shutil.copy(_HERE / "http_probe.py", work / "run" / "http_probe.py")
+    shutil.copy(guest.path("http_probe.py"), work / "run" / "http_probe.py")
     return ("python3", f"{RUN_DIR}/http_probe.py", "--request", f"{RUN_DIR}/event.json",
             "--timeout", str(timeout), "--")
 

@@ -31,7 +31,7 @@ from typing import Any, Final
 from fpack import container
 from fpack.config import Project
 from fpack.errors import UsageError
-from fpack.lambda_rapi import INVOKE_PATH
+from fpack.guest.lambda_rapi import INVOKE_PATH
 from fpack.local import events, invoke
 from fpack.platforms import Target
 from fpack.report import Reporter

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fpack import lambda_rapi
+from fpack.guest import lambda_rapi
 from tests.integration import lab
 
 pytestmark = pytest.mark.lab

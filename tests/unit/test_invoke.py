@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from fpack import config, lambda_rapi
+from fpack import config
 from fpack.errors import ContainerError, UsageError
+from fpack.guest import lambda_rapi
 from fpack.local import events as local_events
 from fpack.local import invoke
 from fpack.local.serve import check_port, http_response
