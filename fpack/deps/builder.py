@@ -27,7 +27,7 @@ from typing import Final
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from fpack import container
+from fpack import container, guest
 from fpack.deps import keys
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
@@ -38,7 +38,7 @@ from fpack.report import Reporter
 
 IMAGE_ENV: Final = keys.IMAGE_ENV
 KIND: Final = "built"  # the cache directory of the wheelhouse
-BUILD_FORMAT: Final = "1"  # bump when the build script changes what a wheel would contain
+BUILD_FORMAT: Final = "1"  # bump when guest/build_wheel.sh changes what a wheel would contain
 META: Final = "build.json"
 _NO_PYTHON: Final = 97
 _NO_PIP: Final = 98
@@ -50,23 +50,7 @@ _SKIP_SUFFIXES: Final = (".egg-info", ".pyc", ".so", ".o")
 
 # Runs in the build container as root: finds the target's Python (manylinux images keep theirs in
 # /opt/python, Lambda's in /var/lang), builds one wheel, hands it to the host's user.
-SCRIPT: Final = """\
-set -eu
-want="$1"; src="$2"; tag="$3"
-py=""
-for c in "/opt/python/$tag-$tag/bin/python3" "/var/lang/bin/python$want" "python$want" python3; do
-  if command -v "$c" >/dev/null 2>&1 && "$c" -c "import sys; v = '%d.%d' % sys.version_info[:2]; \
-sys.exit(v != '$want')" 2>/dev/null; then py=$c; break; fi
-done
-[ -n "$py" ] || { echo "no Python $want in this image" >&2; exit 97; }
-"$py" -m pip --version >/dev/null 2>&1 || "$py" -m ensurepip -q >/dev/null 2>&1 || \
-  { echo "no pip for $py in this image" >&2; exit 98; }
-if [ -d "$src" ]; then cp -a "$src" /tmp/fpack-src; src=/tmp/fpack-src; fi
-"$py" -m pip wheel --no-deps --no-cache-dir --disable-pip-version-check \
-  --wheel-dir /tmp/fpack-out "$src"
-cp /tmp/fpack-out/*.whl /out/
-chown -R "$FPACK_OWNER" /out
-"""
+SCRIPT: Final = "build_wheel.sh"  # in fpack/guest/, passed whole to `sh -c`
 # Known failure signatures in a build's output, and what to do about each.
 # The first sign found in a failed build's output picks the hint: most specific first ("gcc" is in
 # every compile line, so a missing header must be recognised before a missing compiler).
@@ -215,7 +199,7 @@ def _build_in_container(source: Locked, platform: Platform, image: str, out: Pat
                         env: Mapping[str, str]) -> Path:
     with tempfile.TemporaryDirectory(prefix="fpack-src-") as tmp:
         argument, mounts = _source_mounts(source, Path(tmp))
-        command = ["sh", "-c", SCRIPT, "fpack-build", platform.python_version, argument,
+        command = ["sh", "-c", guest.text(SCRIPT), "fpack-build", platform.python_version, argument,
                    f"cp{platform.python[0]}{platform.python[1]}"]
         mounts.append(container.Mount(source=out, target="/out", read_only=False))
         result = container.run(

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-from fpack import container
+from fpack import container, guest
 from fpack.errors import DependencyError
 from fpack.platforms import Platform
 from fpack.proc import run
@@ -29,19 +29,7 @@ from fpack.proc import run
 _ARGS: Final = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
 # In the container: the target's Python, found as the build script finds it, then hand the tree
 # back to the host's user.
-SCRIPT: Final = """\
-set -eu
-want="$1"; tag="$2"
-for c in "/opt/python/$tag-$tag/bin/python3" "/var/lang/bin/python$want" "python$want" python3; do
-  if command -v "$c" >/dev/null 2>&1 && "$c" -c "import sys; v = '%d.%d' % sys.version_info[:2]; \
-sys.exit(v != '$want')" 2>/dev/null; then
-    rc=0; "$c" -m compileall -q -j 0 --invalidation-mode unchecked-hash -s /tree /tree || rc=$?
-    chown -R "$FPACK_OWNER" /tree
-    exit "$rc"
-  fi
-done
-echo "no Python $want in this image" >&2; exit 97
-"""
+SCRIPT: Final = "compile.sh"  # in fpack/guest/, passed whole to `sh -c`
 
 
 def local_python(platform: Platform, which: Callable[[str], str | None] = shutil.which,
@@ -64,7 +52,7 @@ def compile_tree(tree: Path, platform: Platform, image: str) -> None:
         _check(result.returncode, result.stdout + result.stderr, f"{python}")
         return
     outcome = container.run(
-        image, ["sh", "-c", SCRIPT, "fpack-compile", platform.python_version,
+        image, ["sh", "-c", guest.text(SCRIPT), "fpack-compile", platform.python_version,
                 f"cp{platform.python[0]}{platform.python[1]}"],
         platform=platform.docker_platform, network=False,
         mounts=[container.Mount(source=tree, target="/tree", read_only=False)],
