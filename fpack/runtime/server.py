@@ -11,7 +11,7 @@ connections, return (the process then exits 0). One access log line per request 
 
     python -m fpack.runtime.server app.main:handler --trigger http --style portable [--port N]
 
-Style "asgi" or "wsgi" (an existing web app) hands the app to uvicorn or gunicorn (servers.py).
+Style "asgi" or "wsgi" (an existing web app) hands the app to uvicorn or gunicorn (appserver.py).
 """
 
 from __future__ import annotations
@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve_web(app: Callable[..., object], args: argparse.Namespace) -> None:
     if args.trigger != "http":
         raise ValueError(f'style "{args.style}" serves http only, not trigger "{args.trigger}"')
-    from fpack.runtime.servers import serve_web  # noqa: PLC0415  # imports uvicorn/gunicorn
+    from fpack.runtime.appserver import serve_web  # noqa: PLC0415  # imports uvicorn/gunicorn
 
     port = args.port if args.port is not None else _env_port()
     serve_web(app, style=args.style, host=args.host, port=port, base_path=args.base_path)

@@ -57,7 +57,7 @@ RUNTIME_CLIENTS: Final = {
               'awslambdaric==3.1.1; python_version < "3.10"\n',
     # watchdog 7.1.0 publishes two wheels for one platform, which the engine refuses (see gcp.py)
     "functions-framework": "functions-framework==3.10.2\nwatchdog!=7.1.0\n",
-    # styles asgi / wsgi: the server fpack.runtime.servers runs the web app under. Their newest
+    # styles asgi / wsgi: the server fpack.runtime.appserver runs the web app under. Their newest
     # releases need Python 3.10: https://pypi.org/project/uvicorn/ https://pypi.org/project/gunicorn/
     "asgi": 'uvicorn==0.54.0; python_version >= "3.10"\n'
             'uvicorn==0.39.0; python_version < "3.10"\n',

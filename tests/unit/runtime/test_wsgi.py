@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from fpack.runtime.api import Headers, Query, Request, Response
+from fpack.runtime.appserver import gunicorn_options
 from fpack.runtime.aws import lambda_handler
 from fpack.runtime.gcp import http_handler
-from fpack.runtime.servers import gunicorn_options
 from fpack.runtime.wsgi import WsgiBridge, environ, mount
 
 from .support import load_event

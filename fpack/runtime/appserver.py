@@ -1,5 +1,6 @@
-"""Web apps in the Docker "http" image: an ASGI app under uvicorn, a WSGI app under gunicorn,
-listening on $PORT like the portable server (server.py), both stopping gracefully on SIGTERM.
+"""Application servers for web apps in the Docker "http" image: an ASGI app under uvicorn, a WSGI
+app under gunicorn, listening on $PORT like the standard-library server that serves portable
+handlers (server.py), both stopping gracefully on SIGTERM.
 
 The one place in fpack.runtime that imports third-party code, and only inside the function that
 needs it: the docker target puts uvicorn or gunicorn into the image as its runtime client. Both
@@ -27,7 +28,7 @@ def serve_web(app: Callable[..., Any], *, style: str, host: str, port: int,
     elif style == "wsgi":
         run_gunicorn(wsgi.mount(app, base_path), host=host, port=port)
     else:
-        raise ValueError(f'fpack.runtime.servers: style "{style}": expected "asgi" or "wsgi"')
+        raise ValueError(f'fpack.runtime.appserver: style "{style}": expected "asgi" or "wsgi"')
 
 
 def _allowed_proxies() -> str:
