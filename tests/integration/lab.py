@@ -22,6 +22,8 @@ from typing import Any
 import docker
 from docker.errors import ContainerError
 
+from tests.events import load as load_event
+
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {
     (3, 9): "fpack-lab/python:3.9",
@@ -141,4 +143,4 @@ def run_lambda(manifest: dict[str, Any], project: Path, image: str, events: list
 
 
 def event(platform: str, name: str) -> Any:
-    return json.loads((ROOT / "tests" / "events" / platform / f"{name}.json").read_text())
+    return load_event(platform, name)  # the packaged sample the tests call platform/name

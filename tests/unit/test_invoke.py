@@ -22,12 +22,8 @@ from fpack.local.serve import check_port, http_response
 from fpack.runtime.api import Headers, Request, Response
 from fpack.runtime.aws import lambda_handler
 from fpack.runtime.cloudevents import from_http
-from tests.conftest import EVENTS
-
-
-def event(platform: str, name: str) -> Any:
-    return json.loads((EVENTS / platform / f"{name}.json").read_text())
-
+from tests.events import SAMPLE_OF
+from tests.events import load as event
 
 # --- samples and conversions ---------------------------------------------------------------------
 
@@ -40,6 +36,15 @@ def test_every_sample_parses_and_is_of_the_kind_its_name_says() -> None:
     for name, kind in kinds.items():
         family = local_events.SAMPLES[name] or "http"
         assert local_events.kind_of(local_events.sample(name, family)) == kind, name
+
+
+def test_the_tests_input_events_are_packaged_samples_of_their_own_family() -> None:
+    # tests/events keeps no copies: each golden input is read from the sample fpack ships
+    assert len(set(SAMPLE_OF.values())) == len(SAMPLE_OF)
+    for (platform, name), sample in SAMPLE_OF.items():
+        assert local_events.SAMPLES[sample] in (None, "lambda" if platform == "aws" else "http")
+        assert event(platform, name) == local_events.sample(sample, "http" if platform == "gcp"
+                                                            else "lambda"), name
 
 
 def test_a_trigger_name_picks_the_families_usual_event() -> None:

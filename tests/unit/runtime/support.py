@@ -1,14 +1,12 @@
-"""Shared helpers for the runtime tests: loading the golden event samples under tests/events."""
+"""Shared helpers for the runtime tests: loading the golden input events (tests/events)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+from tests import events
 
 
 def load_event(platform: str, name: str) -> Any:  # JSON of any shape
-    """tests/events/<platform>/<name>.json, parsed."""
-    return json.loads((EVENTS / platform / f"{name}.json").read_text(encoding="utf-8"))
+    """The input event the tests call `platform`/`name` (a sample fpack ships), parsed."""
+    return events.load(platform, name)
