@@ -1,6 +1,7 @@
 """Deterministic zip archives: the same entries give the same bytes on any machine.
 
-Entries are written in sorted order with one fixed timestamp (SOURCE_DATE_EPOCH, else 1980-01-01),
+Entries are written in sorted order with one fixed timestamp (the build's SOURCE_DATE_EPOCH, else
+1980-01-01, handed in by the caller: this module reads no environment),
 modes normalised to 0644 / 0755 (executables and directories), no owner names, no extra fields.
 Entries can be copied raw (already compressed) from another zip, so a cached dependency archive is
 spliced into a function zip without decompressing or recompressing anything. The archive is written
@@ -41,9 +42,8 @@ def normal_mode(mode: int) -> int:
     return 0o755 if mode & 0o111 else 0o644
 
 
-def dos_timestamp() -> tuple[int, int]:
-    """(time, date) in DOS format from SOURCE_DATE_EPOCH, clamped to zip's 1980 epoch."""
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+def dos_timestamp(epoch: int) -> tuple[int, int]:
+    """(time, date) in DOS format of `epoch`, clamped to zip's 1980 epoch."""
     t = time.gmtime(max(epoch, 315532800))
     return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), (
         ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
@@ -127,15 +127,20 @@ def _local_data_offset(f: BinaryIO, header_offset: int) -> int:
 
 
 class ZipWriter:
-    """Collects entries, then writes them sorted into `dest` atomically (temp file + rename)."""
+    """Collects entries, then writes them sorted into `dest` atomically (temp file + rename).
 
-    def __init__(self, dest: Path = Path("archive.zip")) -> None:
+    `dest` names the artifact in every error, also when the bytes go to a temporary file first;
+    `epoch` is every entry's timestamp."""
+
+    def __init__(self, dest: Path, *, epoch: int) -> None:
         self.dest = dest
+        self.epoch = epoch
         self._entries: dict[str, Entry] = {}
 
     def add(self, entry: Entry) -> None:
         if entry.name in self._entries:
-            raise BuildError(f"two files would be packaged as {entry.name}; rename one of them")
+            raise BuildError(f"{self.dest.name}: two files would be packaged as {entry.name}; "
+                             "rename one of them")
         self._entries[entry.name] = entry
 
     def add_bytes(self, name: str, payload: bytes, mode: int = 0o644) -> None:
@@ -198,7 +203,7 @@ class ZipWriter:
         return sorted(entries, key=lambda e: e.name)
 
     def _write_to(self, out: BinaryIO) -> None:
-        dos_time, dos_date = dos_timestamp()
+        dos_time, dos_date = dos_timestamp(self.epoch)
         entries = self._all_entries()
         if len(entries) > _MAX_ENTRIES:
             raise BuildError(
@@ -262,8 +267,7 @@ class ZipWriter:
             _END.pack(0x06054B50, 0, 0, len(entries), len(entries), len(central), cd_offset, 0)
         )
 
-    @staticmethod
-    def _copy_data(e: Entry, out: BinaryIO, sources: dict[Path, BinaryIO]) -> None:
+    def _copy_data(self, e: Entry, out: BinaryIO, sources: dict[Path, BinaryIO]) -> None:
         if e.data is not None:
             out.write(e.data)
             return
@@ -276,6 +280,7 @@ class ZipWriter:
         while remaining:
             chunk = f.read(min(remaining, 1 << 20))
             if not chunk:
-                raise BuildError(f"{e.source}: truncated archive; delete it and build again")
+                raise BuildError(f"{e.source}: truncated archive, read while writing "
+                                 f"{self.dest.name}; delete it and build again")
             out.write(chunk)
             remaining -= len(chunk)

@@ -19,8 +19,8 @@ from typing import Final
 from fpack import config, secrets
 from fpack.checks import Problem, deps, functions, locks, toml_line
 from fpack.deps import spec as dep_spec
-from fpack.deps.cache import Cache
 from fpack.errors import ConfigError
+from fpack.inputs import BuildInputs
 from fpack.platforms import TARGETS, Target
 from fpack.report import Reporter
 from fpack.sources import project_files, runtime_snapshot
@@ -38,7 +38,7 @@ class Report:
     files: int  # packaged source files that were checked
 
 
-def run(config_path: Path, *, targets: Sequence[Target] = (), cache: Cache,
+def run(config_path: Path, *, targets: Sequence[Target] = (), inputs: BuildInputs,
         reporter: Reporter) -> Report:
     """Every problem a build of `targets` (default: those fpack.toml configures, else all) would
     meet, or that it would ship."""
@@ -55,7 +55,7 @@ def run(config_path: Path, *, targets: Sequence[Target] = (), cache: Cache,
         *functions.check(project, files, chosen, toml),
         *secrets.scan(files, project.check.allow),
         *locks.check(spec),
-        *deps.check(project, spec, files, runtime_snapshot(), chosen, cache=cache,
+        *deps.check(project, spec, files, runtime_snapshot(), chosen, inputs=inputs,
                     reporter=reporter),
     }
     return Report(problems=tuple(sorted(problems)), targets=chosen,

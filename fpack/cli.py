@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -23,8 +24,11 @@ except ImportError:  # pragma: no cover
 from fpack.errors import FpackError, UsageError
 
 if TYPE_CHECKING:
-    from fpack.artifact import Artifact
+    from fpack.build import Planned
     from fpack.config import Project
+    from fpack.executor import Built
+    from fpack.inputs import BuildInputs
+    from fpack.platforms import Target
     from fpack.report import ConsoleReporter
 
 # Typer's pretty tracebacks print local variables, which may hold credentials: never enable them.
@@ -78,10 +82,20 @@ def _project() -> Project:
     return config.load(_config_path())
 
 
-def _target(value: str) -> str:
-    if value not in ("aws", "gcp", "docker"):
-        raise UsageError(f'--target {value}: expected "aws", "gcp" or "docker"')
-    return value
+def _target(value: str) -> Target:
+    from fpack.platforms import TARGETS  # noqa: PLC0415
+
+    for target in TARGETS:
+        if value == target:
+            return target
+    raise UsageError(f'--target {value}: expected "aws", "gcp" or "docker"')
+
+
+def _inputs() -> BuildInputs:
+    """The environment's part of a build, read once per command (fpack/inputs.py)."""
+    from fpack import inputs  # noqa: PLC0415
+
+    return inputs.read()
 
 
 @app.command()
@@ -104,34 +118,81 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
     sbom: Annotated[bool, typer.Option(
         "--sbom", help="Also write a CycloneDX JSON SBOM beside each artifact")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Write nothing: show each artifact, whether it is up to date or why "
+        "it would be rebuilt, and its expected sizes")] = False,
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
     from fpack import build as building  # noqa: PLC0415
+    from fpack.platforms import ARCHES  # noqa: PLC0415
 
     project = _project()
-    if arch is not None and arch not in ("x86_64", "arm64"):
+    chosen = next((a for a in ARCHES if a == arch), None)
+    if arch is not None and chosen is None:
         raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
     out_dir = out if out.is_absolute() else project.root / out
-    artifacts = building.build(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
-                               only=function or (), arch=arch, refresh=refresh,  # type: ignore[arg-type]
-                               sbom=sbom)
-    _print_artifacts(artifacts, as_json, project.root)
+    chosen_target = _target(target)
+    if dry_run:
+        planned = building.dry_run(project, chosen_target, inputs=_inputs(), out=out_dir,
+                                   reporter=_reporter(), only=function or (), arch=chosen,
+                                   refresh=refresh)
+        _print_planned(planned, as_json, project.root)
+        return
+    built = building.build(project, chosen_target, inputs=_inputs(), out=out_dir,
+                           reporter=_reporter(), only=function or (), arch=chosen,
+                           refresh=refresh, sbom=sbom)
+    _print_built(built, as_json, project.root, out_dir / chosen_target)
 
 
-def _print_artifacts(artifacts: list[Artifact], as_json: bool, root: Path) -> None:
+def _print_built(built: list[Built], as_json: bool, root: Path, out_dir: Path) -> None:
+    from fpack.manifest import DockerImage  # noqa: PLC0415
+    from fpack.report import human_size, plural  # noqa: PLC0415
+
+    if as_json:
+        typer.echo(json.dumps([b.manifest.to_json(root) for b in built], indent=2))
+        return
+    if built and not any(b.rebuilt for b in built):
+        typer.echo(f"up to date: {plural(len(built), 'artifact')} in {_shown(out_dir, root)}, "
+                   "nothing changed")
+        return
+    images = any(b.manifest.kind == "image" for b in built)
+    # An image's size is the image's, and its id stands where a zip's sha256 would.
+    rows = [("artifact", "runtime", "arch", "handler", "image" if images else "zipped",
+             "app + deps" if images else "unzipped", "build", "image id" if images else "sha256")]
+    for b in built:
+        m = b.manifest
+        shown = m.image if isinstance(m, DockerImage) else _shown(m.path, root)
+        rows.append((shown, m.runtime, m.arch, m.handler or "(layer)", human_size(m.size),
+                     human_size(m.unpacked_size), "rebuilt" if b.rebuilt else "up to date",
+                     m.sha256))
+    _table(rows)
+
+
+def _print_planned(planned: list[Planned], as_json: bool, root: Path) -> None:
+    from fpack.build import entries  # noqa: PLC0415
     from fpack.report import human_size  # noqa: PLC0415
 
     if as_json:
-        typer.echo(json.dumps([a.manifest(root) for a in artifacts], indent=2))
+        typer.echo(json.dumps([{
+            "path": _shown(p.plan.path, root), "up_to_date": not p.reasons,
+            "reasons": list(p.reasons), "zipped": p.zipped, "unpacked": p.unpacked,
+            "entries": entries(p.plan)} for p in planned], indent=2))
         return
-    images = any(a.kind == "image" for a in artifacts)
-    # An image's size is the image's, and its id stands where a zip's sha256 would.
-    rows = [("artifact", "runtime", "arch", "handler", "image" if images else "zipped",
-             "app + deps" if images else "unzipped", "image id" if images else "sha256")]
-    for a in artifacts:
-        path = a.path.relative_to(root) if a.path.is_relative_to(root) else a.path
-        rows.append((a.image or str(path), a.runtime, a.arch, a.handler or "(layer)",
-                     human_size(a.size), human_size(a.unpacked_size), a.sha256))
+    rows = [("artifact", "zipped", "unzipped", "would")]
+    for p in planned:
+        would = "stay (up to date)" if not p.reasons else "rebuild: " + "; ".join(p.reasons)
+        rows.append((_shown(p.plan.path, root),
+                     "-" if p.zipped is None else human_size(p.zipped), human_size(p.unpacked),
+                     would))
+    _table(rows)
+    typer.echo("(--dry-run: nothing was written; sizes are before bytecode)", err=True)
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -153,8 +214,9 @@ def deploy(
 
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out
-    outcome = deploying.run(project, _target(target), out=out_dir, reporter=_reporter(),  # type: ignore[arg-type]
-                            only=function or (), dry_run=dry_run, prune=prune)
+    outcome = deploying.run(project, _target(target), inputs=_inputs(), out=out_dir,
+                            reporter=_reporter(), only=function or (), dry_run=dry_run,
+                            prune=prune)
     if as_json:
         typer.echo(json.dumps({"dry_run": outcome.dry_run,
                                "plan": [c.line() for c in outcome.changes],
@@ -190,7 +252,7 @@ def invoke(
 
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out
-    invoked = invoking.invoke(project, _target(target), name, out=out_dir,  # type: ignore[arg-type]
+    invoked = invoking.invoke(project, _target(target), name, inputs=_inputs(), out=out_dir,
                               reporter=_reporter(), event_file=event, sample=sample)
     if invoked.logs and not OPTIONS.quiet:
         typer.echo(invoked.logs, err=True)
@@ -211,7 +273,7 @@ def serve(
 
     project = _project()
     out_dir = out if out.is_absolute() else project.root / out
-    serve_function(project, _target(target), name, out=out_dir, port=port,  # type: ignore[arg-type]
+    serve_function(project, _target(target), name, inputs=_inputs(), out=out_dir, port=port,
                    reporter=_reporter())
 
 
@@ -225,12 +287,11 @@ def check(
     """Check the project without building: exit 1 with one line per problem (pre-commit hook)."""
     from fpack import check as checking  # noqa: PLC0415
     from fpack.checks import display_path  # noqa: PLC0415
-    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
     from fpack.errors import CheckFailed  # noqa: PLC0415
 
     targets = [_target(t) for t in target or ()]
-    report = checking.run(_config_path(), targets=targets,  # type: ignore[arg-type]
-                          cache=Cache(default_root()), reporter=_reporter())
+    report = checking.run(_config_path(), targets=targets, inputs=_inputs(),
+                          reporter=_reporter())
     cwd = Path.cwd()
     if as_json:
         typer.echo(json.dumps([{"path": display_path(p.path, cwd), "line": p.line,
@@ -248,10 +309,9 @@ def check(
 @cache_app.command("info")
 def cache_info() -> None:
     """Where the cache is and how much it holds."""
-    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
     from fpack.report import human_size  # noqa: PLC0415
 
-    cache = Cache(default_root())
+    cache = _inputs().cache
     typer.echo(f"cache: {cache.root}")
     for kind, size in cache.size().items():
         typer.echo(f"  {kind:<9} {human_size(size)}")
@@ -260,9 +320,7 @@ def cache_info() -> None:
 @cache_app.command("clean")
 def cache_clean() -> None:
     """Remove everything fpack cached (uv keeps its own cache)."""
-    from fpack.deps.cache import Cache, default_root  # noqa: PLC0415
-
-    cache = Cache(default_root())
+    cache = _inputs().cache
     cache.clean()
     typer.echo(f"emptied {cache.root}")
 

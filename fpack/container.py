@@ -10,15 +10,14 @@ logs them, and `redact` is applied to anything shown to the user.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from fpack.errors import ContainerError
+from fpack.inputs import CA_ENV, BuildInputs
 from fpack.proc import redact
 
 if TYPE_CHECKING:
@@ -26,29 +25,6 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 CA_IN_CONTAINER: Final = "/etc/fpack/ca-bundle.pem"
-PROXY_ENV: Final = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "all_proxy",
-)
-INDEX_ENV: Final = (
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_TRUSTED_HOST",
-    "PIP_FIND_LINKS",
-    "UV_INDEX_URL",
-    "UV_EXTRA_INDEX_URL",
-    "UV_DEFAULT_INDEX",
-    "UV_INDEX",
-    "UV_INSECURE_HOST",
-)
-# Where pip, requests and uv look for a CA bundle, in the order a user would expect to win.
-CA_ENV: Final = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "UV_CERT", "CURL_CA_BUNDLE")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,54 +42,17 @@ class Settings:
     mounts: tuple[Mount, ...] = ()
 
 
-def pip_config_cert() -> Path | None:
-    """The `cert` setting of pip's configuration files, if any (global, user, PIP_CONFIG_FILE)."""
-    home = Path.home()
-    files = [
-        Path("/etc/pip.conf"),
-        Path("/etc/xdg/pip/pip.conf"),
-        home / ".pip/pip.conf",
-        home / ".config/pip/pip.conf",
-    ]
-    if env := os.environ.get("PIP_CONFIG_FILE"):
-        files.append(Path(env))
-    cert = None
-    for path in files:  # later files override earlier ones, as in pip
-        parser = configparser.ConfigParser()
-        with contextlib.suppress(OSError, configparser.Error):
-            parser.read(path)
-            for section in ("global", "install"):
-                if parser.has_option(section, "cert"):
-                    cert = Path(parser.get(section, "cert"))
-    return cert
-
-
-def host_ca_bundle() -> Path | None:
-    for name in CA_ENV:
-        if (value := os.environ.get(name)) and Path(value).is_file():
-            return Path(value)
-    cert = pip_config_cert()
-    return cert if cert is not None and cert.is_file() else None
-
-
-def build_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """What a build container needs to reach the same package index as the host, reproducibly."""
-    environ = os.environ if environ is None else environ
-    env = {k: environ[k] for k in (*PROXY_ENV, *INDEX_ENV) if environ.get(k)}
-    env["SOURCE_DATE_EPOCH"] = environ.get("SOURCE_DATE_EPOCH", "315532800")
+def build_settings(inputs: BuildInputs) -> Settings:
+    """What a build container needs to reach the same package index as the host, reproducibly:
+    the proxy variables, the index settings as pip reads them, SOURCE_DATE_EPOCH and the CA
+    bundle (mounted read-only, and named by every variable a tool might read it from)."""
+    env = {**inputs.proxy, **inputs.index.pip_env()}
+    env["SOURCE_DATE_EPOCH"] = str(inputs.epoch)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     mounts: tuple[Mount, ...] = ()
-    ca = host_ca_bundle()
-    if ca is not None:
-        mounts = (Mount(source=ca.resolve(), target=CA_IN_CONTAINER),)
-        for name in (
-            "PIP_CERT",
-            "SSL_CERT_FILE",
-            "REQUESTS_CA_BUNDLE",
-            "UV_CERT",
-            "CURL_CA_BUNDLE",
-        ):
-            env[name] = CA_IN_CONTAINER
+    if inputs.ca_bundle is not None:
+        mounts = (Mount(source=inputs.ca_bundle.resolve(), target=CA_IN_CONTAINER),)
+        env.update(dict.fromkeys(CA_ENV, CA_IN_CONTAINER))
     return Settings(env=env, mounts=mounts)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final, Literal
 
 from fpack.sources import SourceFile
@@ -50,7 +49,7 @@ def find(module: str, attr: str, files: Iterable[SourceFile]) -> HandlerInfo | H
             f'module "{module}" is not among the packaged files (looked for {a} and {b}); '
             "check the handler's module path and [project] include"))
     try:
-        tree = ast.parse(Path(source.abspath).read_bytes(), filename=source.path)
+        tree = ast.parse(source.data, filename=source.path)
     except SyntaxError as e:
         return HandlerProblem(path=source.path, line=e.lineno or 0, reason="syntax",
                               message=f"syntax error: {e.msg}")

@@ -1,8 +1,9 @@
 """Pure planning: Project x target x source snapshot -> BuildPlan (frozen data, no I/O).
 
-Everything a build will do is decided here: which files go into which artifact under which name,
-the entry point the cloud is told, the platform the dependencies must fit, where outputs land.
-`build` executes a plan; `check` and `--dry-run` only render it.
+The first half of planning a build: which functions, their entry points and handler checks, the
+platform the dependencies must fit, where outputs land. The second half, once the dependencies are
+prepared, is each target's `plan` (fpack/targets): the artifacts' entries, keys and manifests as
+`fpack.layout` data. `executor` writes those; `check` and `--dry-run` only render them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fpack import handlers
 from fpack.config import Function, Project, style_fits
+from fpack.deps import keys
 from fpack.errors import ConfigError, UsageError
+from fpack.inputs import BuildInputs
 from fpack.platforms import RUNTIMES, Arch, Platform, Target
 from fpack.sources import SourceFile
+
+if TYPE_CHECKING:
+    from fpack.config import AwsTarget, DockerTarget, GcpTarget
+    from fpack.deps.engine import Dependencies
 
 ENTRY_MODULE: Final[dict[Target, str]] = {
     "aws": "fpack_entry",
@@ -45,6 +52,7 @@ class BuildPlan:
     runtime: tuple[SourceFile, ...]
     functions: tuple[FunctionPlan, ...]
     layer: Path | None  # the dependency layer zip (aws layer mode), else None
+    inputs: BuildInputs  # what the build takes from the environment, read once
 
 
 def platform_for(project: Project, target: Target) -> Platform:
@@ -64,6 +72,7 @@ def plan(
     sources: tuple[SourceFile, ...],
     runtime: tuple[SourceFile, ...],
     *,
+    inputs: BuildInputs,
     out: Path,
     only: Sequence[str] = (),
     arch: Arch | None = None,
@@ -86,7 +95,19 @@ def plan(
         runtime=runtime,
         functions=functions,
         layer=layer,
+        inputs=inputs,
     )
+
+
+def bytecode_image(bp: BuildPlan, table: AwsTarget | GcpTarget | DockerTarget) -> str:
+    """Where `compile = true` runs when the target's Python is not on this machine."""
+    return keys.build_image(bp.platform, table.build_image, bp.inputs.build_image)
+
+
+def package_inputs(deps: Dependencies) -> dict[str, str]:
+    """The dependency set as inputs of an artifact, for the reasons of a rebuild."""
+    return {"dependencies": deps.key,
+            **{f"package {p.name}": p.version for p in deps.packages}}
 
 
 def _selected(project: Project, only: Sequence[str]) -> list[Function]:

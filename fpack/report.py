@@ -61,3 +61,8 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     raise AssertionError("unreachable")
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 package`, `2 packages`: counts read as a person writes them."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -1,8 +1,10 @@
 """A snapshot of the project's source files: the one step of planning that reads the disk.
 
 `snapshot()` walks the project once and records, for every file that would be packaged, its path
-relative to the project root, its normalised mode and its sha256. Everything after it (plans, cache
-keys, checks) is computed from that snapshot, so a build never reads the tree twice.
+relative to the project root, its normalised mode, its bytes and their sha256. Everything after it
+(plans, cache keys, checks, the artifacts themselves) is computed from that snapshot, so a build
+never reads a file twice, and the bytes packaged are the bytes hashed even when a file changes
+during the build.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
@@ -36,6 +38,7 @@ class SourceFile:
     mode: int  # normalised: 0o644 or 0o755
     size: int
     sha256: str
+    data: bytes = field(repr=False, compare=False)  # the bytes hashed, and the bytes packaged
 
 
 @lru_cache(maxsize=256)
@@ -106,12 +109,14 @@ def snapshot(root: Path, include: Iterable[str], exclude: Iterable[str]) -> tupl
 
 def _record(path: Path, rel: str) -> SourceFile:
     st = path.stat()
+    data = path.read_bytes()
     return SourceFile(
         path=rel,
         abspath=path,
         mode=normal_mode(st.st_mode),
-        size=st.st_size,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data,
     )
 
 

@@ -10,7 +10,6 @@ artifact is certainly over, never on a guess.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from typing import Final
 
 from fpack import limits
 from fpack.checks import Problem
-from fpack.checks.resolutions import IMAGE_ENV, Resolution, Unresolved, build_image, resolution
+from fpack.checks.resolutions import Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
 from fpack.deps import framework
-from fpack.deps.cache import Cache
 from fpack.deps.keys import compiles_tree
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs
 from fpack.plan import platform_for
 from fpack.platforms import Platform, Target
 from fpack.report import Reporter, human_size
@@ -53,7 +52,7 @@ class Estimate:
 
 
 def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
-          runtime: Sequence[SourceFile], targets: Sequence[Target], *, cache: Cache,
+          runtime: Sequence[SourceFile], targets: Sequence[Target], *, inputs: BuildInputs,
           reporter: Reporter) -> list[Problem]:
     code = sum(f.size for f in (*files, *runtime))
     problems: list[Problem] = []
@@ -62,24 +61,26 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
         platform = platform_for(project, target)
         # gcp resolves the project's spec with functions-framework, as its build does: the
         # same spec finds the build's cached resolution, and checks what will be deployed.
-        resolved = framework.with_framework(spec, project.config_path, cache) \
+        resolved = framework.with_framework(spec, project.config_path, inputs.cache) \
             if target == "gcp" and spec.kind != "none" else spec
-        found = _resolution(resolved, platform, table, cache, reporter,
+        found = _resolution(resolved, platform, table, inputs, reporter,
                             compile_tree=compiles_tree(target, table.compile))
-        problems += _wheels(spec, target, table, platform.label, found)
+        problems += _wheels(spec, target, table, platform.label, found,
+                            container_build=bool(table.build_image or inputs.build_image))
         if isinstance(found, Resolution):
             problems += _sizes(project, spec, target, found, code)
     return problems
 
 
 def _resolution(spec: DependencySpec, platform: Platform,
-                table: AwsTarget | GcpTarget | DockerTarget, cache: Cache,
+                table: AwsTarget | GcpTarget | DockerTarget, inputs: BuildInputs,
                 reporter: Reporter, *, compile_tree: bool) -> Resolution | Unresolved:
     if spec.kind == "none":
         return Resolution(pins=(), installed={}, installed_total=0)
     try:
-        return resolution(spec, platform, image=build_image(platform, table.build_image),
-                          compile_bytecode=compile_tree, cache=cache,
+        image = build_image(platform, table.build_image, inputs.build_image)
+        return resolution(spec, platform, image=image, compile_bytecode=compile_tree,
+                          inputs=inputs,
                           reporter=reporter)
     except DependencyError as e:  # e.g. a cached lock the engine's parser refuses
         return Unresolved(error=e, no_wheel=None)
@@ -96,14 +97,15 @@ def _table(project: Project, target: Target) -> AwsTarget | GcpTarget | DockerTa
 
 
 def _wheels(spec: DependencySpec, target: Target, table: AwsTarget | GcpTarget | DockerTarget,
-            label: str, found: Resolution | Unresolved) -> list[Problem]:
+            label: str, found: Resolution | Unresolved, *,
+            container_build: bool) -> list[Problem]:
     """FP301 for what has no wheel (unless a container build is configured), FP302 for failures."""
     if isinstance(found, Unresolved) and found.no_wheel is None:
         assert spec.path is not None
         text = " ".join(line.strip() for line in str(found.error).splitlines() if line.strip())
         return [Problem(path=spec.path, line=1, code="FP302",
                         message=f"cannot resolve the dependencies for {label}: {text}")]
-    if table.build_image is not None or os.environ.get(IMAGE_ENV):
+    if container_build:
         return []  # what has no wheel is built in a container of the target
     if isinstance(found, Unresolved):
         names = [found.no_wheel] if found.no_wheel else []

@@ -15,7 +15,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -23,6 +23,7 @@ from fpack.deps import keys, lock, uv
 from fpack.deps.cache import Cache
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
 from fpack.report import Reporter
 
@@ -32,7 +33,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-IMAGE_ENV: Final = keys.IMAGE_ENV
 build_image = keys.build_image
 tree_key = keys.tree_key
 uv_version = uv.cached_version
@@ -59,19 +59,22 @@ class Unresolved:
     no_wheel: str | None  # the package that has no wheel for the platform, when that is why
 
 
-def resolve_key(spec: DependencySpec, platform: Platform, image: str, cache: Cache) -> str:
-    return keys.resolve_key(spec, platform, image, uv.cached_version(cache))
+def resolve_key(spec: DependencySpec, platform: Platform, image: str,
+                inputs: BuildInputs) -> str:
+    return keys.resolve_key(spec, platform, image, uv.cached_version(inputs.cache),
+                            inputs.index.fingerprint())
 
 
 def resolution(spec: DependencySpec, platform: Platform, *, image: str, compile_bytecode: bool,
-               cache: Cache, reporter: Reporter) -> Resolution | Unresolved:
+               inputs: BuildInputs, reporter: Reporter) -> Resolution | Unresolved:
     """What the engine resolved (or the check's own wheels-only resolution) and measured."""
-    key = resolve_key(spec, platform, image, cache)
+    cache = inputs.cache
+    key = resolve_key(spec, platform, image, inputs)
     text = _read(cache.file("resolve", f"pylock.{key}", ".toml"))
     if text is None:
         text = _read(cache.file("resolve", f"check.{key}", ".toml"))
     if text is None:
-        found = _resolve(spec, platform, reporter)
+        found = _resolve(spec, platform, inputs, reporter)
         if isinstance(found, Unresolved):
             return found
         text = found
@@ -85,13 +88,14 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def _resolve(spec: DependencySpec, platform: Platform, reporter: Reporter) -> str | Unresolved:
+def _resolve(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
+             reporter: Reporter) -> str | Unresolved:
     assert spec.path is not None
     reporter.step(f"resolving {spec.name} for {platform.label} (it changed since the last "
                   "build or check)")
     try:
         requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
-        return uv.resolve(spec, platform, requirements=requirements).text
+        return uv.resolve(spec, platform, index=inputs.index, requirements=requirements).text
     except DependencyError as e:
         m = uv.NO_WHEEL.search(str(e))
         return Unresolved(error=e, no_wheel=m.group(1) if m else None)

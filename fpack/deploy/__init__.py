@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from fpack.deploy import aws, gcp, registry
-from fpack.deploy.models import Manifest, Orphans, Outcome, read_manifest
+from fpack.deploy.models import Orphans, Outcome
 from fpack.errors import UsageError
+from fpack.manifest import DockerImage, Manifest, render
 from fpack.outputs import Outputs
 
 if TYPE_CHECKING:
-    from fpack.artifact import Artifact
     from fpack.config import Project
+    from fpack.inputs import BuildInputs
     from fpack.platforms import Target
     from fpack.report import Reporter
 
@@ -39,18 +40,18 @@ DEPLOYERS: Final[dict[Target, Deployer]] = {"aws": aws, "gcp": gcp, "docker": re
 PRUNING: Final[tuple[Target, ...]] = ("aws", "gcp")
 
 
-def run(project: Project, target: Target, *, out: Path, reporter: Reporter,
+def run(project: Project, target: Target, *, inputs: BuildInputs, out: Path, reporter: Reporter,
         only: Sequence[str] = (), dry_run: bool = False, prune: bool = False) -> Outcome:
     """Build what is stale (the build skips what is fresh), then deploy it."""
     from fpack import build  # noqa: PLC0415 - the build machinery is heavy; deploy pays for it
 
     orphans = orphan_policy(target, only=only, prune=prune)
-    artifacts = build.build(project, target, out=out, reporter=reporter, only=only)
-    manifests = [read_manifest(a.manifest(project.root), project.root) for a in artifacts]
+    manifests = [b.manifest for b in build.build(project, target, inputs=inputs, out=out,
+                                                 reporter=reporter, only=only)]
     outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter,
                                        orphans=orphans)
     if target == "docker" and not dry_run:
-        record_digests(project, artifacts, outcome)
+        record_digests(project, manifests, outcome)
     return outcome
 
 
@@ -71,14 +72,15 @@ def orphan_policy(target: Target, *, only: Sequence[str], prune: bool) -> Orphan
     return "delete" if prune else "keep"
 
 
-def record_digests(project: Project, artifacts: Sequence[Artifact], outcome: Outcome) -> None:
+def record_digests(project: Project, manifests: Sequence[Manifest], outcome: Outcome) -> None:
     """Write each pushed image's registry digest into its manifest, so that what runs elsewhere
     (a Kubernetes manifest, a Cloud Run deploy) can pin the exact image by digest."""
     pushed = {d.function: d.digest for d in outcome.deployments
               if d.target == "docker" and d.digest}
-    stale = [replace(a, digest=pushed[a.function]) for a in artifacts
-             if a.kind == "image" and a.function in pushed and a.digest != pushed[a.function]]
+    stale = [replace(m, digest=pushed[m.function]) for m in manifests
+             if isinstance(m, DockerImage) and m.function in pushed
+             and m.digest != pushed[m.function]]
     if stale:
-        with Outputs(stale[0].path.parent) as outputs:
-            for a in stale:
-                outputs.text(a.manifest_path(), a.manifest_json(project.root))
+        with Outputs(stale[0].manifest_path.parent) as outputs:
+            for m in stale:
+                outputs.text(m.manifest_path, render(m, project.root))

@@ -25,8 +25,9 @@ from fpack.cloud.aws_wiring import points_at
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
 from fpack.deploy import aws_prune
-from fpack.deploy.models import Deployment, Manifest, Orphans, Outcome, Secrets
+from fpack.deploy.models import Deployment, Orphans, Outcome, Secrets
 from fpack.errors import ConfigError, DeployError
+from fpack.manifest import AwsFunction, AwsLayer, DockerImage, Manifest
 from fpack.report import Reporter, human_size
 
 DIRECT_UPLOAD_MAX: Final = limits.LAMBDA_DIRECT_UPLOAD_MAX
@@ -59,14 +60,14 @@ def specs(project: Project, manifests: Sequence[Manifest], *,
     layers = tuple(
         p.LayerSpec(name=m.function, path=m.path, sha256=m.sha256, size=m.size,
                     runtime=m.runtime, arch=m.arch)
-        for m in manifests if m.kind == "layer" and m.path is not None
+        for m in manifests if isinstance(m, AwsLayer)
     )
     functions = tuple(_function_spec(project, m, images)
-                      for m in manifests if m.kind != "layer")
+                      for m in manifests if isinstance(m, AwsFunction | DockerImage))
     return layers, functions
 
 
-def _function_spec(project: Project, m: Manifest,
+def _function_spec(project: Project, m: AwsFunction | DockerImage,
                    images: Mapping[str, str] | None) -> p.FunctionSpec:
     fn = project.functions[m.function]
     name = f"{project.name}-{fn.name}"
@@ -75,14 +76,15 @@ def _function_spec(project: Project, m: Manifest,
                           f'"{name}" is {len(name)} characters; AWS allows 64',
                           hint="shorten [project] name or the function's name")
     image = images[m.function] if images is not None else None
+    zipped = m if isinstance(m, AwsFunction) and image is None else None
     settings = Settings(
         runtime=None if image else m.runtime, handler=None if image else m.handler, arch=m.arch,
         memory=fn.memory, timeout=fn.timeout, role=_role(project), env=dict(fn.env),
-        layers=() if image else tuple(path.stem for path in m.layers),
+        layers=tuple(path.stem for path in zipped.layers) if zipped else (),
     )
     return p.FunctionSpec(function=fn.name, name=name, alias=project.aws.alias,
-                          code_sha256="" if image else m.code_sha256,
-                          zip_path=None if image else m.path, size=m.size, image_uri=image,
+                          code_sha256=zipped.code_sha256 if zipped else "",
+                          zip_path=zipped.path if zipped else None, size=m.size, image_uri=image,
                           settings=settings, wiring=_wiring(project, fn.name),
                           tags=aws_prune.owner_tags(project.name, fn.name))
 

@@ -53,13 +53,13 @@ from fpack.deploy.gcp_prune import (
 from fpack.deploy.models import (
     Change,
     Deployment,
-    Manifest,
     Orphans,
     Outcome,
     Secrets,
     env_changes,
 )
 from fpack.errors import ConfigError
+from fpack.manifest import GcpBundle, Manifest
 from fpack.report import Reporter
 from fpack.schedules import unix_cron
 
@@ -101,7 +101,7 @@ class GcpSpec:
     function: str
     parent: str  # projects/P/locations/R
     function_id: str
-    manifest: Manifest
+    manifest: GcpBundle
     config: FunctionConfig
     job: JobSpec | None = None  # schedule functions only
 
@@ -175,7 +175,7 @@ class GcpPlan:
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
            reporter: Reporter, client: GcpClient | None = None,
            scheduler: SchedulerClient | None = None, orphans: Orphans = "ignore") -> Outcome:
-    specs = [spec(project, m) for m in manifests if m.kind == "function"]
+    specs = [spec(project, m) for m in manifests if isinstance(m, GcpBundle)]
     secrets = Secrets.of(s.config.env for s in specs)
     endpoint = endpoint_for(project.gcp.api_endpoint, os.environ)
     gcp = client or GcpClient.connect(endpoint, secrets=secrets)
@@ -209,7 +209,7 @@ def read_live(gcp: GcpClient, scheduler: SchedulerClient | None, s: GcpSpec) -> 
                    job=scheduler.get_job(s.job.name))
 
 
-def spec(project: Project, m: Manifest) -> GcpSpec:
+def spec(project: Project, m: GcpBundle) -> GcpSpec:
     """What Cloud Functions should have for one bundle (pure)."""
     fn = project.functions[m.function]
     parent = parent_of(project)
@@ -334,7 +334,6 @@ def apply_function(gcp: GcpClient, step: GcpStep, live: LiveFunction | None,
     if step.action == "unchanged":
         return live
     reporter.step(step.change().line())
-    assert s.manifest.path is not None
     source = gcp.upload(s.parent, s.manifest.path) if step.upload else None
     if step.action == "create":
         assert source is not None

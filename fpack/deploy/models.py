@@ -9,14 +9,15 @@ of secret-looking variables from any cloud error message before it reaches the u
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fpack import manifest
 from fpack.cloud.safety import Backoff, Secrets
-from fpack.errors import DeployError
+from fpack.errors import BuildError, DeployError
+from fpack.manifest import Manifest
 
 __all__ = ["Backoff", "Change", "Deployment", "Manifest", "Orphans", "Outcome", "Secrets",
            "env_changes", "read_manifest"]
@@ -71,47 +72,12 @@ class Outcome:
     deployments: tuple[Deployment, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Manifest:
-    """The keys of a build manifest (design.md) a deployer reads, checked once, paths absolute."""
-
-    function: str
-    kind: str
-    runtime: str
-    arch: str
-    handler: str | None
-    path: Path | None
-    sha256: str
-    size: int
-    layers: tuple[Path, ...] = ()
-    image: str | None = None
-    image_id: str | None = None
-    # Cloud Functions: build environment variables the deploy must set, such as
-    # GOOGLE_VENDOR_PIP_DEPENDENCIES for a bundle with vendored wheels.
-    build_env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def code_sha256(self) -> str:
-        """The sha256 as Lambda's CodeSha256 spells it: base64 of the digest, not hex."""
-        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
-
-
 def read_manifest(data: Mapping[str, Any], root: Path) -> Manifest:
     """A manifest dict (as `fpack build --json` prints it) as typed data; paths made absolute."""
     try:
-        path = data.get("path")
-        return Manifest(
-            function=str(data["function"]), kind=str(data.get("kind", "function")),
-            runtime=str(data["runtime"]), arch=str(data.get("arch", "x86_64")),
-            handler=data.get("handler"), path=root / path if path else None,
-            sha256=str(data.get("sha256") or ""), size=int(data.get("size") or 0),
-            layers=tuple(root / p for p in data.get("layers", ())),
-            image=data.get("image"), image_id=data.get("image_id"),
-            build_env={str(k): str(v) for k, v in (data.get("build_env") or {}).items()},
-        )
-    except KeyError as e:
-        raise DeployError(f"build manifest of {data.get('function', '?')!r} has no {e} key",
-                          hint="rebuild with this version of fpack") from e
+        return manifest.from_json(data, root)
+    except BuildError as e:
+        raise DeployError(e.message, hint=e.hint) from e
 
 
 def env_changes(want: Mapping[str, str], have: Mapping[str, str]) -> tuple[str, ...]:

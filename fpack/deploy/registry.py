@@ -16,8 +16,9 @@ from typing import Final
 
 from fpack.cloud.registry_client import RegistryClient
 from fpack.config import Project
-from fpack.deploy.models import Change, Deployment, Manifest, Orphans, Outcome
+from fpack.deploy.models import Change, Deployment, Orphans, Outcome
 from fpack.errors import ConfigError
+from fpack.manifest import DockerImage, Manifest
 from fpack.report import Reporter
 
 ECR_HOST: Final = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -47,7 +48,7 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
     """Push, then (lambda flavor) deploy. `orphans` is part of every deployer's interface, and
     ignored: a registry holds tags, not functions, so nothing here is ever removed."""
     del orphans
-    images = [m for m in manifests if m.kind == "image"]
+    images = [m for m in manifests if isinstance(m, DockerImage)]
     registry = registry or RegistryClient()
     auth = _ecr_auth(project, images, dry_run=dry_run)
     pushes = [plan_push(m, registry, auth.get(_host(m))) for m in images]
@@ -69,7 +70,7 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
     return outcome
 
 
-def plan_push(m: Manifest, registry: RegistryClient, auth: Mapping[str, str] | None) -> Push:
+def plan_push(m: DockerImage, registry: RegistryClient, auth: Mapping[str, str] | None) -> Push:
     """Whether the image must be pushed: not when its tag already has one of its digests."""
     if not m.image or not m.image_id:
         raise ConfigError(f"the docker manifest of {m.function} has no image",
@@ -82,7 +83,7 @@ def plan_push(m: Manifest, registry: RegistryClient, auth: Mapping[str, str] | N
                 pushed=remote if remote in known else None)
 
 
-def _host(m: Manifest) -> str:
+def _host(m: DockerImage) -> str:
     return _host_of(m.image or "")
 
 
@@ -91,7 +92,7 @@ def _host_of(reference: str) -> str:
     return first if "." in first or ":" in first or first == "localhost" else "docker.io"
 
 
-def _ecr_auth(project: Project, images: Sequence[Manifest], *,
+def _ecr_auth(project: Project, images: Sequence[DockerImage], *,
               dry_run: bool) -> dict[str, dict[str, str]]:
     """Registry credentials for the ECR hosts among the images (repositories created if missing)."""
     hosts = {_host(m) for m in images if ECR_HOST.match(_host(m))}
@@ -112,7 +113,7 @@ def _ecr_auth(project: Project, images: Sequence[Manifest], *,
     return auth
 
 
-def _to_lambda(project: Project, images: Sequence[Manifest], pushed: Outcome,
+def _to_lambda(project: Project, images: Sequence[DockerImage], pushed: Outcome,
                reporter: Reporter) -> Outcome:
     from fpack.deploy import aws  # noqa: PLC0415 - only the lambda flavor needs it
 

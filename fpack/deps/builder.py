@@ -32,11 +32,11 @@ from fpack.deps import keys
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.errors import ContainerError, DependencyError
+from fpack.inputs import IMAGE_ENV, BuildInputs
 from fpack.platforms import Platform
 from fpack.proc import redact, run
 from fpack.report import Reporter
 
-IMAGE_ENV: Final = keys.IMAGE_ENV
 KIND: Final = "built"  # the cache directory of the wheelhouse
 BUILD_FORMAT: Final = "1"  # bump when guest/build_wheel.sh changes what a wheel would contain
 META: Final = "build.json"
@@ -156,12 +156,14 @@ def cached(cache: Cache, build_key: str) -> Built | None:
                  source=source)
 
 
-def build(source: Locked, platform: Platform, image: str, cache: Cache, reporter: Reporter, *,
+def build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
+          reporter: Reporter, *,
           index: Sequence[str] = ()) -> Built:
     """A wheel of `source` for `platform`, from the wheelhouse or built in `image` (then kept).
 
     `index`: the requirements file's index options, handed to pip in the container as
     PIP_INDEX_URL / PIP_EXTRA_INDEX_URL (a source on a private index needs its credentials)."""
+    cache = inputs.cache
     build_key = key(source, source_digest(source), platform, image)
     if (hit := cached(cache, build_key)) is not None:
         return hit
@@ -171,7 +173,8 @@ def build(source: Locked, platform: Platform, image: str, cache: Cache, reporter
         what = f"{source.name} {source.version or ''}".rstrip()
         reporter.step(f"building {what} from source in {image} ({platform.docker_platform})")
         with cache.new_entry(KIND, build_key) as out:
-            wheel = _build_in_container(source, platform, image, out, pip_env(index))
+            wheel = _build_in_container(source, platform, image, out, env=pip_env(index),
+                                        settings=container.build_settings(inputs))
             name, version = _check_wheel(wheel, source, platform, image)
             meta = {"name": name, "version": version, "wheel": wheel.name, "image": image,
                     "source": {**source.__dict__, "location": redact(source.location)}}
@@ -195,8 +198,8 @@ def pip_env(index: Sequence[str]) -> dict[str, str]:
     return env
 
 
-def _build_in_container(source: Locked, platform: Platform, image: str, out: Path,
-                        env: Mapping[str, str]) -> Path:
+def _build_in_container(source: Locked, platform: Platform, image: str, out: Path, *,
+                        env: Mapping[str, str], settings: container.Settings) -> Path:
     with tempfile.TemporaryDirectory(prefix="fpack-src-") as tmp:
         argument, mounts = _source_mounts(source, Path(tmp))
         command = ["sh", "-c", guest.text(SCRIPT), "fpack-build", platform.python_version, argument,
@@ -204,7 +207,7 @@ def _build_in_container(source: Locked, platform: Platform, image: str, out: Pat
         mounts.append(container.Mount(source=out, target="/out", read_only=False))
         result = container.run(
             image, command, platform=platform.docker_platform,
-            settings=container.build_settings(), mounts=mounts, network="host",
+            settings=settings, mounts=mounts, network="host",
             env={**env, "FPACK_OWNER": f"{os.getuid()}:{os.getgid()}"},
         )
     _check_result(result, source, platform, image)

@@ -1,6 +1,7 @@
 """The content-addressed cache: resolutions, installed dependency trees and dependency archives.
 
-Layout under the cache root (FPACK_CACHE_DIR, else $XDG_CACHE_HOME/fpack, else ~/.cache/fpack):
+Layout under the cache root (`fpack.inputs.cache_root`: FPACK_CACHE_DIR, else
+$XDG_CACHE_HOME/fpack, else ~/.cache/fpack):
     locks/<key>.lock          flock'd while an entry is being made, so concurrent builds wait
     resolve/<key>.toml        a pylock.toml: the exact wheels for one spec on one platform
     trees/<key>/ + <key>.ok   an installed tree; valid only when its marker exists (written last)
@@ -22,13 +23,6 @@ from pathlib import Path
 from typing import Final
 
 MARKER: Final = ".ok"
-
-
-def default_root() -> Path:
-    if env := os.environ.get("FPACK_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fpack"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs
 from fpack.platforms import Platform, Target
 from fpack.report import Reporter, human_size
 
@@ -86,7 +87,7 @@ class Dependencies:
 def prepare(
     spec: DependencySpec,
     platform: Platform,
-    cache: Cache,
+    inputs: BuildInputs,
     reporter: Reporter,
     *,
     refresh: bool = False,
@@ -104,14 +105,16 @@ def prepare(
             unpacked_size=0,
             key=keys.sha("none", platform.key()),
         )
-    image = keys.build_image(platform, settings.build_image)
-    resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache))
-    pylock = _lock(spec, platform, cache, resolve_key, reporter=reporter, refresh=refresh,
+    cache = inputs.cache
+    image = keys.build_image(platform, settings.build_image, inputs.build_image)
+    resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
+                                   inputs.index.fingerprint())
+    pylock = _lock(spec, platform, inputs, resolve_key, reporter=reporter, refresh=refresh,
                    image=image)
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
-    meta = _tree_meta(pylock, platform, cache, tree_key, reporter=reporter,
+    meta = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
                       settings=settings, image=image, spec=spec)
-    archive = _archive(cache, tree_key, reporter) if zipped else None
+    archive = _archive(inputs, tree_key, reporter) if zipped else None
     packages = tuple(Package(**p) for p in meta["packages"])
     return Dependencies(
         platform=platform,
@@ -125,13 +128,14 @@ def prepare(
 def _lock(
     spec: DependencySpec,
     platform: Platform,
-    cache: Cache,
+    inputs: BuildInputs,
     key: str,
     *,
     reporter: Reporter,
     refresh: bool,
     image: str,
 ) -> Path:
+    cache = inputs.cache
     path = cache.file("resolve", f"pylock.{key}", ".toml")
     if not refresh and _healthy(path):
         return path
@@ -139,7 +143,7 @@ def _lock(
         if not refresh and _healthy(path):
             return path
         reporter.step(f"resolving {spec.name} for {platform.label}")
-        resolved = resolution.resolve(spec, platform, image=image, cache=cache,
+        resolved = resolution.resolve(spec, platform, image=image, inputs=inputs,
                                       reporter=reporter, refresh=refresh)
         # The local sources' digests first, the lock last: the lock is the entry's marker.
         local = [{"path": p, "digest": d} for p, d in resolved.local]
@@ -164,9 +168,10 @@ def _healthy(path: Path) -> bool:
 
 
 def _tree_meta(
-    pylock: Path, platform: Platform, cache: Cache, key: str, *, reporter: Reporter,
+    pylock: Path, platform: Platform, inputs: BuildInputs, key: str, *, reporter: Reporter,
     settings: Settings, image: str, spec: DependencySpec,
 ) -> dict[str, Any]:
+    cache = inputs.cache
     meta_path = cache.file("trees", key, ".json")
     if cache.tree(key) is not None and meta_path.is_file():
         return dict(json.loads(meta_path.read_text()))
@@ -176,7 +181,8 @@ def _tree_meta(
         locked = lock.parse(pylock.read_text(encoding="utf-8"), pylock.parent)
         reporter.step(f"installing {len(locked)} packages for {platform.label}")
         with cache.new_tree(key) as tmp:
-            uv.install(pylock, platform, tmp, index=dep_spec.index_options(spec),
+            uv.install(pylock, platform, tmp, settings=inputs.index,
+                       index=dep_spec.index_options(spec, inputs.environ),
                        cwd=spec.path.parent if spec.path else None)
             _clean_tree(tmp)
             _audit(tmp, platform)
@@ -297,8 +303,9 @@ def _record_size(tree: Path, record: Path) -> int:
     return total
 
 
-def _archive(cache: Cache, tree_key: str, reporter: Reporter) -> Path:
-    key = keys.archive_key(tree_key)
+def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter) -> Path:
+    cache = inputs.cache
+    key = keys.archive_key(tree_key, inputs.epoch_setting)
     path = cache.file("archives", key, ".zip")
     if path.is_file():
         return path
@@ -308,7 +315,7 @@ def _archive(cache: Cache, tree_key: str, reporter: Reporter) -> Path:
         if path.is_file():
             return path
         reporter.step("compressing dependencies (once per dependency set)")
-        writer = ZipWriter(path)
+        writer = ZipWriter(path, epoch=inputs.epoch)
         writer.add_tree(tree)
         writer.write()
     return path

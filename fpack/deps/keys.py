@@ -2,18 +2,16 @@
 
 The engine makes cache entries under these keys and `fpack check` reads them: both import this
 module, so neither keeps a copy that can drift, and the check does not pay for importing the
-builder, the ELF audit or the container adapter. Pure but for the environment it reads
-(FPACK_BUILD_IMAGE, the index settings, SOURCE_DATE_EPOCH).
+builder, the ELF audit or the container adapter. Pure: what comes from the environment
+(FPACK_BUILD_IMAGE, the index settings, SOURCE_DATE_EPOCH) is handed in from `fpack.inputs`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Mapping
 from typing import Final
 
-from fpack.deps import uv
+from fpack.archive import ARCHIVE_VERSION
 from fpack.deps.spec import DependencySpec
 from fpack.platforms import Platform
 
@@ -21,19 +19,16 @@ RESOLVE_FORMAT: Final = "2"  # 2: locks may name wheels built from source
 # 2: no .lock, no machine-specific installer records. 3: each RECORD lists exactly the files
 # shipped (2 kept the lines of the dropped bin/ scripts, whose hashes cover the host's shebang).
 TREE_FORMAT: Final = "3"
-ARCHIVE_FORMAT: Final = "1"
-IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
 
 
 def sha(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
-def build_image(platform: Platform, configured: str | None,
-                environ: Mapping[str, str] | None = None) -> str:
-    """The build image: FPACK_BUILD_IMAGE, else the target's build_image, else the table's."""
-    environ = os.environ if environ is None else environ
-    chosen = environ.get(IMAGE_ENV) or configured or platform.runtime.build_image
+def build_image(platform: Platform, configured: str | None, override: str | None) -> str:
+    """The build image: `override` (FPACK_BUILD_IMAGE), else the target's build_image, else the
+    runtime table's."""
+    chosen = override or configured or platform.runtime.build_image
     return chosen.replace("{arch}", platform.machine)
 
 
@@ -44,10 +39,10 @@ def compiles_tree(target: str, compile: bool) -> bool:
     return compile and target != "gcp"
 
 
-def resolve_key(spec: DependencySpec, platform: Platform, image: str, uv_version: str) -> str:
+def resolve_key(spec: DependencySpec, platform: Platform, image: str, uv_version: str,
+                index_fingerprint: str) -> str:
     """What decides a resolution: the spec's files, the platform, uv, the index, the image."""
-    return sha(spec.key(), platform.key(), uv_version, uv.index_fingerprint(), image,
-               RESOLVE_FORMAT)
+    return sha(spec.key(), platform.key(), uv_version, index_fingerprint, image, RESOLVE_FORMAT)
 
 
 def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
@@ -55,6 +50,7 @@ def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
     return sha(lock_text, platform.key(), TREE_FORMAT, f"compile={compile_bytecode}")
 
 
-def archive_key(tree: str) -> str:
-    """What decides the tree's zip: the tree and the archive's timestamp."""
-    return sha(tree, ARCHIVE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""))
+def archive_key(tree: str, epoch_setting: str) -> str:
+    """What decides the tree's zip: the tree, the zip writer's format and the timestamp. The
+    format is the archive module's own ARCHIVE_VERSION: bumping it rebuilds cached archives."""
+    return sha(tree, ARCHIVE_VERSION, epoch_setting)

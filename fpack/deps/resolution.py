@@ -23,6 +23,7 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs, IndexSettings
 from fpack.platforms import Platform
 from fpack.report import Reporter
 
@@ -33,22 +34,23 @@ class Resolved:
     local: tuple[tuple[str, str], ...] = ()  # (directory, tree digest) of local sources built
 
 
-def resolve(spec: DependencySpec, platform: Platform, *, image: str, cache: Cache,
+def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: BuildInputs,
             reporter: Reporter, refresh: bool = False) -> Resolved:
     """The final pylock.toml for `spec` on `platform`: wheels only, some built from source."""
     assert spec.path is not None
     requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
-    first = _first(spec, platform, refresh, requirements, reporter)
+    first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,
+                   reporter=reporter)
     sources = [p for p in first.packages if p.needs_build]
     if not sources:
         hashes.verify(rules, first.packages, where)
         return Resolved(text=first.text)
     hashes.verify(rules, sources, where)
-    index = dep_spec.index_options(spec)
-    built = [builder.build(s, platform, image, cache, reporter, index=index) for s in sources]
-    final = uv.resolve(spec, platform, requirements=requirements,
+    index = dep_spec.index_options(spec, inputs.environ)
+    built = [builder.build(s, platform, image, inputs, reporter, index=index) for s in sources]
+    final = uv.resolve(spec, platform, index=inputs.index, requirements=requirements,
                        overrides=[f"{b.name} @ {b.wheel.as_uri()}" for b in built])
     names = {b.name for b in built}
     _check_final(final.packages, names)
@@ -78,15 +80,16 @@ def _read(name: str) -> str:
         raise DependencyError(f"{name}: cannot read: {e.strerror}") from e
 
 
-def _first(spec: DependencySpec, platform: Platform, refresh: bool, requirements: str | None,
-           reporter: Reporter) -> uv.Resolution:
+def _first(spec: DependencySpec, platform: Platform, index: IndexSettings, *, refresh: bool,
+           requirements: str | None, reporter: Reporter) -> uv.Resolution:
     try:
-        return uv.resolve(spec, platform, refresh=refresh, requirements=requirements)
+        return uv.resolve(spec, platform, index=index, refresh=refresh,
+                          requirements=requirements)
     except uv.NoWheelError as e:
         reporter.step(f"{e.message}: finding its source to build it in a container")
         try:
-            found = uv.resolve(spec, platform, refresh=refresh, requirements=requirements,
-                               wheels_only=False)
+            found = uv.resolve(spec, platform, index=index, refresh=refresh,
+                               requirements=requirements, wheels_only=False)
         except DependencyError as again:
             raise again from e
         if not any(p.needs_build for p in found.packages):

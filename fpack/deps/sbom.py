@@ -7,50 +7,52 @@ sha256) and where that wheel came from (`fpack:source`: the index, a URL, or the
 in). An AWS function zip whose dependencies live in a layer lists none: the layer's SBOM does.
 
 Deterministic, like the artifacts: the serial number is derived from the artifact's sha256 and the
-timestamp is SOURCE_DATE_EPOCH (else 1980-01-01), so an unchanged artifact has an unchanged SBOM.
+timestamp is the build's SOURCE_DATE_EPOCH (else 1980-01-01), so an unchanged artifact has an
+unchanged SBOM.
 cyclonedx-python-lib is imported only when an SBOM is written.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from fpack import __version__
+from fpack.manifest import AwsFunction, DockerImage
 
 if TYPE_CHECKING:
     from cyclonedx.model.component import Component
 
-    from fpack.artifact import Artifact
     from fpack.deps.engine import Package
+    from fpack.manifest import Manifest
 
 SUFFIX: Final = ".cdx.json"
 _NAMESPACE: Final = uuid.UUID("5b8f2d7e-3c1a-4e8b-9a61-0f7c2d9e4b10")  # fpack's, for uuid5
 
 
-def path_for(artifact: Artifact) -> Path:
+def path_for(artifact: Manifest) -> Path:
     """dist/aws/hello.zip -> dist/aws/hello.cdx.json (an image's manifest path likewise)."""
-    stem = artifact.path.name.removesuffix(".manifest.json").rsplit(".", 1)[0]
-    return artifact.path.with_name(stem + SUFFIX)
+    path = artifact.path or artifact.manifest_path
+    stem = path.name.removesuffix(".manifest.json").rsplit(".", 1)[0]
+    return path.with_name(stem + SUFFIX)
 
 
-def bundled(artifact: Artifact) -> tuple[Package, ...]:
+def bundled(artifact: Manifest) -> tuple[Package, ...]:
     """The packages physically inside `artifact` (none in a function zip that uses layers)."""
-    return () if artifact.kind == "function" and artifact.layers else artifact.packages
+    return () if isinstance(artifact, AwsFunction) and artifact.layers else artifact.packages
 
 
-def render(artifact: Artifact) -> str:
-    """The SBOM of `artifact` as CycloneDX 1.6 JSON text."""
+def render(artifact: Manifest, *, epoch: int) -> str:
+    """The SBOM of `artifact` as CycloneDX 1.6 JSON text, dated `epoch` (SOURCE_DATE_EPOCH)."""
     from cyclonedx.model import HashAlgorithm, HashType, Property  # noqa: PLC0415
     from cyclonedx.model.bom import Bom  # noqa: PLC0415
     from cyclonedx.model.component import Component, ComponentType  # noqa: PLC0415
     from cyclonedx.output.json import JsonV1Dot6  # noqa: PLC0415
 
-    bom = Bom(serial_number=uuid.uuid5(_NAMESPACE, artifact.sha256 or artifact.path.name))
-    bom.metadata.timestamp = _timestamp()
+    bom = Bom(serial_number=uuid.uuid5(_NAMESPACE, artifact.sha256 or path_for(artifact).name))
+    bom.metadata.timestamp = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     root = Component(
         type=ComponentType.APPLICATION, name=artifact.function, version=artifact.sha256[:12],
         bom_ref=f"fpack:{artifact.target}/{artifact.function}",
@@ -87,15 +89,11 @@ def _package(pkg: Package) -> Component:
     )
 
 
-def _describe(artifact: Artifact) -> list[tuple[str, str]]:
+def _describe(artifact: Manifest) -> list[tuple[str, str]]:
     pairs = [("target", artifact.target), ("kind", artifact.kind),
              ("runtime", artifact.runtime), ("arch", artifact.arch)]
-    pairs += [("layer", layer.name) for layer in artifact.layers]
-    if artifact.image:
+    if isinstance(artifact, AwsFunction):
+        pairs += [("layer", layer.name) for layer in artifact.layers]
+    if isinstance(artifact, DockerImage):
         pairs.append(("image", artifact.image))
     return pairs
-
-
-def _timestamp() -> datetime.datetime:
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
-    return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)

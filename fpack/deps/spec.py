@@ -10,7 +10,6 @@ which names files by URL without credentials, and building in a container.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,13 +104,11 @@ def _requirement_files(path: Path, config_path: Path, seen: set[Path]) -> list[P
     return found
 
 
-def index_options(spec: DependencySpec, environ: Mapping[str, str] | None = None,
-                  ) -> tuple[str, ...]:
+def index_options(spec: DependencySpec, environ: Mapping[str, str]) -> tuple[str, ...]:
     """The index options of a requirements spec and the files it includes, as uv arguments, with
     ${VAR} expanded from `environ` (they may carry credentials: never log or store them)."""
     if spec.kind != "requirements":
         return ()
-    environ = os.environ if environ is None else environ
     options: list[str] = []
     for name, _ in spec.files:
         with open(name, encoding="utf-8") as f:  # noqa: PTH123 - spec.files holds path strings

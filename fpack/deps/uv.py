@@ -26,14 +26,10 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import IndexSettings
 from fpack.platforms import Platform
 from fpack.proc import Result, redact, run
 
-# uv reads its own UV_* settings; pip users have PIP_* ones that uv ignores, so we translate them.
-INDEX_ENV: Final = (
-    "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_FIND_LINKS",
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_STRATEGY",
-)  # fmt: skip
 # uv's wordings for "no wheel fits": "X has no usable wheels" (a source distribution exists) and,
 # since uv 0.13, "all versions of X have no wheels with a matching platform tag"; fpack's own
 # NoWheelError message matches too, which is how `fpack check` recognises it.
@@ -87,29 +83,6 @@ def cached_version(cache: Cache) -> str:
     return found
 
 
-def index_args() -> list[str]:
-    """pip's index settings, for uv, when the user has no uv ones."""
-    args: list[str] = []
-    if (url := os.environ.get("PIP_INDEX_URL")) and not (
-        os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX")
-    ):
-        args += ["--index-url", url]
-    if (extra := os.environ.get("PIP_EXTRA_INDEX_URL")) and not os.environ.get(
-        "UV_EXTRA_INDEX_URL"
-    ):
-        for url in extra.split():
-            args += ["--extra-index-url", url]
-    return args
-
-
-def index_fingerprint() -> str:
-    """What about the index configuration changes which wheels a resolution may pick."""
-    h = hashlib.sha256()
-    for name in INDEX_ENV:
-        h.update(f"{name}={os.environ.get(name, '')}\0".encode())
-    return h.hexdigest()[:16]
-
-
 def _platform_args(platform: Platform, *, wheels_only: bool = True) -> list[str]:
     args = [
         "--python-platform",
@@ -130,7 +103,8 @@ class Resolution:
     packages: tuple[Locked, ...]  # its entries, with paths made absolute
 
 
-def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False,
+def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
+            refresh: bool = False,
             wheels_only: bool = True, overrides: Sequence[str] = (),
             requirements: str | None = None) -> Resolution:
     """A pylock.toml pinning one file per package for `platform`.
@@ -138,7 +112,8 @@ def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False,
     `wheels_only` keeps source distributions out (a local directory or git URL is still let in:
     it is named by the user, and uv reads its metadata); `overrides` are requirement lines that
     replace every requirement on their package (fpack points them at wheels it built);
-    `requirements` is text to resolve in place of the spec's file (an exported uv.lock).
+    `requirements` is text to resolve in place of the spec's file (an exported uv.lock);
+    `index`: the user's index settings (uv reads its own UV_* ones; pip's are translated).
     """
     assert spec.path is not None
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
@@ -150,7 +125,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, refresh: bool = False,
         args: list[str | Path] = [
             binary(), "pip", "compile", source, "-o", out, "--format", "pylock.toml",
             "--no-header", "--quiet", *_platform_args(platform, wheels_only=wheels_only),
-            *index_args(),
+            *index.uv_args(),
         ]
         if overrides:
             (Path(tmp) / "overrides.txt").write_text("\n".join(overrides) + "\n")
@@ -182,8 +157,8 @@ def export_uvlock(path: Path) -> str:
     return _check(result, f"reading {path}").stdout
 
 
-def install(lock: Path, platform: Platform, target: Path, *, index: Sequence[str] = (),
-            cwd: Path | None = None) -> None:
+def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSettings,
+            index: Sequence[str] = (), cwd: Path | None = None) -> None:
     """Install exactly the wheels of `lock` into `target` (no resolution, no dependencies).
 
     `index`: the requirements file's index options. The lock names each file by URL, without the
@@ -209,7 +184,7 @@ def install(lock: Path, platform: Platform, target: Path, *, index: Sequence[str
             "--link-mode",
             "copy",
             *_platform_args(platform),
-            *index_args(),
+            *settings.uv_args(),
             *_as_extra(index),
             "-r",
             replay,

@@ -27,18 +27,15 @@ from pathlib import Path
 from typing import BinaryIO, Final
 from urllib.parse import unquote, urlsplit
 
-from fpack.container import host_ca_bundle
 from fpack.deps import lock, uv
 from fpack.deps.cache import Cache
 from fpack.deps.engine import Dependencies, Package
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs
 from fpack.proc import redact
 from fpack.report import Reporter, human_size
 
-# Index settings whose URLs may carry user:password for the host that serves the wheels.
-INDEX_URL_ENV: Final = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX",
-                        "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 _CHUNK: Final = 1 << 20
 _TIMEOUT: Final = 120.0
 
@@ -51,8 +48,9 @@ class Wheel:
     path: Path  # the verified file in the cache's wheel store
 
 
-def fetch(deps: Dependencies, cache: Cache, reporter: Reporter) -> tuple[Wheel, ...]:
+def fetch(deps: Dependencies, inputs: BuildInputs, reporter: Reporter) -> tuple[Wheel, ...]:
     """The wheel file of every package of `deps`, verified against its pinned sha256."""
+    cache = inputs.cache
     unpinned = [p.name for p in deps.packages if not p.sha256]
     if unpinned:
         raise DependencyError(
@@ -61,9 +59,9 @@ def fetch(deps: Dependencies, cache: Cache, reporter: Reporter) -> tuple[Wheel, 
         )
     missing = [p for p in deps.packages if _stored(cache, p) is None]
     if missing:
-        sources = _sources(cache, missing) or _resolve_pins(deps, missing)
+        sources = _sources(cache, missing) or _resolve_pins(deps, missing, inputs)
         reporter.step(f"downloading {len(missing)} wheel(s) for {deps.platform.label}")
-        total = sum(_store(cache, p, sources) for p in missing)
+        total = sum(_store(inputs, p, sources) for p in missing)
         reporter.done(f"downloaded {len(missing)} wheel(s) ({human_size(total)})")
     return tuple(Wheel(name=p.name, filename=p.wheel, sha256=p.sha256,
                        path=_path(cache, p)) for p in deps.packages)
@@ -118,7 +116,8 @@ def _lock_sources(text: str, base: Path, need: set[str]) -> dict[str, str]:
     return {e.sha256: e.location for e in entries if e.sha256 in need}
 
 
-def _resolve_pins(deps: Dependencies, wanted: list[Package]) -> dict[str, str]:
+def _resolve_pins(deps: Dependencies, wanted: list[Package],
+                  inputs: BuildInputs) -> dict[str, str]:
     """Resolve the exact pins again, for the same platform: the lock lists the same files."""
     pins = "".join(f"{p.name}=={p.version}\n" for p in deps.packages)
     need = {p.sha256 for p in wanted}
@@ -126,7 +125,7 @@ def _resolve_pins(deps: Dependencies, wanted: list[Package]) -> dict[str, str]:
         path = Path(tmp) / "requirements.txt"
         path.write_text(pins, encoding="utf-8")
         spec = DependencySpec(kind="requirements", path=path, files=())
-        resolved = uv.resolve(spec, deps.platform)
+        resolved = uv.resolve(spec, deps.platform, index=inputs.index)
         found = {e.sha256: e.location for e in resolved.packages if e.sha256 in need}
     lost = [p for p in wanted if p.sha256 not in found]
     if lost:
@@ -141,8 +140,9 @@ def _resolve_pins(deps: Dependencies, wanted: list[Package]) -> dict[str, str]:
 # --- storing one wheel ------------------------------------------------------------------------
 
 
-def _store(cache: Cache, package: Package, sources: Mapping[str, str]) -> int:
+def _store(inputs: BuildInputs, package: Package, sources: Mapping[str, str]) -> int:
     """Fetch one wheel into the store (under the cache lock); returns its size."""
+    cache = inputs.cache
     dest = _path(cache, package)
     with cache.lock(f"wheel-{package.sha256}"):
         if _stored(cache, package) is None:
@@ -150,16 +150,16 @@ def _store(cache: Cache, package: Package, sources: Mapping[str, str]) -> int:
             tmp = dest.with_name(f".tmp-{os.getpid()}-{dest.name}")
             try:
                 with tmp.open("wb") as out:
-                    _copy(sources[package.sha256], out, package)
+                    _copy(sources[package.sha256], out, package, inputs)
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
     return dest.stat().st_size
 
 
-def _copy(location: str, out: BinaryIO, package: Package) -> None:
+def _copy(location: str, out: BinaryIO, package: Package, inputs: BuildInputs) -> None:
     h = hashlib.sha256()
-    for chunk in _read(location, package):
+    for chunk in _read(location, package, inputs):
         h.update(chunk)
         out.write(chunk)
     if h.hexdigest() != package.sha256:
@@ -171,10 +171,10 @@ def _copy(location: str, out: BinaryIO, package: Package) -> None:
         )
 
 
-def _read(location: str, package: Package) -> Iterator[bytes]:
+def _read(location: str, package: Package, inputs: BuildInputs) -> Iterator[bytes]:
     scheme = urlsplit(location).scheme
     if scheme in ("http", "https"):
-        yield from _download(location, package)
+        yield from _download(location, package, inputs)
         return
     path = Path(unquote(urlsplit(location).path) if scheme == "file" else location)
     try:
@@ -185,12 +185,13 @@ def _read(location: str, package: Package) -> Iterator[bytes]:
         raise DependencyError(f"{package.wheel}: cannot read {path}: {e.strerror}") from e
 
 
-def _download(url: str, package: Package) -> Iterator[bytes]:
+def _download(url: str, package: Package, inputs: BuildInputs) -> Iterator[bytes]:
     request = urllib.request.Request(url, headers={"User-Agent": "fpack"})  # noqa: S310 - http(s) only
-    if (auth := authorization(url)) is not None:
+    netrc_file = Path(inputs.environ.get("NETRC") or Path.home() / ".netrc")
+    if (auth := authorization(url, inputs.index.urls(), netrc_file)) is not None:
         request.add_unredirected_header("Authorization", auth)
     try:
-        with _opener().open(request, timeout=_TIMEOUT) as response:
+        with _opener(inputs.ca_bundle).open(request, timeout=_TIMEOUT) as response:
             while chunk := response.read(_CHUNK):
                 yield chunk
     except (urllib.error.URLError, OSError) as e:
@@ -203,9 +204,8 @@ def _download(url: str, package: Package) -> Iterator[bytes]:
                               f"{redact(str(reason))}", hint=hint) from e
 
 
-def _opener() -> urllib.request.OpenerDirector:
+def _opener(ca: Path | None) -> urllib.request.OpenerDirector:
     """urllib with the proxy variables (its default) and the CA bundle pip and uv would use."""
-    ca = host_ca_bundle()
     context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
     return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
@@ -213,12 +213,11 @@ def _opener() -> urllib.request.OpenerDirector:
 # --- credentials ------------------------------------------------------------------------------
 
 
-def authorization(url: str, environ: Mapping[str, str] | None = None,
-                  netrc_file: Path | None = None) -> str | None:
+def authorization(url: str, index_urls: Iterable[str], netrc_file: Path) -> str | None:
     """A Basic Authorization header for `url`: the user:password of a configured index URL on the
     same scheme, host and port (as uv and pip match them), else the host's ~/.netrc entry."""
     target = urlsplit(url)
-    for index in _index_urls(os.environ if environ is None else environ):
+    for index in index_urls:
         parts = urlsplit(index)
         if parts.username and (parts.scheme, parts.hostname, parts.port) == \
                 (target.scheme, target.hostname, target.port):
@@ -226,16 +225,7 @@ def authorization(url: str, environ: Mapping[str, str] | None = None,
     return _netrc(target.hostname or "", netrc_file)
 
 
-def _index_urls(environ: Mapping[str, str]) -> Iterable[str]:
-    for name in INDEX_URL_ENV:
-        for value in environ.get(name, "").split():
-            # UV_INDEX entries may be named: "internal=https://…"
-            yield value.split("=", 1)[1] if "=" in value.split("://", 1)[0] else value
-
-
-def _netrc(host: str, path: Path | None) -> str | None:
-    if path is None:
-        path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+def _netrc(host: str, path: Path) -> str | None:
     try:
         entry = netrc.netrc(str(path)).authenticators(host)
     except (OSError, netrc.NetrcParseError):

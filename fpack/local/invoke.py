@@ -31,11 +31,12 @@ from fpack.config import Function, Project
 from fpack.container import Mount
 from fpack.deps import engine
 from fpack.deps import spec as dep_spec
-from fpack.deps.cache import Cache, default_root
 from fpack.errors import ContainerError, UsageError
+from fpack.inputs import BuildInputs
 from fpack.local import events
 from fpack.local.events import Family, Reply
-from fpack.platforms import RUNTIMES, Platform, Target
+from fpack.manifest import AwsFunction, AwsLayer, DockerImage, GcpBundle, Manifest, from_json
+from fpack.platforms import ARCHES, RUNTIMES, Platform, Target
 from fpack.report import Reporter
 
 RUN_DIR: Final = "/fpack-run"
@@ -69,14 +70,14 @@ def manifest_path(project: Project, target: Target, name: str, out: Path) -> Pat
     return out / target / f"{name}.manifest.json"
 
 
-def load_manifest(project: Project, target: Target, name: str, out: Path) -> dict[str, Any]:
-    """The manifest the last `fpack build` wrote for function `name`."""
+def load_manifest(project: Project, target: Target, name: str, out: Path) -> Manifest:
+    """The manifest the last `fpack build` wrote for function `name`, typed."""
     if name not in project.functions:
         raise UsageError(f"{name}: no such function in {project.config_path}; defined: "
                          f"{', '.join(project.functions)}")
     path = manifest_path(project, target, name, out)
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        return from_json(json.loads(path.read_text(encoding="utf-8")), project.root, path)
     except FileNotFoundError as e:
         raise UsageError(f"{path}: no such file: function {name} was not built for {target}",
                          hint=f"run `fpack build --target {target} --function {name}` first") from e
@@ -85,9 +86,9 @@ def load_manifest(project: Project, target: Target, name: str, out: Path) -> dic
                          hint=f"run `fpack build --target {target}` again") from e
 
 
-def family(target: Target, manifest: Mapping[str, Any]) -> Family:
+def family(target: Target, manifest: Manifest) -> Family:
     """How events reach the artifact: through the Lambda Runtime API, or over HTTP."""
-    if target == "aws" or (target == "docker" and manifest.get("flavor") == "lambda"):
+    if target == "aws" or (isinstance(manifest, DockerImage) and manifest.flavor == "lambda"):
         return "lambda"
     return "http"
 
@@ -105,8 +106,9 @@ def read_event(event_file: Path | None, sample: str | None, fam: Family, trigger
         raise UsageError(f"--event {event_file}: not JSON: {e}") from e
 
 
-def invoke(project: Project, target: Target, name: str, *, out: Path, reporter: Reporter,
-           event_file: Path | None = None, sample: str | None = None) -> Invoked:
+def invoke(project: Project, target: Target, name: str, *, inputs: BuildInputs, out: Path,
+           reporter: Reporter, event_file: Path | None = None,
+           sample: str | None = None) -> Invoked:
     """Run function `name`'s artifact for `target` once with the event, and read its answer."""
     manifest = load_manifest(project, target, name, out)
     fn = project.functions[name]
@@ -117,7 +119,8 @@ def invoke(project: Project, target: Target, name: str, *, out: Path, reporter: 
     with tempfile.TemporaryDirectory(prefix="fpack-invoke-") as tmp:
         work = Path(tmp)
         _write(work / "run" / "event.json", json.dumps(payload).encode())
-        run = prepare(project, target, fn, manifest, work=work, fam=fam, reporter=reporter)
+        run = prepare(project, fn, manifest, inputs=inputs, work=work, fam=fam,
+                      reporter=reporter)
         reporter.step(f"invoking {name} ({target}) in {run.image}")
         outcome, logs = execute(run)
     reply = events.lambda_reply(outcome, fn.trigger) if fam == "lambda" \
@@ -125,17 +128,21 @@ def invoke(project: Project, target: Target, name: str, *, out: Path, reporter: 
     return Invoked(reply=reply, logs=logs)
 
 
-def prepare(project: Project, target: Target, fn: Function, manifest: Mapping[str, Any], *,
+def prepare(project: Project, fn: Function, manifest: Manifest, *, inputs: BuildInputs,
             work: Path, fam: Family, reporter: Reporter, serving: bool = False) -> LocalRun:
     """The container run of one artifact: once with an event, or (`serving`) as a server."""
     (work / "run").mkdir(parents=True, exist_ok=True)
-    match target:
-        case "aws":
+    match manifest:
+        case AwsFunction():
             return aws_run(project, fn, manifest, work, serving=serving)
-        case "docker":
+        case DockerImage():
             return docker_run(fn, manifest, work, fam, serving=serving)
-        case "gcp":
-            return gcp_run(project, fn, manifest, work, reporter, serving=serving)
+        case GcpBundle():
+            return gcp_run(project, fn, manifest, work, inputs=inputs, reporter=reporter,
+                           serving=serving)
+        case AwsLayer():
+            raise UsageError(f"{manifest.function} is a layer, not a function",
+                             hint="invoke a function that uses it")
 
 
 def driver(fam: Family, work: Path, timeout: float, fn: Function, *,
@@ -165,35 +172,44 @@ def lambda_env(project: Project, fn: Function, handler: str) -> dict[str, str]:
             **fn.env}
 
 
-def aws_run(project: Project, fn: Function, manifest: Mapping[str, Any], work: Path, *,
+def aws_run(project: Project, fn: Function, manifest: AwsFunction, work: Path, *,
             serving: bool = False) -> LocalRun:
     """A zip laid out as Lambda lays it out, run by the bootstrap behind the Runtime API."""
-    root = project.root
-    unzip(root / manifest["path"], work / "task")
+    unzip(manifest.path, work / "task")
     (work / "opt").mkdir()
-    for layer in manifest.get("layers", []):
-        unzip(root / layer, work / "opt")
-    runtime = RUNTIMES["aws"][manifest["runtime"]]
-    image = project.aws.base_image or runtime.base_image
-    arch = Platform(runtime=runtime, arch=manifest["arch"])
+    for layer in manifest.layers:
+        unzip(layer, work / "opt")
+    platform = _platform("aws", manifest)
+    image = project.aws.base_image or platform.runtime.base_image
+    handler = manifest.handler or ""
     command = (*driver("lambda", work, fn.timeout, fn, serving=serving), "python3",
-               f"{RUN_DIR}/lambda_rapi.py", "bootstrap", manifest["handler"])
+               f"{RUN_DIR}/lambda_rapi.py", "bootstrap", handler)
     return LocalRun(
-        image=image, platform=arch.docker_platform, entrypoint=command,
-        env=lambda_env(project, fn, manifest["handler"]), user=LAMBDA_USER, read_only=True,
+        image=image, platform=platform.docker_platform, entrypoint=command,
+        env=lambda_env(project, fn, handler), user=LAMBDA_USER, read_only=True,
         mounts=_mounts(work, {"task": "/var/task", "opt": "/opt", "run": RUN_DIR}),
         timeout=fn.timeout + 60,
     )
 
 
-def docker_run(fn: Function, manifest: Mapping[str, Any], work: Path, fam: Family, *,
+def _platform(target: Target, manifest: Manifest) -> Platform:
+    """The manifest's runtime and arch as the platform table knows them."""
+    runtime = RUNTIMES[target].get(manifest.runtime)
+    if runtime is None or manifest.arch not in ARCHES:
+        raise UsageError(f"{manifest.function}: the manifest names {manifest.runtime} "
+                         f"{manifest.arch}, which this version of fpack does not know",
+                         hint=f"run `fpack build --target {target}` again")
+    return Platform(runtime=runtime, arch="arm64" if manifest.arch == "arm64" else "x86_64")
+
+
+def docker_run(fn: Function, manifest: DockerImage, work: Path, fam: Family, *,
                serving: bool = False) -> LocalRun:
     """The image itself, its own entry point started behind the driver."""
-    info = container.image_info(container.client(), manifest["image_id"])
+    info = container.image_info(container.client(), manifest.image_id)
     if info is None:
-        raise UsageError(f"image {manifest['image']} ({manifest['image_id'][:19]}) is not in the "
+        raise UsageError(f"image {manifest.image} ({manifest.image_id[:19]}) is not in the "
                          "Docker engine", hint="run `fpack build --target docker` again")
-    platform = "linux/amd64" if manifest["arch"] == "x86_64" else "linux/arm64"
+    platform = _platform("docker", manifest).docker_platform
     timeout = fn.timeout if fam == "lambda" else 60
     env = lambda_env_minimal(fn) if fam == "lambda" else {}
     return LocalRun(
@@ -210,40 +226,41 @@ def lambda_env_minimal(fn: Function) -> dict[str, str]:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory), "AWS_REGION": "us-east-1"}
 
 
-def gcp_run(project: Project, fn: Function, manifest: Mapping[str, Any], work: Path,
-            reporter: Reporter, *, serving: bool = False) -> LocalRun:
+def gcp_run(project: Project, fn: Function, manifest: GcpBundle, work: Path, *,
+            inputs: BuildInputs, reporter: Reporter, serving: bool = False) -> LocalRun:
     """A source bundle as Cloud Functions runs it: its requirements installed (here by the
     dependency engine, for the runtime's platform), functions-framework serving main.py."""
-    unzip(project.root / manifest["path"], work / "workspace")
-    runtime = RUNTIMES["gcp"][manifest["runtime"]]
-    platform = Platform(runtime=runtime, arch="x86_64")
+    unzip(manifest.path, work / "workspace")
+    platform = _platform("gcp", manifest)
+    runtime = platform.runtime
+    handler = manifest.handler or fn.name
     requirements = (work / "workspace" / "requirements.txt").read_bytes()
-    _unpack_deps(_bundle_deps(project, requirements, platform, reporter), work / "deps")
+    _unpack_deps(_bundle_deps(project, requirements, platform, inputs, reporter), work / "deps")
     signature = "http" if fn.trigger == "http" else "cloudevent"
     command = (*driver("http", work, 60, fn, serving=serving), "python3", "-m",
                "functions_framework",
-               "--target", manifest["handler"], "--source", "/workspace/main.py",
+               "--target", handler, "--source", "/workspace/main.py",
                "--signature-type", signature)
     return LocalRun(
         image=project.gcp.base_image or runtime.base_image, platform=platform.docker_platform,
         entrypoint=command, user="65532:65532",
         env={"PYTHONPATH": "/workspace:/layers/deps", "HOME": "/tmp",  # noqa: S108 - no home
              "K_SERVICE": fn.name,
-             "FUNCTION_TARGET": manifest["handler"], **fn.env},
+             "FUNCTION_TARGET": handler, **fn.env},
         mounts=_mounts(work, {"workspace": "/workspace", "deps": "/layers/deps", "run": RUN_DIR}),
     )
 
 
 def _bundle_deps(project: Project, requirements: bytes, platform: Platform,
-                 reporter: Reporter) -> engine.Dependencies:
+                 inputs: BuildInputs, reporter: Reporter) -> engine.Dependencies:
     """The bundle's requirements.txt, installed for `platform`; cached by content like any spec."""
-    cache = Cache(default_root())
+    cache = inputs.cache
     name = "bundle-" + hashlib.sha256(requirements).hexdigest()[:16]
     path = cache.file("resolve", name, ".txt")
     if not path.is_file():
         path = cache.write_file("resolve", name, ".txt", requirements)
     spec = dep_spec.read(path, project.config_path)
-    return engine.prepare(spec, platform, cache, reporter)
+    return engine.prepare(spec, platform, inputs, reporter)
 
 
 def _unpack_deps(deps: engine.Dependencies, dest: Path) -> None:

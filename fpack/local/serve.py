@@ -32,6 +32,7 @@ from fpack import container
 from fpack.config import Project
 from fpack.errors import UsageError
 from fpack.guest.lambda_rapi import INVOKE_PATH
+from fpack.inputs import BuildInputs
 from fpack.local import events, invoke
 from fpack.platforms import Target
 from fpack.report import Reporter
@@ -39,8 +40,8 @@ from fpack.report import Reporter
 STOP_GRACE: Final = 10  # seconds between SIGTERM and SIGKILL, as Cloud Run gives
 
 
-def serve(project: Project, target: Target, name: str, *, out: Path, port: int,
-          reporter: Reporter) -> None:
+def serve(project: Project, target: Target, name: str, *, inputs: BuildInputs, out: Path,
+          port: int, reporter: Reporter) -> None:
     """Serve function `name` on 127.0.0.1:`port` until Ctrl-C."""
     manifest = invoke.load_manifest(project, target, name, out)
     fn = project.functions[name]
@@ -54,7 +55,7 @@ def serve(project: Project, target: Target, name: str, *, out: Path, port: int,
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with tempfile.TemporaryDirectory(prefix="fpack-serve-") as tmp:
-            run = invoke.prepare(project, target, fn, dict(manifest), work=Path(tmp), fam=fam,
+            run = invoke.prepare(project, fn, manifest, inputs=inputs, work=Path(tmp), fam=fam,
                                  reporter=reporter, serving=True)
             inner = invoke.SERVE_PORT if fam == "lambda" else invoke.HTTP_PORT
             host_port = _free_port() if fam == "lambda" else port

@@ -3,23 +3,24 @@
 Layout follows Lambda's: the function zip's root is /var/task (sources, the vendored fpack runtime,
 the generated `fpack_entry.py`, and the dependencies unless they are in the layer); the layer zip
 holds the dependencies under `python/`, which Lambda extracts to /opt/python, on sys.path.
-Limits are checked before anything is written.
+Planning is pure (`plan`): the zips' entries, keys and manifests, from the build plan and the
+prepared dependencies; Lambda's unzipped limit is checked there, before anything is written. The
+executor (fpack/executor.py) writes them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+from pathlib import Path
 from typing import Final
 
 from fpack import limits
-from fpack.archive import ARCHIVE_VERSION, ZipWriter
-from fpack.artifact import Artifact
-from fpack.deps import builder, bytecode
+from fpack.archive import ARCHIVE_VERSION
 from fpack.deps.engine import Dependencies
 from fpack.errors import BuildError
-from fpack.outputs import Outputs
-from fpack.plan import BuildPlan, FunctionPlan
+from fpack.layout import Bytecode, FileEntry, Splice, ZipPlan, file_inputs
+from fpack.manifest import AwsFunction, AwsLayer
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
 from fpack.report import Reporter, human_size
 from fpack.sources import SourceFile, digest
 from fpack.templating import render
@@ -43,100 +44,70 @@ def entry_source(plan: BuildPlan, fp: FunctionPlan) -> str:
     )
 
 
-def _key(*parts: str) -> str:
+def _key(plan: BuildPlan, *parts: str) -> str:
     return hashlib.sha256(
-        "\0".join((ARCHIVE_VERSION, os.environ.get("SOURCE_DATE_EPOCH", ""), *parts)).encode()
-    ).hexdigest()
+        "\0".join((ARCHIVE_VERSION, plan.inputs.epoch_setting, *parts)).encode()).hexdigest()
 
 
 def _code_size(files: tuple[SourceFile, ...], entry: str) -> int:
     return sum(f.size for f in files) + len(entry.encode())
 
 
-def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> list[Artifact]:
-    """Write every artifact of `plan` into `out` (committed by the caller)."""
-    code = (*plan.sources, *plan.runtime)
-    entries = {fp.function.name: entry_source(plan, fp) for fp in plan.functions}
-    embedded = plan.layer is None
-    _check_unzipped(plan, deps, code, entries)
-    artifacts: list[Artifact] = []
-    layers: tuple[Artifact, ...] = ()
-    if plan.layer is not None and deps.archive is not None:
-        layers = (_layer(plan, deps, out, reporter),)
-        artifacts += layers
-    for fp in plan.functions:
-        entry = entries[fp.function.name]
-        compiled = plan.project.aws.compile
-        key = _key("function", digest(code), entry, deps.key if embedded else "", str(compiled))
-        written = out.fresh(fp.artifact, key)
-        if written is None:
-            reporter.step(f"packaging {fp.artifact.name}")
-            writer = ZipWriter()
-            for f in code:
-                writer.add_bytes(f.path, f.abspath.read_bytes(), f.mode)
-            writer.add_bytes(f"{fp.entry_module}.py", entry.encode())
-            if compiled:
-                for name, pyc in _bytecode(plan, code, f"{fp.entry_module}.py", entry).items():
-                    writer.add_bytes(name, pyc)
-            if embedded and deps.archive is not None:
-                writer.add_zip(deps.archive)
-            written = out.zip(writer, fp.artifact, key)
-        artifacts.append(
-            Artifact(
-                function=fp.function.name,
-                target="aws",
-                kind="function",
-                runtime=plan.platform.runtime.name,
-                arch=plan.platform.arch,
-                handler=fp.handler_setting,
-                path=fp.artifact,
-                sha256=written.sha256,
-                size=written.size,
-                unpacked_size=_code_size(code, entry) + (deps.unpacked_size if embedded else 0),
-                layers=tuple(a.path for a in layers),
-                packages=deps.packages,
-            )
-        )
-        _warn_direct_upload(artifacts[-1], reporter)
-    return artifacts
+def plan(bp: BuildPlan, deps: Dependencies) -> tuple[ZipPlan, ...]:
+    """Every zip of `bp`: the layer first (functions name it), then one per function. Pure;
+    raises BuildError when a function and its layers would be over Lambda's unzipped limit."""
+    code = (*bp.sources, *bp.runtime)
+    entries = {fp.function.name: entry_source(bp, fp) for fp in bp.functions}
+    _check_unzipped(bp, deps, code, entries)
+    layers = (_layer(bp, deps),) if bp.layer is not None and deps.archive is not None else ()
+    paths = tuple(layer.path for layer in layers)
+    return (*layers, *(_function(bp, fp, deps, code=code, entry=entries[fp.function.name],
+                                 layers=paths) for fp in bp.functions))
 
 
-def _bytecode(plan: BuildPlan, code: tuple[SourceFile, ...], entry_name: str,
-              entry: str) -> dict[str, bytes]:
-    """The function's own modules (sources, runtime, entry) compiled like its dependencies, by
-    the target's Python, as unchecked-hash pycs: /var/task is read-only, so a module without one
-    is compiled again on every cold start."""
-    sources = {f.path: f.abspath.read_bytes() for f in code}
-    sources[entry_name] = entry.encode()
-    image = builder.image_for(plan.platform, plan.project.aws.build_image)
-    return bytecode.pycs_for(sources, plan.platform, image)
+def _function(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, *,
+              code: tuple[SourceFile, ...], entry: str, layers: tuple[Path, ...]) -> ZipPlan:
+    embedded = bp.layer is None
+    compiled = bp.project.aws.compile
+    files = (*(FileEntry(name=f.path, data=f.data, mode=f.mode) for f in code),
+             FileEntry(name=f"{fp.entry_module}.py", data=entry.encode()))
+    spliced = embedded and deps.archive is not None
+    manifest = AwsFunction(
+        function=fp.function.name, target="aws", runtime=bp.platform.runtime.name,
+        arch=bp.platform.arch, handler=fp.handler_setting, path=fp.artifact, sha256="", size=0,
+        unpacked_size=_code_size(code, entry) + (deps.unpacked_size if embedded else 0),
+        layers=layers, packages=deps.packages)
+    return ZipPlan(
+        path=fp.artifact,
+        # Bytecode is the target Python's: a compiled zip is keyed by the platform too.
+        key=_key(bp, "function", digest(code), entry, deps.key if embedded else "", str(compiled),
+                 *((bp.platform.key(),) if compiled else ())),
+        inputs={**file_inputs(files), **_settings(bp, compile=compiled),
+                "runtime": bp.platform.label,
+                **(package_inputs(deps) if embedded else {})},
+        files=files,
+        splices=(Splice(archive=deps.archive),) if spliced and deps.archive else (),
+        bytecode=Bytecode(platform=bp.platform, image=bytecode_image(bp, bp.project.aws))
+        if compiled else None,
+        warn_above=DIRECT_UPLOAD_MAX, manifest=manifest)
 
 
-def _layer(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> Artifact:
-    assert plan.layer is not None
+def _layer(bp: BuildPlan, deps: Dependencies) -> ZipPlan:
+    assert bp.layer is not None
     assert deps.archive is not None
-    key = _key("layer", deps.key)
-    written = out.fresh(plan.layer, key)
-    if written is None:
-        reporter.step(f"packaging layer {plan.layer.name}")
-        writer = ZipWriter()
-        writer.add_zip(deps.archive, prefix="python/")
-        written = out.zip(writer, plan.layer, key)
-    layer = Artifact(
-        function=plan.layer.stem,
-        target="aws",
-        kind="layer",
-        runtime=plan.platform.runtime.name,
-        arch=plan.platform.arch,
-        handler=None,
-        path=plan.layer,
-        sha256=written.sha256,
-        size=written.size,
-        unpacked_size=deps.unpacked_size,
-        packages=deps.packages,
-    )
-    _warn_direct_upload(layer, reporter)
-    return layer
+    manifest = AwsLayer(
+        function=bp.layer.stem, target="aws", runtime=bp.platform.runtime.name,
+        arch=bp.platform.arch, handler=None, path=bp.layer, sha256="", size=0,
+        unpacked_size=deps.unpacked_size, packages=deps.packages)
+    return ZipPlan(path=bp.layer, key=_key(bp, "layer", deps.key),
+                   inputs={**package_inputs(deps), **_settings(bp)}, files=(),
+                   splices=(Splice(archive=deps.archive, prefix="python/"),),
+                   warn_above=DIRECT_UPLOAD_MAX, manifest=manifest)
+
+
+def _settings(bp: BuildPlan, **settings: bool) -> dict[str, str]:
+    return {"SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)",
+            **{f"setting {k}": str(v).lower() for k, v in settings.items()}}
 
 
 def _check_unzipped(
@@ -157,10 +128,7 @@ def _check_unzipped(
         )
 
 
-def _warn_direct_upload(artifact: Artifact, reporter: Reporter) -> None:
-    if artifact.size > DIRECT_UPLOAD_MAX:
-        reporter.warn(
-            f"{artifact.path.name} is {human_size(artifact.size)} zipped, over the "
-            f"{human_size(DIRECT_UPLOAD_MAX)} direct-upload limit: deploy will upload it "
-            "through S3"
-        )
+def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ZipPlan, ...]:
+    """The TargetBuilder step: aws needs nothing from the world beyond the dependencies."""
+    del reporter
+    return plan(bp, deps)

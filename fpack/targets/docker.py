@@ -19,28 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
-import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 from fpack import container
-from fpack.artifact import Artifact
 from fpack.config import Function
-from fpack.deps import builder, bytecode, engine
+from fpack.deps import engine
 from fpack.deps import spec as dep_spec
-from fpack.deps.cache import Cache, default_root
 from fpack.deps.engine import Dependencies, Package
 from fpack.errors import BuildError, ConfigError
-from fpack.outputs import Outputs
-from fpack.plan import BuildPlan, FunctionPlan
+from fpack.layout import Bytecode, FileEntry, ImagePlan, file_inputs
+from fpack.manifest import DockerImage
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
 from fpack.platforms import Platform
-from fpack.report import Reporter, human_size
+from fpack.report import Reporter
 from fpack.sources import SourceFile, digest
 from fpack.targets.aws import entry_source
 from fpack.templating import render
@@ -143,74 +137,90 @@ def image_spec(plan: BuildPlan, fp: FunctionPlan, base: str) -> ImageSpec:
 
 
 def content_hash(spec: ImageSpec, *, code: Iterable[SourceFile], deps_key: str,
-                 client_key: str, base_id: str, platform: Platform,
+                 client_key: str, base_id: str, platform: Platform, epoch_setting: str,
                  compiled: bool = False) -> str:
     """The tag: every input of the image, so equal tags mean equal images."""
-    parts = (IMAGE_FORMAT, os.environ.get("SOURCE_DATE_EPOCH", ""), spec.dockerfile,
-             spec.entry or "", digest(code), deps_key, client_key, base_id, platform.key(),
-             "pyc" if compiled else "")
+    parts = (IMAGE_FORMAT, epoch_setting, spec.dockerfile, spec.entry or "", digest(code),
+             deps_key, client_key, base_id, platform.key(), "pyc" if compiled else "")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> list[Artifact]:
-    """Build (or find, when its content hash is already tagged) the image of every function."""
-    del out  # images live in the Docker engine; build.py writes their manifests
-    base = base_image(plan)
-    repo = repository(plan)
+@dataclass(frozen=True, kw_only=True)
+class Base:
+    """What the engine knows of the base image and the repository, read before planning."""
+
+    image: str
+    image_id: str
+    repository: str
+
+
+def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ImagePlan, ...]:
+    """The TargetBuilder step: the base image's id and the runtime clients, then plan."""
+    base = base_image(bp)
+    repo = repository(bp)
     c = container.client()
-    container.ensure_image(c, base, plan.platform.docker_platform)
+    container.ensure_image(c, base, bp.platform.docker_platform)
     base_info = container.image_info(c, base)
     assert base_info is not None
-    clients = {kind: _runtime_client(plan, kind, reporter)
-               for kind in {client_kind(plan, fp.function) for fp in plan.functions} if kind}
-    with tempfile.TemporaryDirectory(prefix="fpack-image-") as tmp:
-        context = Path(tmp)
-        return [
-            _image(plan, fp, context, base=base, base_id=base_info.id, repo=repo, deps=deps,
-                   client=clients.get(client_kind(plan, fp.function) or ""), reporter=reporter)
-            for fp in plan.functions
-        ]
+    clients = {kind: _runtime_client(bp, kind, reporter)
+               for kind in {client_kind(bp, fp.function) for fp in bp.functions} if kind}
+    return plan(bp, deps, Base(image=base, image_id=base_info.id, repository=repo), clients)
 
 
-def _image(plan: BuildPlan, fp: FunctionPlan, context: Path, *, base: str, base_id: str,
-           repo: str, deps: Dependencies, client: Dependencies | None,
-           reporter: Reporter) -> Artifact:
-    spec = image_spec(plan, fp, base)
-    code = (*plan.sources, *plan.runtime)
+def plan(bp: BuildPlan, deps: Dependencies, base: Base,
+         clients: Mapping[str, Dependencies]) -> tuple[ImagePlan, ...]:
+    """The image of every function (pure): its build context and content-hash tag."""
+    return tuple(_image(bp, fp, deps, base, clients.get(client_kind(bp, fp.function) or ""))
+                 for fp in bp.functions)
+
+
+def _image(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, base: Base,
+           client: Dependencies | None) -> ImagePlan:
+    spec = image_spec(bp, fp, base.image)
+    code = (*bp.sources, *bp.runtime)
+    compiled = bp.project.docker.compile
     key = content_hash(spec, code=code, deps_key=deps.key, client_key=client.key if client else "",
-                       base_id=base_id, platform=plan.platform,
-                       compiled=plan.project.docker.compile)
-    name = f"{repo}/{fp.function.name.lower()}"
+                       base_id=base.image_id, platform=bp.platform,
+                       epoch_setting=bp.inputs.epoch_setting, compiled=compiled)
+    name = f"{base.repository}/{fp.function.name.lower()}"
     tags = (f"{name}:{key[:12]}", f"{name}:latest")
-    found = container.image_info(container.client(), tags[0])
-    if found is None:
-        reporter.step(f"building image {tags[0]} ({plan.platform.docker_platform}, from {base})")
-        if not (context / "deps").is_dir():  # once per build, and only when an image is built
-            _unpack(deps.archive, context / "deps")
-        _lay_out(context, plan, spec, client)
-        found = container.build_image(context, base_image=base, tags=tags,
-                                      platform=plan.platform.docker_platform, labels={})
-    else:
-        container.tag_image(tags[0], tags[1])
-    _check_arch(found, plan.platform, base)
+    context = _context(bp, spec)
     unpacked = deps.unpacked_size + sum(f.size for f in code) + len((spec.entry or "").encode()) \
         + (client.unpacked_size if client else 0)
-    reporter.done(f"{tags[0]}: {human_size(found.size)}")
-    return Artifact(
-        function=fp.function.name, target="docker", kind="image",
-        runtime=plan.platform.runtime.name, arch=plan.platform.arch, handler=fp.handler_setting,
-        path=fp.manifest, sha256=found.id.removeprefix("sha256:"), size=found.size,
-        unpacked_size=unpacked, packages=deps.packages + _client_packages(client), image=tags[0],
-        image_id=found.id, base_image=base, tags=tags, flavor=plan.project.docker.flavor,
-        digest=found.digest_in(name),
-    )
+    manifest = DockerImage(
+        function=fp.function.name, target="docker", runtime=bp.platform.runtime.name,
+        arch=bp.platform.arch, handler=fp.handler_setting, sha256="", size=0,
+        unpacked_size=unpacked, packages=deps.packages + _client_packages(client),
+        manifest_path=fp.manifest, image=tags[0], image_id="", tags=tags, base_image=base.image,
+        flavor=bp.project.docker.flavor)
+    return ImagePlan(
+        key=key, inputs={**file_inputs(context), **package_inputs(deps),
+                         "base image": base.image_id, "setting compile": str(compiled).lower(),
+                         "SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)"},
+        context=context, deps_archive=deps.archive,
+        client_archive=client.archive if client else None,
+        bytecode=Bytecode(platform=bp.platform, image=bytecode_image(bp, bp.project.docker))
+        if compiled else None,
+        base_image=base.image, platform=bp.platform, manifest=manifest)
+
+
+def _context(bp: BuildPlan, spec: ImageSpec) -> tuple[FileEntry, ...]:
+    """The build context's own files (the dependency archives are unpacked beside them)."""
+    files = [FileEntry(name=f"runtime/{f.path}", data=f.data, mode=f.mode) for f in bp.runtime]
+    files += [FileEntry(name=f"app/{f.path}", data=f.data, mode=f.mode) for f in bp.sources]
+    if spec.entry is not None:
+        files.append(FileEntry(name="app/fpack_entry.py", data=spec.entry.encode()))
+    files.append(FileEntry(name="Dockerfile", data=spec.dockerfile.encode()))
+    files.append(FileEntry(name=".dockerignore", data=render(
+        "dockerignore.j2", compiled=bp.project.docker.compile).encode()))
+    return tuple(files)
 
 
 def _client_packages(client: Dependencies | None) -> tuple[Package, ...]:
     return client.packages if client is not None else ()
 
 
-def _check_arch(image: container.BuiltImage, platform: Platform, base: str) -> None:
+def check_arch(image: container.BuiltImage, platform: Platform, base: str) -> None:
     want = "amd64" if platform.arch == "x86_64" else "arm64"
     if image.architecture != want:
         raise BuildError(
@@ -221,71 +231,17 @@ def _check_arch(image: container.BuiltImage, platform: Platform, base: str) -> N
         )
 
 
-def _runtime_client(plan: BuildPlan, kind: str, reporter: Reporter) -> Dependencies:
+def _runtime_client(bp: BuildPlan, kind: str, reporter: Reporter) -> Dependencies:
     """The runtime client's packages for the image's platform, through the same engine as the
     user's dependencies (cached, audited). Its requirements file lives in the cache, named by
     its content, so its resolution is cached like any other."""
     text = RUNTIME_CLIENTS[kind]
-    cache = Cache(default_root())
+    cache = bp.inputs.cache
     name = f"client-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
     path = cache.file("resolve", name, ".txt")
     if not path.is_file():
         path = cache.write_file("resolve", name, ".txt", text.encode())
-    spec = dep_spec.read(path, plan.project.config_path)
-    return engine.prepare(spec, plan.platform, cache, reporter)
+    spec = dep_spec.read(path, bp.project.config_path)
+    return engine.prepare(spec, bp.platform, bp.inputs, reporter)
 
 
-def _lay_out(context: Path, plan: BuildPlan, spec: ImageSpec, client: Dependencies | None) -> None:
-    """Write runtime/ and app/ and the Dockerfile beside the unpacked deps/."""
-    for name in ("runtime", "app"):
-        shutil.rmtree(context / name, ignore_errors=True)
-    _unpack(client.archive if client else None, context / "runtime")
-    for f in plan.runtime:
-        _write(context / "runtime" / f.path, f.abspath.read_bytes(), f.mode)
-    for f in plan.sources:
-        _write(context / "app" / f.path, f.abspath.read_bytes(), f.mode)
-    if spec.entry is not None:
-        _write(context / "app" / "fpack_entry.py", spec.entry.encode(), 0o644)
-    (context / "app").mkdir(exist_ok=True)
-    _write(context / "Dockerfile", spec.dockerfile.encode(), 0o644)
-    _write(context / ".dockerignore",
-           render("dockerignore.j2", compiled=plan.project.docker.compile).encode(), 0o644)
-    if plan.project.docker.compile:
-        _compile(context, plan)
-    _pin_times(context)
-
-
-def _compile(context: Path, plan: BuildPlan) -> None:
-    """The function's code and the runtime compiled like the dependencies: unchecked-hash pycs
-    by the image's Python version, so the first request does not pay for compiling them (the
-    image runs as a user who could not write them back anyway)."""
-    image = builder.image_for(plan.platform, plan.project.docker.build_image)
-    for part in ("app", "runtime"):
-        bytecode.compile_tree(context / part, plan.platform, image)
-
-
-def _unpack(archive: Path | None, dest: Path) -> None:
-    """Extract a dependency archive with the modes it records (zipfile alone drops them)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive is None:
-        return
-    with zipfile.ZipFile(archive) as z:
-        for info in z.infolist():
-            if not info.is_dir():
-                _write(dest / info.filename, z.read(info), (info.external_attr >> 16) or 0o644)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(0o755 if mode & 0o111 else 0o644)
-
-
-def _pin_times(root: Path) -> None:
-    """Same mtimes on every build: COPY records them in the layer."""
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            os.utime(Path(dirpath) / name, (epoch, epoch), follow_symlinks=False)
-        Path(dirpath).chmod(0o755)
-    os.utime(root, (epoch, epoch))

@@ -13,35 +13,27 @@ Layout of dist/gcp/<function>.zip, whose root is the function's source directory
                                       the build variable GOOGLE_VENDOR_PIP_DEPENDENCIES=wheels
 The buildpack's pip command: https://github.com/GoogleCloudPlatform/buildpacks
 (pkg/python/python.go).
-Limits are checked before anything is written.
+Planning is pure (`plan`); the executor checks the source-size limits before anything is written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 from typing import Final, Literal
 
 from fpack import limits
-from fpack.archive import ARCHIVE_VERSION, ZipWriter
-from fpack.artifact import Artifact
+from fpack.archive import ARCHIVE_VERSION
 from fpack.config import Trigger
-from fpack.deps import builder, bytecode, wheels
-from fpack.deps.cache import Cache, default_root
+from fpack.deps import wheels
 from fpack.deps.engine import Dependencies, Package
 from fpack.deps.framework import FRAMEWORK
 from fpack.errors import BuildError, ConfigError
-from fpack.outputs import Outputs
-from fpack.plan import BuildPlan, FunctionPlan
+from fpack.layout import Bytecode, FileEntry, SizeLimit, ZipPlan, file_inputs
+from fpack.manifest import GcpBundle
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
 from fpack.report import Reporter, human_size
-from fpack.sources import SourceFile, digest
+from fpack.sources import digest
 from fpack.templating import render
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
 
 SignatureType = Literal["http", "cloudevent"]
 VENDOR_DIR: Final = "wheels"
@@ -93,73 +85,70 @@ def requirements_text(plan: BuildPlan, packages: tuple[Package, ...], *, vendor:
 # --- the bundles ------------------------------------------------------------------------------
 
 
-def _key(*parts: str) -> str:
-    return hashlib.sha256("\0".join((ARCHIVE_VERSION, BUNDLE_FORMAT,
-                                     os.environ.get("SOURCE_DATE_EPOCH", ""),
+def _key(bp: BuildPlan, *parts: str) -> str:
+    return hashlib.sha256("\0".join((ARCHIVE_VERSION, BUNDLE_FORMAT, bp.inputs.epoch_setting,
                                      *parts)).encode()).hexdigest()
 
 
-def build(plan: BuildPlan, deps: Dependencies, out: Outputs, reporter: Reporter) -> list[Artifact]:
-    """Write the bundle of every function of `plan` into `out` (committed by the caller)."""
-    vendor = plan.project.gcp.vendor
-    code = (*plan.sources, *plan.runtime)
-    _check_reserved(plan, vendor)
-    requirements = requirements_text(plan, deps.packages, vendor=vendor)
-    shipped = wheels.fetch(deps, Cache(default_root()), reporter) if vendor else ()
-    build_env = ((VENDOR_ENV, VENDOR_DIR),) if vendor else ()
-    artifacts: list[Artifact] = []
-    for fp in plan.functions:
-        main = entry_source(fp)
-        compiled = plan.project.gcp.compile
-        key = _key("gcp", digest(code), main, requirements, "vendor" if vendor else "",
-                   "pyc" if compiled else "")
-        written = out.fresh(fp.artifact, key)
-        if written is None:
-            reporter.step(f"packaging {fp.artifact.name}")
-            writer = _bundle(code, main, requirements, shipped)
-            if compiled:
-                for name, pyc in _bytecode(plan, code, main).items():
-                    writer.add_bytes(name, pyc)
-            _check_size(fp, writer, vendor)
-            written = out.zip(writer, fp.artifact, key)
-        artifacts.append(Artifact(
-            function=fp.function.name, target="gcp", kind="function",
-            runtime=plan.platform.runtime.name, arch=plan.platform.arch,
-            handler=fp.handler_setting, path=fp.artifact, sha256=written.sha256,
-            size=written.size,
-            unpacked_size=_unpacked_size(code, main, requirements, shipped),
-            packages=deps.packages, signature_type=signature_type(fp.function.trigger),
-            build_env=build_env,
-        ))
-    return artifacts
+def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ZipPlan, ...]:
+    """The TargetBuilder step: fetch the wheels a vendored bundle ships, then plan."""
+    _check_reserved(bp, bp.project.gcp.vendor)
+    shipped = wheels.fetch(deps, bp.inputs, reporter) if bp.project.gcp.vendor else ()
+    return plan(bp, deps, tuple(FileEntry(name=f"{VENDOR_DIR}/{w.filename}",
+                                          data=w.path.read_bytes()) for w in shipped))
 
 
-def _bundle(code: tuple[SourceFile, ...], main: str, requirements: str,
-            shipped: tuple[wheels.Wheel, ...]) -> ZipWriter:
-    writer = ZipWriter()
-    for f in code:
-        writer.add_bytes(f.path, f.abspath.read_bytes(), f.mode)
-    writer.add_bytes("main.py", main.encode())
-    writer.add_bytes("requirements.txt", requirements.encode())
-    for wheel in shipped:
-        writer.add_bytes(f"{VENDOR_DIR}/{wheel.filename}", wheel.path.read_bytes())
-    return writer
+def plan(bp: BuildPlan, deps: Dependencies, shipped: tuple[FileEntry, ...]) -> tuple[ZipPlan, ...]:
+    """The bundle of every function of `bp` (pure): sources, runtime, main.py, the pinned
+    requirements.txt and, vendored, the wheels (`shipped`) under wheels/."""
+    vendor = bp.project.gcp.vendor
+    _check_reserved(bp, vendor)
+    requirements = requirements_text(bp, deps.packages, vendor=vendor)
+    return tuple(_bundle(bp, fp, deps, requirements, shipped) for fp in bp.functions)
 
 
-def _bytecode(plan: BuildPlan, code: tuple[SourceFile, ...], main: str) -> dict[str, bytes]:
-    """The bundle's own modules as unchecked-hash pycs of the runtime's exact Python: pip
-    compiles the dependencies it installs during Google's build, but the function's own modules
-    would be compiled again by every new instance on its first request."""
-    sources = {f.path: f.abspath.read_bytes() for f in code}
-    sources["main.py"] = main.encode()
-    image = builder.image_for(plan.platform, plan.project.gcp.build_image)
-    return bytecode.pycs_for(sources, plan.platform, image)
+def _bundle(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, requirements: str,
+            shipped: tuple[FileEntry, ...]) -> ZipPlan:
+    vendor, compiled = bp.project.gcp.vendor, bp.project.gcp.compile
+    code = (*bp.sources, *bp.runtime)
+    main = entry_source(fp)
+    files = (*(FileEntry(name=f.path, data=f.data, mode=f.mode) for f in code),
+             FileEntry(name="main.py", data=main.encode()),
+             FileEntry(name="requirements.txt", data=requirements.encode()), *shipped)
+    manifest = GcpBundle(
+        function=fp.function.name, target="gcp", runtime=bp.platform.runtime.name,
+        arch=bp.platform.arch, handler=fp.handler_setting, path=fp.artifact, sha256="", size=0,
+        unpacked_size=sum(len(f.data) for f in files), packages=deps.packages,
+        signature_type=signature_type(fp.function.trigger),
+        build_env={VENDOR_ENV: VENDOR_DIR} if vendor else {})
+    return ZipPlan(
+        path=fp.artifact,
+        key=_key(bp, "gcp", digest(code), main, requirements, "vendor" if vendor else "",
+                 "pyc" if compiled else "", *((bp.platform.key(),) if compiled else ())),
+        inputs={**file_inputs(files), **package_inputs(deps),
+                "SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)",
+                "runtime": bp.platform.label,
+                "setting vendor": str(vendor).lower(), "setting compile": str(compiled).lower()},
+        files=files,
+        bytecode=Bytecode(platform=bp.platform, image=bytecode_image(bp, bp.project.gcp))
+        if compiled else None,
+        limits=_limits(fp, vendor), manifest=manifest)
 
 
-def _unpacked_size(code: tuple[SourceFile, ...], main: str, requirements: str,
-                   shipped: tuple[wheels.Wheel, ...]) -> int:
-    return (sum(f.size for f in code) + len(main.encode()) + len(requirements.encode())
-            + sum(w.path.stat().st_size for w in shipped))
+def _limits(fp: FunctionPlan, vendor: bool) -> tuple[SizeLimit, ...]:
+    hint = ("drop dependencies the function does not need, set vendor = false in [targets.gcp] "
+            "so that Google's build installs them, or use the docker target" if vendor else
+            "leave out files the function does not need ([project] include and exclude), or use "
+            "the docker target")
+    return tuple(
+        SizeLimit(measure=what, limit=limit, hint=hint, message=(
+            f"{fp.function.name}: the Cloud Functions source bundle would be {{size}} {what}; "
+            f"Cloud Functions accepts at most {human_size(limit)} ({limit} bytes) {what}"))
+        for limit, what in _measures())
+
+
+def _measures() -> tuple[tuple[int, Literal["zipped", "unzipped"]], ...]:
+    return (SOURCE_ZIPPED_MAX, "zipped"), (SOURCE_UNZIPPED_MAX, "unzipped")
 
 
 def _check_reserved(plan: BuildPlan, vendor: bool) -> None:
@@ -175,18 +164,3 @@ def _check_reserved(plan: BuildPlan, vendor: bool) -> None:
                 "main.py and installs requirements.txt from there)",
                 hint=f'rename {f.path}, or add it to [project] exclude = ["{f.path}"]',
             )
-
-
-def _check_size(fp: FunctionPlan, writer: ZipWriter, vendor: bool) -> None:
-    zipped, unzipped = writer.compressed_size(), writer.unpacked_size
-    hint = ("drop dependencies the function does not need, set vendor = false in [targets.gcp] "
-            "so that Google's build installs them, or use the docker target" if vendor else
-            "leave out files the function does not need ([project] include and exclude), or use "
-            "the docker target")
-    for size, limit, what in ((zipped, SOURCE_ZIPPED_MAX, "zipped"),
-                              (unzipped, SOURCE_UNZIPPED_MAX, "unzipped")):
-        if size > limit:
-            raise BuildError(
-                f"{fp.function.name}: the Cloud Functions source bundle would be "
-                f"{human_size(size)} {what}; Cloud Functions accepts at most {human_size(limit)} "
-                f"({limit} bytes) {what}", hint=hint)

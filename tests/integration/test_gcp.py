@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
-from fpack import container
+from fpack import container, inputs
 from tests.integration import lab
 
 pytestmark = pytest.mark.lab
@@ -90,7 +90,7 @@ def _install(image: str, bundles: Path, venv: Path, pip_cache: Path, *, vendor: 
     script = f"python3 -m venv /venv && {' '.join(pip)} && /venv/bin/python -m pip check"
     result = container.run(
         image, ["sh", "-c", script], timeout=900, network=not vendor,
-        settings=container.Settings() if vendor else container.build_settings(),
+        settings=container.Settings() if vendor else container.build_settings(inputs.read()),
         mounts=[container.Mount(source=bundles, target="/bundles"),
                 container.Mount(source=venv, target="/venv", read_only=False),
                 container.Mount(source=pip_cache, target="/root/.cache/pip", read_only=False)],

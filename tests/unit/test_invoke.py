@@ -19,6 +19,7 @@ from fpack.guest import lambda_rapi
 from fpack.local import events as local_events
 from fpack.local import invoke
 from fpack.local.serve import check_port, http_response
+from fpack.manifest import from_json
 from fpack.runtime.api import Headers, Request, Response
 from fpack.runtime.aws import lambda_handler
 from fpack.runtime.cloudevents import from_http
@@ -285,8 +286,13 @@ def test_invoking_what_was_not_built_says_how_to_build_it(tmp_path: Path) -> Non
         "for aws\n  hint: run `fpack build --target aws --function hello` first")
     with pytest.raises(UsageError):
         invoke.load_manifest(project, "aws", "nope", tmp_path / "dist")
-    assert invoke.family("docker", {"flavor": "lambda"}) == "lambda"
-    assert invoke.family("gcp", {}) == invoke.family("docker", {"flavor": "http"}) == "http"
+    image = {"function": "hello", "kind": "image", "runtime": "python3.12", "image": "r/h:1",
+             "image_id": "sha256:1", "base_image": "python:3.12-slim", "flavor": "lambda"}
+    bundle = {"function": "hello", "target": "gcp", "runtime": "python312", "path": "h.zip",
+              "signature_type": "http"}
+    assert invoke.family("docker", from_json(image, tmp_path)) == "lambda"
+    assert invoke.family("gcp", from_json(bundle, tmp_path)) == invoke.family(
+        "docker", from_json({**image, "flavor": "http"}, tmp_path)) == "http"
 
 
 def test_serve_refuses_a_busy_port_before_starting_anything() -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from fpack.archive import ZipWriter
-from fpack.outputs import Outputs
+from fpack.inputs import DEFAULT_EPOCH
+from fpack.outputs import Outputs, changed_inputs
 
 
 def writer(text: bytes) -> ZipWriter:
-    w = ZipWriter()
+    w = ZipWriter(Path("f.zip"), epoch=DEFAULT_EPOCH)
     w.add_bytes("a.py", text)
     return w
 
@@ -52,3 +53,21 @@ def test_a_failure_leaves_the_previous_artifacts(tmp_path: Path) -> None:
         interrupted_build()
     assert dest.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".fpack-state.json", "f.zip"]
+
+
+def test_what_changed_is_said_in_words() -> None:
+    old = {"file app.py": "644:aa", "file gone.py": "644:bb", "dependencies": "k1",
+           "package numpy": "1.26.4", "setting compile": "false"}
+    new = {"file app.py": "644:ab", "file new.py": "644:cc", "dependencies": "k2",
+           "package numpy": "2.0.0", "setting compile": "true"}
+    assert changed_inputs(old, new) == (  # files, then packages, then settings
+        "app.py changed", "gone.py removed", "new.py added", "package numpy 1.26.4 -> 2.0.0",
+        "setting compile false -> true")  # "dependencies changed" says no more than the package
+    assert changed_inputs({"dependencies": "k1"}, {"dependencies": "k2"}) == (
+        "dependencies changed",)
+    assert changed_inputs(None, new) == ("built by an older fpack (no record of its inputs)",)
+    assert changed_inputs(new, new) == ("fpack's format changed",)  # same inputs, other key
+    many = {f"file m{i}.py": "x" for i in range(8)}
+    assert changed_inputs({"file a.py": "x"}, many) == (
+        "a.py removed", "m0.py added", "m1.py added", "m2.py added", "m3.py added",
+        "and 4 more")  # nine changes: five lines at most, then a count

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fpack import config
+from fpack import config, inputs
 from fpack.errors import ConfigError, UsageError
 from fpack.plan import plan
 from fpack.sources import runtime_snapshot, snapshot
@@ -45,16 +45,21 @@ def plan_for(project: config.Project, target: str = "aws", **kwargs: object):
     files = snapshot(project.root, ["app/**"], ())
     return plan(
         project,
-        target,
+        target,  # type: ignore[arg-type]
         files,
         runtime_snapshot(),
-        out=project.root / "dist",  # type: ignore[arg-type]
-        **kwargs,
-    )  # type: ignore[arg-type]
+        inputs=inputs.read(),
+        out=project.root / "dist",
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def test_aws_plan(tmp_path: Path) -> None:
-    bp = plan_for(make(tmp_path))
+    build_inputs = inputs.read({"SOURCE_DATE_EPOCH": "1700000000"})
+    project = make(tmp_path)
+    bp = plan(project, "aws", snapshot(project.root, ["app/**"], ()), runtime_snapshot(),
+              inputs=build_inputs, out=project.root / "dist")
+    assert bp.inputs is build_inputs  # the environment, read once, travels with the plan
     assert bp.platform.runtime.name == "python3.11" and bp.platform.arch == "arm64"
     assert bp.platform.uv_platform == "aarch64-manylinux_2_17"  # AL2: glibc 2.26
     assert bp.layer == tmp_path / "dist" / "aws" / "shop-deps.zip"
@@ -62,6 +67,15 @@ def test_aws_plan(tmp_path: Path) -> None:
     assert hello.handler_setting == "fpack_entry.hello"
     assert hello.artifact == tmp_path / "dist" / "aws" / "hello.zip"
     assert orders.manifest == tmp_path / "dist" / "aws" / "orders.manifest.json"
+
+
+def test_the_snapshot_holds_the_bytes_it_hashed(tmp_path: Path) -> None:
+    bp = plan_for(make(tmp_path))
+    (web,) = [f for f in bp.sources if f.path == "app/web.py"]
+    assert web.data == WEB.encode() and web.size == len(WEB.encode())
+    (tmp_path / "app" / "web.py").write_text("changed after the snapshot\n")
+    assert web.data == WEB.encode()  # what is packaged is what was planned
+    assert all(len(f.data) == f.size for f in bp.runtime)
 
 
 def test_only_selected_functions(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fpack import build, config, secrets
+from fpack import build, config, inputs, secrets
 from fpack.errors import BuildError
 from fpack.sources import snapshot
 
@@ -103,7 +103,7 @@ def test_build_refuses_with_the_lines_check_prints(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     project = config.load(tmp_path / "fpack.toml")
     with pytest.raises(BuildError) as info:
-        build.make_plan(project, "aws", out=Path("dist"))
+        build.make_plan(project, "aws", inputs=inputs.read(), out=Path("dist"))
     assert str(info.value) == (
         "refusing to package 1 file(s) that look like secrets:\n"
         f"  app/.env:1: FP601 a .env file would be packaged; {FIX}\n"
@@ -112,5 +112,6 @@ def test_build_refuses_with_the_lines_check_prints(tmp_path: Path,
     )
     (tmp_path / "fpack.toml").write_text(
         '[functions.hello]\nhandler = "app:hello"\n\n[check]\nallow = ["app/.env"]\n')
-    plan = build.make_plan(config.load(tmp_path / "fpack.toml"), "aws", out=Path("dist"))
+    plan = build.make_plan(config.load(tmp_path / "fpack.toml"), "aws", inputs=inputs.read(),
+                            out=Path("dist"))
     assert "app/.env" in [f.path for f in plan.sources]  # allowed: packaged as asked

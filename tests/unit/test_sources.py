@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from pathlib import Path
 
+from fpack import build, config, executor, inputs
+from fpack.outputs import Outputs
+from fpack.report import NullReporter
 from fpack.sources import default_include, digest, matches, runtime_snapshot, snapshot
 
 
@@ -69,3 +74,34 @@ def test_runtime_snapshot_is_only_the_portable_runtime() -> None:
     assert paths[0] == "fpack/__init__.py"
     assert all(p == "fpack/__init__.py" or p.startswith("fpack/runtime/") for p in paths)
     assert "fpack/runtime/aws.py" in paths and "fpack/cli.py" not in paths
+
+
+def test_a_snapshot_holds_each_files_bytes_read_once(tmp_path: Path) -> None:
+    tree(tmp_path, "a.py")
+    [f] = snapshot(tmp_path, ["*.py"], ())
+    assert (f.data, f.size, f.sha256) == (b"a.py", 4, hashlib.sha256(b"a.py").hexdigest())
+    (tmp_path / "a.py").write_text("changed on disk")
+    assert f.data == b"a.py" and f.sha256 == hashlib.sha256(f.data).hexdigest()
+    # the bytes are the hash's: equality and repr go by path, mode, size and digest
+    [again] = snapshot(tmp_path, ["*.py"], ())
+    assert again != f and "changed" not in repr(again)
+
+
+def test_the_bytes_packaged_are_the_bytes_hashed(tmp_path: Path) -> None:
+    """A file that changes between the snapshot and the zip cannot make them disagree."""
+    root = tmp_path / "proj"
+    tree(root, "app.py")
+    (root / "app.py").write_text("def hello(request):\n    return {}\n")
+    (root / "fpack.toml").write_text('[functions.hello]\nhandler = "app:hello"\n')
+    project = config.load(root / "fpack.toml")
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    out = root / "dist"
+    [plan] = build.plan_artifacts(project, "aws", inputs=build_inputs, out=out,
+                                  reporter=NullReporter())
+    snapshotted = (root / "app.py").read_bytes()
+    (root / "app.py").write_text("def hello(request):\n    return {'edited': 'mid-build'}\n")
+    with Outputs(out / "aws") as outputs:
+        [built] = executor.run([plan], outputs, NullReporter(), epoch=build_inputs.epoch)
+    assert built.rebuilt
+    with zipfile.ZipFile(out / "aws" / "hello.zip") as z:
+        assert z.read("app.py") == snapshotted

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from fpack.cloud.gcp_client import LiveFunction, Trigger
 from fpack.deploy import gcp, gcp_prune
 from fpack.deploy.models import read_manifest
 from fpack.errors import ConfigError
+from fpack.manifest import GcpBundle
 from fpack.runtime.api import ScheduleEvent
 from fpack.runtime.cloudevents import to_portable
 
@@ -37,15 +39,22 @@ region = "europe-west1"
 """
 MANIFEST = {"function": "consume", "target": "gcp", "kind": "function", "runtime": "python312",
             "arch": "x86_64", "handler": "consume", "path": "dist/gcp/consume.zip",
-            "sha256": "ab" * 32, "size": 100, "build_env": {"GOOGLE_VENDOR_PIP_DEPENDENCIES":
-                                                             "wheels"}}
+            "signature_type": "cloudevent", "sha256": "ab" * 32, "size": 100,
+            "build_env": {"GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"}}
+
+
+def bundle(data: dict[str, Any], root: Path) -> GcpBundle:
+    """The manifest as deploy reads it: a gcp function manifest is a Cloud Functions bundle."""
+    m = read_manifest(data, root)
+    assert isinstance(m, GcpBundle)
+    return m
 
 
 @pytest.fixture
 def spec(tmp_path: Path) -> gcp.GcpSpec:
     (tmp_path / "fpack.toml").write_text(TOML)
     project = config.load(tmp_path / "fpack.toml")
-    return gcp.spec(project, read_manifest(MANIFEST, tmp_path))
+    return gcp.spec(project, bundle(MANIFEST, tmp_path))
 
 
 def test_spec_carries_runtime_entry_point_vendor_env_and_trigger(spec: gcp.GcpSpec) -> None:
@@ -79,7 +88,7 @@ def test_a_pubsub_function_without_topic_cannot_be_deployed(tmp_path: Path) -> N
     (tmp_path / "fpack.toml").write_text(TOML.replace('topic = "orders"\n', ""))
     project = config.load(tmp_path / "fpack.toml")
     with pytest.raises(ConfigError) as info:
-        gcp.spec(project, read_manifest(MANIFEST, tmp_path))
+        gcp.spec(project, bundle(MANIFEST, tmp_path))
     assert str(info.value) == (
         f'{tmp_path / "fpack.toml"}: [functions.consume]: trigger = "queue" needs "topic" to '
         'deploy to Cloud Functions, e.g. topic = "photos"')
@@ -98,7 +107,7 @@ TICK = {**MANIFEST, "function": "tick", "handler": "tick", "path": "dist/gcp/tic
 def schedule_spec(tmp_path: Path, toml: str = SCHEDULE_TOML) -> gcp.GcpSpec:
     (tmp_path / "fpack.toml").write_text(toml)
     project = config.load(tmp_path / "fpack.toml")
-    return gcp.spec(project, read_manifest(TICK, tmp_path))
+    return gcp.spec(project, bundle(TICK, tmp_path))
 
 
 def test_a_schedule_function_carries_its_job(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,11 +13,13 @@ from fpack import config
 from fpack.cloud.safety import Secrets
 from fpack.deploy.models import read_manifest
 from fpack.errors import ConfigError, DeployError
+from fpack.manifest import AwsFunction, AwsLayer, DockerImage, GcpBundle
 
 
 def test_code_sha256_is_base64_of_the_digest() -> None:
     m = read_manifest({"function": "f", "runtime": "python3.12", "sha256": "00" * 31 + "ff",
                        "path": "dist/aws/f.zip"}, Path("/p"))
+    assert isinstance(m, AwsFunction)
     assert m.code_sha256 == "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8="
     assert m.path == Path("/p/dist/aws/f.zip")
 
@@ -24,6 +27,62 @@ def test_code_sha256_is_base64_of_the_digest() -> None:
 def test_a_manifest_without_runtime_is_refused() -> None:
     with pytest.raises(DeployError, match="build manifest of 'f' has no 'runtime' key"):
         read_manifest({"function": "f"}, Path("/p"))
+
+
+def test_each_kind_reads_as_its_own_type_with_absolute_paths() -> None:
+    root = Path("/p")
+    fn = read_manifest({"function": "f", "runtime": "python3.12", "path": "dist/aws/f.zip",
+                        "layers": ["dist/aws/deps.zip"]}, root)
+    assert isinstance(fn, AwsFunction)
+    assert (fn.layers, fn.manifest_path) == ((Path("/p/dist/aws/deps.zip"),),
+                                             Path("/p/dist/aws/f.manifest.json"))
+    layer = read_manifest({"function": "deps", "kind": "layer", "runtime": "python3.12",
+                           "path": "dist/aws/deps.zip"}, root)
+    assert isinstance(layer, AwsLayer) and layer.path == Path("/p/dist/aws/deps.zip")
+    # a Cloud Functions bundle is told by its target, or (older manifests) its signature type
+    for marker in ({"target": "gcp"}, {}):
+        bundle = read_manifest({"function": "f", "runtime": "python312", **marker,
+                                "path": "dist/gcp/f.zip", "signature_type": "http",
+                                "build_env": {"GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"}}, root)
+        assert isinstance(bundle, GcpBundle)
+        assert (bundle.signature_type, dict(bundle.build_env)) == (
+            "http", {"GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"})
+    image = read_manifest({"function": "f", "kind": "image", "target": "docker", "runtime": "3.12",
+                           "image": "r/f:abc", "image_id": "sha256:1", "tags": ["r/f:latest"],
+                           "base_image": "python:3.12-slim", "flavor": "http"}, root)
+    assert isinstance(image, DockerImage)
+    assert (image.path, image.tags, image.digest) == (None, ("r/f:latest",), None)
+
+
+def test_a_manifest_written_by_build_reads_back_as_the_same_record() -> None:
+    root = Path("/p")
+    fn = AwsFunction(function="f", target="aws", runtime="python3.12", arch="arm64",
+                     handler="app.f", sha256="ab" * 32, size=10, unpacked_size=20,
+                     path=root / "dist/aws/f.zip", layers=(root / "dist/aws/deps.zip",))
+    assert fn.to_json(root)["path"] == "dist/aws/f.zip"  # relative: the same on every machine
+    assert read_manifest(fn.to_json(root), root) == fn
+    bundle = GcpBundle(function="g", target="gcp", runtime="python312", arch="x86_64",
+                       handler="g", sha256="cd" * 32, size=1, unpacked_size=2,
+                       path=root / "dist/gcp/g.zip", signature_type="cloudevent", build_env={})
+    assert read_manifest(bundle.to_json(root), root) == bundle
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"function": "f", "runtime": "python3.12"},
+     "build manifest of 'f' has no 'path' key"),
+    ({"function": "f", "runtime": "python312", "target": "gcp", "path": "dist/gcp/f.zip"},
+     "build manifest of 'f' has no 'signature_type' key"),
+    ({"function": "f", "kind": "image", "runtime": "3.12"},
+     "build manifest of 'f' has no 'image' key"),
+    ({"function": "f", "runtime": "python3.12", "path": "dist/aws/f.zip", "size": "big"},
+     "build manifest of 'f' has a malformed value (invalid literal for int() with base 10: "
+     "'big')"),
+])
+def test_a_manifest_missing_what_its_kind_needs_is_refused(data: dict[str, Any],
+                                                           message: str) -> None:
+    with pytest.raises(DeployError) as info:
+        read_manifest(data, Path("/p"))
+    assert str(info.value) == f"{message}\n  hint: rebuild with this version of fpack"
 
 
 def test_secret_values_are_scrubbed_from_messages() -> None:

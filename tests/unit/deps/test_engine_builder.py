@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fpack import inputs
 from fpack.container import RunResult
 from fpack.deps import builder
 from fpack.deps.cache import Cache
@@ -24,11 +25,15 @@ SDIST = Locked(name="ext", version="1.0", kind="sdist", location="https://x/ext-
 
 
 def test_image_env_beats_the_target_setting_which_beats_the_table() -> None:
-    assert builder.image_for(AL2_X86, None, {}) == "public.ecr.aws/sam/build-python3.11"
-    assert builder.image_for(GCP, None, {}) == "quay.io/pypa/manylinux_2_28_x86_64"
-    assert builder.image_for(AL2_ARM, "mirror/build:{arch}", {}) == "mirror/build:aarch64"
-    env = {"FPACK_BUILD_IMAGE": "lab/build"}
-    assert builder.image_for(AL2_ARM, "mirror/build:{arch}", env) == "lab/build"
+    unset = inputs.read({}).build_image
+    assert unset is None
+    assert builder.image_for(AL2_X86, None, unset) == "public.ecr.aws/sam/build-python3.11"
+    assert builder.image_for(GCP, None, unset) == "quay.io/pypa/manylinux_2_28_x86_64"
+    assert builder.image_for(AL2_ARM, "mirror/build:{arch}", unset) == "mirror/build:aarch64"
+    override = inputs.read({"FPACK_BUILD_IMAGE": "lab/build"}).build_image
+    assert builder.image_for(AL2_ARM, "mirror/build:{arch}", override) == "lab/build"
+    # an empty FPACK_BUILD_IMAGE is unset, not an image named ""
+    assert inputs.read({"FPACK_BUILD_IMAGE": ""}).build_image is None
 
 
 def test_the_wheelhouse_key_changes_with_each_thing_that_changes_the_wheel() -> None:

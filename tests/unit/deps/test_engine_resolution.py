@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from fpack import inputs
 from fpack.deps import builder, resolution, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.builder import Built
-from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.errors import DependencyError
+from fpack.inputs import BuildInputs, IndexSettings
 from fpack.platforms import RUNTIMES, Platform
 from fpack.proc import Result
 from fpack.report import NullReporter
@@ -37,7 +38,8 @@ class FakeUv:
     final: tuple[Locked, ...] = ()
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def resolve(self, spec: Any, platform: Platform, *, refresh: bool = False,
+    def resolve(self, spec: Any, platform: Platform, *, index: IndexSettings,
+                refresh: bool = False,
                 wheels_only: bool = True, overrides: tuple[str, ...] | list[str] = (),
                 requirements: str | None = None) -> uv.Resolution:
         self.calls.append({"wheels_only": wheels_only, "overrides": list(overrides)})
@@ -55,7 +57,7 @@ class FakeBuilder:
     root: Path
     built: list[Locked] = field(default_factory=list)
 
-    def build(self, source: Locked, platform: Platform, image: str, cache: Cache,
+    def build(self, source: Locked, platform: Platform, image: str, inputs: BuildInputs,
               reporter: Any, *, index: Any = ()) -> Built:
         self.built.append(source)
         wheel = self.root / f"{source.name}-{source.version or '0'}-cp312-cp312-linux_x86_64.whl"
@@ -76,7 +78,8 @@ def resolve(tmp_path: Path, requirements: str = "six\n") -> resolution.Resolved:
     path = tmp_path / "requirements.txt"
     path.write_text(requirements)
     spec = dep_spec.read(path, tmp_path / "fpack.toml")
-    return resolution.resolve(spec, PLATFORM, image="img", cache=Cache(tmp_path / "cache"),
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    return resolution.resolve(spec, PLATFORM, image="img", inputs=build_inputs,
                               reporter=NullReporter())
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from fpack import __version__
-from fpack.artifact import Artifact
+from fpack import __version__, inputs
 from fpack.deps import sbom
 from fpack.deps.engine import Package
+from fpack.manifest import AwsFunction, AwsLayer, DockerImage
 
 PILLOW = Package(name="pillow", version="11.0.0",
                  wheel="pillow-11.0.0-cp312-cp312-manylinux_2_28_x86_64.whl", sha256="a" * 64,
@@ -19,17 +17,35 @@ EXT = Package(name="ext", version="1.0", wheel="ext-1.0-cp312-cp312-linux_x86_64
               sha256="b" * 64, size=5, source="built in fpack-lab/build:3.12")
 
 
-def artifact(**changes: object) -> Artifact:
-    fields: dict[str, object] = {
-        "function": "resize", "target": "aws", "kind": "function", "runtime": "python3.12",
-        "arch": "x86_64", "handler": "fpack_entry.resize", "path": Path("/p/dist/aws/resize.zip"),
-        "sha256": "f" * 64, "size": 1, "unpacked_size": 2, "packages": (PILLOW, EXT)}
-    fields.update(changes)
-    return Artifact(**fields)  # type: ignore[arg-type]
+EPOCH = inputs.read({}).epoch  # no SOURCE_DATE_EPOCH: 1980-01-01
+COMMON: dict[str, object] = {
+    "function": "resize", "target": "aws", "runtime": "python3.12", "arch": "x86_64",
+    "handler": "fpack_entry.resize", "sha256": "f" * 64, "size": 1, "unpacked_size": 2,
+    "packages": (PILLOW, EXT)}
+
+
+def artifact(**changes: object) -> AwsFunction:
+    fields = {**COMMON, "path": Path("/p/dist/aws/resize.zip"), **changes}
+    return AwsFunction(**fields)  # type: ignore[arg-type]
+
+
+def layer(**changes: object) -> AwsLayer:
+    fields = {**COMMON, "function": "photos-deps", "handler": None,
+              "path": Path("/p/dist/aws/photos-deps.zip"), **changes}
+    return AwsLayer(**fields)  # type: ignore[arg-type]
+
+
+def image(**changes: object) -> DockerImage:
+    fields = {**COMMON, "target": "docker", "handler": "app:resize",
+              "manifest_path": Path("/p/dist/docker/resize.manifest.json"),
+              "image": "photos/resize:0123456789ab", "image_id": "sha256:ab",
+              "tags": ("photos/resize:0123456789ab", "photos/resize:latest"),
+              "base_image": "python:3.12-slim-bookworm", "flavor": "http", **changes}
+    return DockerImage(**fields)  # type: ignore[arg-type]
 
 
 def test_a_function_zip_lists_its_packages_and_the_runtime() -> None:
-    doc = json.loads(sbom.render(artifact()))
+    doc = json.loads(sbom.render(artifact(), epoch=EPOCH))
     assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.6"
     assert doc["metadata"]["component"]["name"] == "resize"
     assert doc["metadata"]["component"]["hashes"] == [{"alg": "SHA-256", "content": "f" * 64}]
@@ -46,26 +62,32 @@ def test_a_function_zip_lists_its_packages_and_the_runtime() -> None:
 
 def test_a_function_using_layers_lists_no_packages_its_layer_does() -> None:
     layered = artifact(layers=(Path("/p/dist/aws/photos-deps.zip"),))
-    assert [c["name"] for c in json.loads(sbom.render(layered))["components"]] == [
+    assert [c["name"] for c in json.loads(sbom.render(layered, epoch=EPOCH))["components"]] == [
         "fpack-runtime"]
-    layer = artifact(function="photos-deps", kind="layer", handler=None,
-                     path=Path("/p/dist/aws/photos-deps.zip"))
-    assert sorted(c["name"] for c in json.loads(sbom.render(layer))["components"]) == [
-        "ext", "pillow"]
+    assert sorted(c["name"] for c in json.loads(sbom.render(layer(), epoch=EPOCH))["components"]
+                  ) == ["ext", "pillow"]
 
 
-def test_the_same_artifact_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert sbom.render(artifact()) == sbom.render(artifact())
-    doc = json.loads(sbom.render(artifact()))
+def test_the_same_artifact_gives_the_same_bytes() -> None:
+    assert sbom.render(artifact(), epoch=EPOCH) == sbom.render(artifact(), epoch=EPOCH)
+    doc = json.loads(sbom.render(artifact(), epoch=EPOCH))
     assert doc["metadata"]["timestamp"] == "1980-01-01T00:00:00+00:00"
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    assert json.loads(sbom.render(artifact()))["metadata"]["timestamp"] == (
+    epoch = inputs.read({"SOURCE_DATE_EPOCH": "1700000000"}).epoch
+    assert json.loads(sbom.render(artifact(), epoch=epoch))["metadata"]["timestamp"] == (
         "2023-11-14T22:13:20+00:00")
-    other = json.loads(sbom.render(artifact(sha256="e" * 64)))
+    other = json.loads(sbom.render(artifact(sha256="e" * 64), epoch=EPOCH))
     assert other["serialNumber"] != doc["serialNumber"]
+
+
+def test_an_image_lists_its_packages_and_the_runtime() -> None:
+    doc = json.loads(sbom.render(image(), epoch=EPOCH))
+    assert sorted(c["name"] for c in doc["components"]) == ["ext", "fpack-runtime", "pillow"]
+    props = {p["name"]: p["value"] for p in doc["metadata"]["component"]["properties"]}
+    assert props["fpack:kind"] == "image"
+    assert props["fpack:image"] == "photos/resize:0123456789ab"
 
 
 def test_it_is_written_beside_the_artifact() -> None:
     assert sbom.path_for(artifact()) == Path("/p/dist/aws/resize.cdx.json")
-    image = artifact(kind="image", path=Path("/p/dist/docker/resize.manifest.json"))
-    assert sbom.path_for(image) == Path("/p/dist/docker/resize.cdx.json")
+    assert sbom.path_for(layer()) == Path("/p/dist/aws/photos-deps.cdx.json")
+    assert sbom.path_for(image()) == Path("/p/dist/docker/resize.cdx.json")

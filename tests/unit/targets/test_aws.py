@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from fpack import config
+from fpack import config, executor, inputs
 from fpack.archive import ZipWriter
 from fpack.deps.engine import Dependencies, Package
 from fpack.errors import BuildError
 from fpack.outputs import Outputs
-from fpack.plan import plan
+from fpack.plan import BuildPlan, plan
 from fpack.report import NullReporter
 from fpack.sources import runtime_snapshot, snapshot
 from fpack.targets import aws
@@ -34,6 +35,11 @@ def project(tmp_path: Path, layer: bool = True) -> config.Project:
     return config.load(tmp_path / "fpack.toml")
 
 
+def build_plan(tmp_path: Path, layer: bool = True) -> BuildPlan:
+    return plan(project(tmp_path, layer), "aws", snapshot(tmp_path, ["*.py"], ()),
+                runtime_snapshot(), inputs=inputs.read(), out=tmp_path / "dist")
+
+
 def deps(platform: object, sizes: dict[str, int], archive: Path | None = None) -> Dependencies:
     packages = tuple(
         Package(name=n, version="1", wheel=f"{n}-1-py3-none-any.whl", sha256="0", size=s)
@@ -44,12 +50,10 @@ def deps(platform: object, sizes: dict[str, int], archive: Path | None = None) -
 
 
 def test_over_the_unzipped_limit_is_an_error_naming_the_largest_packages(tmp_path: Path) -> None:
-    p = project(tmp_path)
-    bp = plan(p, "aws", snapshot(tmp_path, ["*.py"], ()), runtime_snapshot(),
-              out=tmp_path / "dist")
+    bp = build_plan(tmp_path)
     sizes = {"torch": 200_000_000, "numpy": 40_000_000, "scipy": 30_000_000, "six": 10_000}
-    with pytest.raises(BuildError) as info, Outputs(bp.out_dir) as out:
-        aws.build(bp, deps(bp.platform, sizes), out, NullReporter())
+    with pytest.raises(BuildError) as info:
+        aws.plan(bp, deps(bp.platform, sizes))  # planning refuses it: there is nothing to write
     message = str(info.value)
     assert message.startswith("hello: 270.")
     assert message.split(" unzipped")[1] == (
@@ -62,17 +66,17 @@ def test_over_the_unzipped_limit_is_an_error_naming_the_largest_packages(tmp_pat
 
 
 def test_over_the_direct_upload_size_warns(tmp_path: Path) -> None:
-    p = project(tmp_path)
-    bp = plan(p, "aws", snapshot(tmp_path, ["*.py"], ()), runtime_snapshot(),
-              out=tmp_path / "dist")
+    bp = build_plan(tmp_path)
     archive = tmp_path / "deps.zip"
-    writer = ZipWriter(archive)
-    writer.add_bytes("blob.bin", __import__("os").urandom(53_000_000))  # incompressible
+    writer = ZipWriter(archive, epoch=bp.inputs.epoch)
+    writer.add_bytes("blob.bin", os.urandom(53_000_000))  # incompressible
     writer.write()
     reporter = Recorder()
+    plans = aws.plan_artifacts(bp, deps(bp.platform, {"blob": 53_000_000}, archive), reporter)
+    assert [p.warn_above for p in plans] == [aws.DIRECT_UPLOAD_MAX] * 2
     with Outputs(bp.out_dir) as out:
-        artifacts = aws.build(bp, deps(bp.platform, {"blob": 53_000_000}, archive), out, reporter)
-    assert [a.kind for a in artifacts] == ["layer", "function"]
+        built = executor.run(plans, out, reporter, epoch=bp.inputs.epoch)
+    assert [b.manifest.kind for b in built] == ["layer", "function"]
     assert reporter.warnings == [
         "big-deps.zip is 53.0 MB zipped, over the 52.4 MB direct-upload limit: deploy will upload "
         "it through S3"

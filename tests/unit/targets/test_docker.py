@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from fpack import config
-from fpack.artifact import Artifact
-from fpack.errors import ConfigError
+from fpack import config, container, inputs
+from fpack.errors import BuildError, ConfigError
+from fpack.manifest import DockerImage, from_json, render
 from fpack.plan import BuildPlan, plan
 from fpack.sources import runtime_snapshot, snapshot
 from fpack.targets import docker
@@ -31,7 +32,7 @@ def build_plan(tmp_path: Path, docker_table: str = "", extra: str = "") -> Build
     )
     project = config.load(tmp_path / "fpack.toml")
     return plan(project, "docker", snapshot(tmp_path, ["*.py"], ()), runtime_snapshot(),
-                out=tmp_path / "dist")
+                inputs=inputs.read(), out=tmp_path / "dist")
 
 
 def fn_plan(bp: BuildPlan, name: str):
@@ -121,29 +122,48 @@ def test_the_tag_changes_with_code_dependencies_and_base_but_not_otherwise(tmp_p
     code = (*bp.sources, *bp.runtime)
 
     def tag(**changes: str) -> str:
-        args = {"deps_key": "d", "client_key": "", "base_id": "sha256:b", **changes}
+        args = {"deps_key": "d", "client_key": "", "base_id": "sha256:b", "epoch_setting": "",
+                **changes}
         return docker.content_hash(spec, code=code, platform=bp.platform, **args)
 
     assert tag() == tag()
-    assert len({tag(), tag(deps_key="e"), tag(base_id="sha256:c"), tag(client_key="x")}) == 4
+    assert len({tag(), tag(deps_key="e"), tag(base_id="sha256:c"), tag(client_key="x"),
+                tag(epoch_setting="1700000000")}) == 5
     (tmp_path / "app.py").write_text(APP + "\n# edited\n")
     edited = (*snapshot(tmp_path, ["*.py"], ()), *bp.runtime)
     assert docker.content_hash(spec, code=edited, deps_key="d", client_key="",
-                               base_id="sha256:b", platform=bp.platform) != tag()
+                               base_id="sha256:b", platform=bp.platform,
+                               epoch_setting="") != tag()
 
 
 def test_an_image_manifest_names_the_image_instead_of_a_path(tmp_path: Path) -> None:
-    artifact = Artifact(
-        function="hello", target="docker", kind="image", runtime="3.11", arch="arm64",
-        handler="app:hello", path=tmp_path / "dist/docker/hello.manifest.json", sha256="ab",
-        size=10, unpacked_size=5, image="photos/hello:0123456789ab", image_id="sha256:ab",
-        base_image="fpack-lab/python:3.11-arm64",
+    image = DockerImage(
+        function="hello", target="docker", runtime="3.11", arch="arm64",
+        handler="app:hello", manifest_path=tmp_path / "dist/docker/hello.manifest.json",
+        sha256="ab", size=10, unpacked_size=5, image="photos/hello:0123456789ab",
+        image_id="sha256:ab", base_image="fpack-lab/python:3.11-arm64",
         tags=("photos/hello:0123456789ab", "photos/hello:latest"), flavor="http")
-    manifest = json.loads(artifact.manifest_json(tmp_path))
+    manifest = json.loads(render(image, tmp_path))
     assert "path" not in manifest
+    assert manifest["kind"] == "image"
     assert manifest["image"] == "photos/hello:0123456789ab"
     assert manifest["image_id"] == "sha256:ab"
     assert manifest["arch"] == "arm64"
     assert manifest["base_image"] == "fpack-lab/python:3.11-arm64"
     assert manifest["tags"] == ["photos/hello:0123456789ab", "photos/hello:latest"]
-    assert artifact.manifest_path() == tmp_path / "dist/docker/hello.manifest.json"
+    assert image.path is None
+    assert image.manifest_path == tmp_path / "dist/docker/hello.manifest.json"
+    assert from_json(manifest, tmp_path, image.manifest_path) == image  # read back as written
+
+
+def test_an_image_of_another_architecture_is_refused(tmp_path: Path) -> None:
+    bp = build_plan(tmp_path, 'arch = "arm64"\n')
+    built = container.BuiltImage(id="sha256:ab", size=1, architecture="amd64", layers=())
+    with pytest.raises(BuildError) as info:
+        docker.check_arch(built, bp.platform, "python:3.11-slim-bookworm")
+    assert str(info.value) == (
+        f"the image built from python:3.11-slim-bookworm is amd64, expected arm64 for "
+        f"{bp.platform.label}\n"
+        "  hint: point [targets.docker] base_image at an image for linux/arm64, or pull the base "
+        "image for that platform")
+    docker.check_arch(replace(built, architecture="arm64"), bp.platform, "base")  # fits: no error
