@@ -164,7 +164,8 @@ def test_an_ecr_repository_is_created_and_logged_into(tmp_path: Path, aws: Any) 
     loaded = config.load(tmp_path / "fpack.toml")
     manifest = read_manifest({"function": "hello", "kind": "image", "runtime": "python3.11",
                               "image": f"{host}/tiny/hello:0123456789ab",
-                              "image_id": "sha256:" + "1" * 64}, tmp_path)
+                              "image_id": "sha256:" + "1" * 64,
+                              "base_image": "python:3.11-slim", "flavor": "http"}, tmp_path)
     recorder = PushRecorder()
 
     for _ in range(2):  # the second deploy finds the repository there
