@@ -86,10 +86,15 @@ def compile_entries(files: Sequence[FileEntry], how: Bytecode) -> dict[str, byte
     sources = {f.name: f.data for f in files if f.name.endswith(".py")}
     pycs = bytecode.pycs_for(sources, how.platform, how.image)
     if sources and not pycs:
-        raise BuildError(f"compiling {len(sources)} module(s) with Python "
-                         f"{how.platform.python_version} produced no bytecode",
-                         hint="run again with --debug; set compile = false to build without it")
+        raise _no_bytecode(f"{len(sources)} module(s)", how)
     return pycs
+
+
+def _no_bytecode(what: str, how: Bytecode) -> BuildError:
+    """A compile that reported success but wrote no pyc: an error, never a quiet success."""
+    return BuildError(f"compiling {what} with Python {how.platform.python_version} produced no "
+                      "bytecode",
+                      hint="run again with --debug; set compile = false to build without it")
 
 
 def _check_limits(p: ZipPlan, writer: ZipWriter) -> None:
@@ -153,10 +158,7 @@ def _compile(context: Path, how: Bytecode) -> None:
         tree = context / part
         bytecode.compile_tree(tree, how.platform, how.image)
         if any(tree.rglob("*.py")) and not any(tree.rglob("*.pyc")):
-            raise BuildError(f"compiling {part}/ of the image with Python "
-                             f"{how.platform.python_version} produced no bytecode",
-                             hint="run again with --debug; set compile = false to build "
-                             "without it")
+            raise _no_bytecode(f"{part}/ of the image", how)
 
 
 def _unpack(archive: Path | None, dest: Path) -> None:

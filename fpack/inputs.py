@@ -13,6 +13,9 @@ proxy and CA variables cross into containers.
 
 from __future__ import annotations
 
+import configparser
+import contextlib
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +24,7 @@ from types import MappingProxyType
 from typing import Final
 
 from fpack.deps.cache import Cache
+from fpack.errors import ConfigError
 
 # 1980-01-01, zip's epoch: the timestamp of every entry when SOURCE_DATE_EPOCH is unset.
 DEFAULT_EPOCH: Final = 315532800
@@ -39,7 +43,8 @@ PROXY_ENV: Final = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
                     "http_proxy", "https_proxy", "no_proxy", "all_proxy")
 # Where pip, requests and uv look for a CA bundle, in the order a user would expect to win.
 CA_ENV: Final = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "UV_CERT", "CURL_CA_BUNDLE")
-# What the fingerprint of the index settings covers (the order is part of the key).
+# What the fingerprint of the index settings covers: the list the resolve keys have always hashed,
+# in its order, so that cached resolutions stay valid (the order is part of the key).
 _FINGERPRINTED: Final = ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX",
                          "UV_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                          "PIP_FIND_LINKS", "UV_INDEX_STRATEGY")
@@ -87,8 +92,6 @@ class IndexSettings:
 
     def fingerprint(self) -> str:
         """What about the index configuration changes which wheels a resolution may pick."""
-        import hashlib  # noqa: PLC0415 - keeps this module's import list to what read() needs
-
         h = hashlib.sha256()
         for name in _FINGERPRINTED:
             h.update(f"{name}={self.values.get(name, '')}\0".encode())
@@ -131,8 +134,6 @@ def read(environ: Mapping[str, str] | None = None) -> BuildInputs:
     env = dict(os.environ if environ is None else environ)
     epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch and not (epoch.isascii() and epoch.isdigit()):
-        from fpack.errors import ConfigError  # noqa: PLC0415
-
         raise ConfigError(f"SOURCE_DATE_EPOCH={epoch!r}: expected a whole number of seconds "
                           "since 1970-01-01 UTC", hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 "
                           "--format=%ct), or unset it")
@@ -158,9 +159,6 @@ def host_ca_bundle(environ: Mapping[str, str]) -> Path | None:
 
 def _pip_config_cert(environ: Mapping[str, str]) -> Path | None:
     """The `cert` setting of pip's configuration files, if any (global, user, PIP_CONFIG_FILE)."""
-    import configparser  # noqa: PLC0415
-    import contextlib  # noqa: PLC0415
-
     home = Path.home()
     files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), home / ".pip/pip.conf",
              home / ".config/pip/pip.conf"]

@@ -8,13 +8,15 @@ cannot make the artifact disagree with its key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from fpack.manifest import AwsFunction, AwsLayer, DockerImage, GcpBundle
 from fpack.platforms import Platform
+from fpack.sources import SourceFile
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +24,13 @@ class FileEntry:
     name: str  # the member's name in the archive (or its path in a Docker build context)
     data: bytes
     mode: int = 0o644
+    sha256: str = ""  # of `data`, when already known (a snapshot's file): not hashed again
+
+
+def source_entries(files: Iterable[SourceFile], prefix: str = "") -> tuple[FileEntry, ...]:
+    """Snapshot files as entries under `prefix`, with the digests the snapshot computed."""
+    return tuple(FileEntry(name=prefix + f.path, data=f.data, mode=f.mode, sha256=f.sha256)
+                 for f in files)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,9 +96,7 @@ class ImagePlan:
 ArtifactPlan = ZipPlan | ImagePlan
 
 
-def file_inputs(entries: tuple[FileEntry, ...]) -> dict[str, str]:
+def file_inputs(entries: Iterable[FileEntry]) -> dict[str, str]:
     """Name -> content digest of each entry, for the reasons: `file app.py` changed."""
-    import hashlib  # noqa: PLC0415
-
-    return {f"file {e.name}": f"{e.mode:o}:{hashlib.sha256(e.data).hexdigest()}"
+    return {f"file {e.name}": f"{e.mode:o}:{e.sha256 or hashlib.sha256(e.data).hexdigest()}"
             for e in entries}

@@ -104,6 +104,14 @@ def bytecode_image(bp: BuildPlan, table: AwsTarget | GcpTarget | DockerTarget) -
     return keys.build_image(bp.platform, table.build_image, bp.inputs.build_image)
 
 
+def setting_inputs(bp: BuildPlan, **settings: bool) -> dict[str, str]:
+    """The timestamp, the runtime and the target's settings as inputs of an artifact, for the
+    reasons of a rebuild (`setting compile false -> true`)."""
+    return {"SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)",
+            "runtime": bp.platform.label,
+            **{f"setting {k}": str(v).lower() for k, v in settings.items()}}
+
+
 def package_inputs(deps: Dependencies) -> dict[str, str]:
     """The dependency set as inputs of an artifact, for the reasons of a rebuild."""
     return {"dependencies": deps.key,

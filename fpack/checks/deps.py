@@ -65,7 +65,7 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
             if target == "gcp" and spec.kind != "none" else spec
         found = _resolution(resolved, platform, table, inputs, reporter,
                             compile_tree=compiles_tree(target, table.compile))
-        problems += _wheels(spec, target, table, platform.label, found,
+        problems += _wheels(spec, target, platform.label, found,
                             container_build=bool(table.build_image or inputs.build_image))
         if isinstance(found, Resolution):
             problems += _sizes(project, spec, target, found, code)
@@ -96,8 +96,7 @@ def _table(project: Project, target: Target) -> AwsTarget | GcpTarget | DockerTa
             return project.docker
 
 
-def _wheels(spec: DependencySpec, target: Target, table: AwsTarget | GcpTarget | DockerTarget,
-            label: str, found: Resolution | Unresolved, *,
+def _wheels(spec: DependencySpec, target: Target, label: str, found: Resolution | Unresolved, *,
             container_build: bool) -> list[Problem]:
     """FP301 for what has no wheel (unless a container build is configured), FP302 for failures."""
     if isinstance(found, Unresolved) and found.no_wheel is None:

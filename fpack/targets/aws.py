@@ -18,9 +18,9 @@ from fpack import limits
 from fpack.archive import ARCHIVE_VERSION
 from fpack.deps.engine import Dependencies
 from fpack.errors import BuildError
-from fpack.layout import Bytecode, FileEntry, Splice, ZipPlan, file_inputs
+from fpack.layout import Bytecode, FileEntry, Splice, ZipPlan, file_inputs, source_entries
 from fpack.manifest import AwsFunction, AwsLayer
-from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs, setting_inputs
 from fpack.report import Reporter, human_size
 from fpack.sources import SourceFile, digest
 from fpack.templating import render
@@ -69,8 +69,7 @@ def _function(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, *,
               code: tuple[SourceFile, ...], entry: str, layers: tuple[Path, ...]) -> ZipPlan:
     embedded = bp.layer is None
     compiled = bp.project.aws.compile
-    files = (*(FileEntry(name=f.path, data=f.data, mode=f.mode) for f in code),
-             FileEntry(name=f"{fp.entry_module}.py", data=entry.encode()))
+    files = (*source_entries(code), FileEntry(name=f"{fp.entry_module}.py", data=entry.encode()))
     spliced = embedded and deps.archive is not None
     manifest = AwsFunction(
         function=fp.function.name, target="aws", runtime=bp.platform.runtime.name,
@@ -82,8 +81,7 @@ def _function(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, *,
         # Bytecode is the target Python's: a compiled zip is keyed by the platform too.
         key=_key(bp, "function", digest(code), entry, deps.key if embedded else "", str(compiled),
                  *((bp.platform.key(),) if compiled else ())),
-        inputs={**file_inputs(files), **_settings(bp, compile=compiled),
-                "runtime": bp.platform.label,
+        inputs={**file_inputs(files), **setting_inputs(bp, compile=compiled),
                 **(package_inputs(deps) if embedded else {})},
         files=files,
         splices=(Splice(archive=deps.archive),) if spliced and deps.archive else (),
@@ -100,14 +98,9 @@ def _layer(bp: BuildPlan, deps: Dependencies) -> ZipPlan:
         arch=bp.platform.arch, handler=None, path=bp.layer, sha256="", size=0,
         unpacked_size=deps.unpacked_size, packages=deps.packages)
     return ZipPlan(path=bp.layer, key=_key(bp, "layer", deps.key),
-                   inputs={**package_inputs(deps), **_settings(bp)}, files=(),
+                   inputs={**package_inputs(deps), **setting_inputs(bp)}, files=(),
                    splices=(Splice(archive=deps.archive, prefix="python/"),),
                    warn_above=DIRECT_UPLOAD_MAX, manifest=manifest)
-
-
-def _settings(bp: BuildPlan, **settings: bool) -> dict[str, str]:
-    return {"SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)",
-            **{f"setting {k}": str(v).lower() for k, v in settings.items()}}
 
 
 def _check_unzipped(

@@ -30,9 +30,9 @@ from fpack.deps import engine
 from fpack.deps import spec as dep_spec
 from fpack.deps.engine import Dependencies, Package
 from fpack.errors import BuildError, ConfigError
-from fpack.layout import Bytecode, FileEntry, ImagePlan, file_inputs
+from fpack.layout import Bytecode, FileEntry, ImagePlan, file_inputs, source_entries
 from fpack.manifest import DockerImage
-from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs, setting_inputs
 from fpack.platforms import Platform
 from fpack.report import Reporter
 from fpack.sources import SourceFile, digest
@@ -195,8 +195,7 @@ def _image(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, base: Base,
         flavor=bp.project.docker.flavor)
     return ImagePlan(
         key=key, inputs={**file_inputs(context), **package_inputs(deps),
-                         "base image": base.image_id, "setting compile": str(compiled).lower(),
-                         "SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)"},
+                         "base image": base.image_id, **setting_inputs(bp, compile=compiled)},
         context=context, deps_archive=deps.archive,
         client_archive=client.archive if client else None,
         bytecode=Bytecode(platform=bp.platform, image=bytecode_image(bp, bp.project.docker))
@@ -206,8 +205,7 @@ def _image(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, base: Base,
 
 def _context(bp: BuildPlan, spec: ImageSpec) -> tuple[FileEntry, ...]:
     """The build context's own files (the dependency archives are unpacked beside them)."""
-    files = [FileEntry(name=f"runtime/{f.path}", data=f.data, mode=f.mode) for f in bp.runtime]
-    files += [FileEntry(name=f"app/{f.path}", data=f.data, mode=f.mode) for f in bp.sources]
+    files = [*source_entries(bp.runtime, "runtime/"), *source_entries(bp.sources, "app/")]
     if spec.entry is not None:
         files.append(FileEntry(name="app/fpack_entry.py", data=spec.entry.encode()))
     files.append(FileEntry(name="Dockerfile", data=spec.dockerfile.encode()))

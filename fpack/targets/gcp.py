@@ -28,9 +28,9 @@ from fpack.deps import wheels
 from fpack.deps.engine import Dependencies, Package
 from fpack.deps.framework import FRAMEWORK
 from fpack.errors import BuildError, ConfigError
-from fpack.layout import Bytecode, FileEntry, SizeLimit, ZipPlan, file_inputs
+from fpack.layout import Bytecode, FileEntry, SizeLimit, ZipPlan, file_inputs, source_entries
 from fpack.manifest import GcpBundle
-from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs
+from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs, setting_inputs
 from fpack.report import Reporter, human_size
 from fpack.sources import digest
 from fpack.templating import render
@@ -92,7 +92,6 @@ def _key(bp: BuildPlan, *parts: str) -> str:
 
 def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ZipPlan, ...]:
     """The TargetBuilder step: fetch the wheels a vendored bundle ships, then plan."""
-    _check_reserved(bp, bp.project.gcp.vendor)
     shipped = wheels.fetch(deps, bp.inputs, reporter) if bp.project.gcp.vendor else ()
     return plan(bp, deps, tuple(FileEntry(name=f"{VENDOR_DIR}/{w.filename}",
                                           data=w.path.read_bytes()) for w in shipped))
@@ -112,8 +111,7 @@ def _bundle(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, requirements: s
     vendor, compiled = bp.project.gcp.vendor, bp.project.gcp.compile
     code = (*bp.sources, *bp.runtime)
     main = entry_source(fp)
-    files = (*(FileEntry(name=f.path, data=f.data, mode=f.mode) for f in code),
-             FileEntry(name="main.py", data=main.encode()),
+    files = (*source_entries(code), FileEntry(name="main.py", data=main.encode()),
              FileEntry(name="requirements.txt", data=requirements.encode()), *shipped)
     manifest = GcpBundle(
         function=fp.function.name, target="gcp", runtime=bp.platform.runtime.name,
@@ -126,9 +124,7 @@ def _bundle(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, requirements: s
         key=_key(bp, "gcp", digest(code), main, requirements, "vendor" if vendor else "",
                  "pyc" if compiled else "", *((bp.platform.key(),) if compiled else ())),
         inputs={**file_inputs(files), **package_inputs(deps),
-                "SOURCE_DATE_EPOCH": bp.inputs.epoch_setting or "(unset)",
-                "runtime": bp.platform.label,
-                "setting vendor": str(vendor).lower(), "setting compile": str(compiled).lower()},
+                **setting_inputs(bp, vendor=vendor, compile=compiled)},
         files=files,
         bytecode=Bytecode(platform=bp.platform, image=bytecode_image(bp, bp.project.gcp))
         if compiled else None,

@@ -13,6 +13,7 @@ import pytest
 from fpack import config, executor, inputs
 from fpack.archive import ZipWriter
 from fpack.deps.engine import Dependencies, Package
+from fpack.errors import BuildError
 from fpack.layout import Bytecode, FileEntry, ImagePlan, Splice, ZipPlan
 from fpack.manifest import AwsFunction, AwsLayer, DockerImage, GcpBundle, render
 from fpack.outputs import Outputs
@@ -199,6 +200,34 @@ def test_aws_compile_plans_bytecode_by_the_targets_python(tmp_path: Path) -> Non
                           {"FPACK_BUILD_IMAGE": "override"})
     (function,) = aws.plan(override, dependencies(override.platform, None))
     assert function.bytecode == Bytecode(platform=override.platform, image="override")
+
+
+def test_aws_compiled_function_zips_are_keyed_by_the_runtime(tmp_path: Path) -> None:
+    """Bytecode is the target Python's: a runtime change must rebuild a compiled zip (its pycs),
+    also in layer mode, where nothing else in the function zip depends on the runtime."""
+    deps_archive(tmp_path)
+    on_312 = keys(tmp_path, LAYER + "compile = true\n")
+    on_311 = keys(tmp_path, LAYER.replace("python3.12", "python3.11") + "compile = true\n")
+    assert on_311[1] != on_312[1]
+    plain_312 = keys(tmp_path, LAYER)
+    plain_311 = keys(tmp_path, LAYER.replace("python3.12", "python3.11"))
+    assert plain_311[1] == plain_312[1]  # no bytecode: the same bytes on either runtime
+
+
+def test_a_compile_that_writes_no_bytecode_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fpack.deps import bytecode
+
+    bp = build_plan(tmp_path, "aws", SINGLE + "compile = true\n")
+    (function,) = aws.plan(bp, dependencies(bp.platform, None))
+    assert function.bytecode is not None
+    monkeypatch.setattr(bytecode, "pycs_for", lambda sources, platform, image: {})
+    with pytest.raises(BuildError) as info:
+        executor.compile_entries(function.files, function.bytecode)
+    modules = sum(1 for f in function.files if f.name.endswith(".py"))
+    assert str(info.value) == (
+        f"compiling {modules} module(s) with Python 3.12 produced no bytecode\n"
+        "  hint: run again with --debug; set compile = false to build without it")
 
 
 # --- gcp --------------------------------------------------------------------------------------

@@ -210,9 +210,6 @@ EXEMPT = ("fpack/inputs.py", "fpack/runtime/", "fpack/guest/", "fpack/local/", "
 # Modules that may read one variable, and no other: NO_COLOR for the console; FPACK_UV, which
 # names the uv binary to run rather than an input of what it builds.
 ONE_VARIABLE = {"fpack/report.py": "NO_COLOR", "fpack/deps/uv.py": "FPACK_UV"}
-# Known violations, each an entry of the report that found it: strict, so once fixed the test
-# says to drop the entry.
-KNOWN: dict[str, str] = {}
 _ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
 
 
@@ -268,9 +265,7 @@ def test_the_scan_sees_every_way_of_reading_the_environment() -> None:
     assert {"fpack/deps/keys.py", "fpack/container.py", *ONE_VARIABLE} <= set(scanned())
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=KNOWN[m])) if m in KNOWN else m
-    for m in scanned()])
+@pytest.mark.parametrize("module", scanned())
 def test_nothing_below_the_inputs_record_reads_the_environment(module: str) -> None:
     source = (ROOT / module).read_text(encoding="utf-8")
     found = environment_reads(source, module, ONE_VARIABLE.get(module))
