@@ -24,7 +24,6 @@ from typing import Final, Literal
 from fpack import limits
 from fpack.archive import ARCHIVE_VERSION
 from fpack.config import Trigger
-from fpack.deps import wheels
 from fpack.deps.engine import Dependencies, Package
 from fpack.deps.framework import FRAMEWORK
 from fpack.errors import BuildError, ConfigError
@@ -92,6 +91,10 @@ def _key(bp: BuildPlan, *parts: str) -> str:
 
 def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ZipPlan, ...]:
     """The TargetBuilder step: fetch the wheels a vendored bundle ships, then plan."""
+    # Imported here: the downloader pulls in urllib and ssl (30 ms), which every other build,
+    # and every gcp build that does not vendor, would pay for at start-up.
+    from fpack.deps import wheels  # noqa: PLC0415
+
     shipped = wheels.fetch(deps, bp.inputs, reporter) if bp.project.gcp.vendor else ()
     return plan(bp, deps, tuple(FileEntry(name=f"{VENDOR_DIR}/{w.filename}",
                                           data=w.path.read_bytes()) for w in shipped))
