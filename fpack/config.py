@@ -24,6 +24,7 @@ from fpack.config_schema import (
     suggest,
     toml_value,
 )
+from fpack.deps import workspace
 from fpack.errors import ConfigError
 from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
 from fpack.runtime.web import WEB_STYLES
@@ -33,7 +34,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-Trigger = Literal["http", "storage", "queue", "schedule"]
+Trigger = Literal["http", "storage", "queue", "schedule", "stream"]
 Style = Literal["portable", "lambda", "functions-framework", "asgi", "wsgi"]
 Flavor = Literal["http", "lambda"]
 # Each alias's members, typed as the alias (get_args gives tuple[Any, ...]), for `Reader.choice`.
@@ -42,6 +43,7 @@ STYLES: Final[tuple[Style, ...]] = get_args(Style)
 FLAVORS: Final[tuple[Flavor, ...]] = get_args(Flavor)
 CONFIG_NAME: Final = "fpack.toml"
 DEPENDENCY_FILES: Final = ("uv.lock", "requirements.txt", "pyproject.toml")
+SNAP_START_PYTHON: Final = (3, 12)  # the first Python runtime Lambda SnapStart supports
 
 # Which targets each style can run on (docker is refined by flavor in `style_fits`).
 STYLE_TARGETS: Final[dict[Style, tuple[Target, ...]]] = {
@@ -73,6 +75,25 @@ class Function:
     schedule: str | None = None
     max_instances: int | None = None  # gcp: the service's max instance count
     base_path: str = ""  # asgi/wsgi: the prefix a custom domain's mapping leaves in the path
+    # Monorepos: a function of its own directory (relative to the project root, "" for the root
+    # itself). Its handler module, include and exclude are relative to it, and its dependency spec
+    # is found there; `dependencies` is that spec resolved (the project's for a function without
+    # `dir`), `member` the uv workspace member it is when the spec is the workspace's uv.lock.
+    dir: str = ""
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    dependencies: Path | None = None
+    member: str | None = None
+    # Scaling, applied by deploy and removed when removed (`_scaling`). concurrency: at most this
+    # many instances (aws reserved concurrency; gcp and Cloud Run max instances). warm: this many
+    # kept ready (aws provisioned concurrency on the alias; gcp and Cloud Run min instances).
+    concurrency: int | None = None
+    warm: int | None = None
+    # stream on aws: the Kinesis or DynamoDB stream ARN its event source mapping reads, where a
+    # new mapping starts ("latest", or "trim_horizon": the oldest record kept), records per batch.
+    stream: str | None = None
+    start: Literal["latest", "trim_horizon"] = "latest"
+    batch_size: int = 100  # Lambda's default for both stream sources
 
     @property
     def handler(self) -> str:
@@ -92,6 +113,7 @@ class AwsTarget:
     artifact_bucket: str | None = None  # S3 bucket for zips over the direct-upload limit
     create_bucket: bool = False  # create artifact_bucket when it does not exist
     compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
+    snap_start: bool = False  # Lambda SnapStart on published versions (python3.12+, zips only)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +129,19 @@ class GcpTarget:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CloudRun:
+    """[targets.docker] cloud_run: deploy runs each http image as a Cloud Run service here."""
+
+    project: str
+    region: str
+    api_endpoint: str | None = None  # Cloud Run Admin API; FPACK_CLOUD_RUN_API_ENDPOINT overrides
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class DockerTarget:
     runtime: str
     flavor: Flavor = "http"
@@ -115,6 +150,7 @@ class DockerTarget:
     build_image: str | None = None
     repository: str | None = None
     compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
+    cloud_run: CloudRun | None = None  # deploy the http images as Cloud Run services
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,7 +217,8 @@ def _project(r: Reader, raw: dict[str, Any], root: Path) -> Project:
             "starting with a letter (it names the layer zip and images).",
         )
     python = _python(r, proj.get("python"))
-    functions = _functions(r, raw.get("functions"))
+    dependencies = _dependencies(r, root, proj.get("dependencies"))
+    functions = _functions(r, raw.get("functions"), root, dependencies)
     targets = raw.get("targets", {})
     if not isinstance(targets, dict):
         raise r.fail(
@@ -199,7 +236,7 @@ def _project(r: Reader, raw: dict[str, Any], root: Path) -> Project:
         config_path=r.path,
         name=name,
         python=python,
-        dependencies=_dependencies(r, root, proj.get("dependencies")),
+        dependencies=dependencies,
         include=tuple(proj["include"]) if "include" in proj else None,
         exclude=tuple(proj.get("exclude", [])),
         functions=functions,
@@ -226,7 +263,8 @@ def _python(r: Reader, value: str | None) -> tuple[int, int]:
     return (3, int(m.group(1)))
 
 
-def _functions(r: Reader, raw: Any) -> dict[str, Function]:
+def _functions(r: Reader, raw: Any, root: Path, dependencies: Path | None
+               ) -> dict[str, Function]:
     if not raw:
         raise r.fail(
             "",
@@ -235,10 +273,11 @@ def _functions(r: Reader, raw: Any) -> dict[str, Function]:
         )
     if not isinstance(raw, dict):
         raise r.fail("", "[functions]: expected tables [functions.NAME]")
-    return {name: _function(r, name, table) for name, table in raw.items()}
+    return {name: _function(r, name, table, root, dependencies) for name, table in raw.items()}
 
 
-def _function(r: Reader, name: str, raw: Any) -> Function:
+def _function(r: Reader, name: str, raw: Any, root: Path, dependencies: Path | None
+              ) -> Function:
     where = f"[functions.{name}]"
     if not NAME_RE.match(name):
         raise r.fail(
@@ -273,7 +312,43 @@ def _function(r: Reader, name: str, raw: Any) -> Function:
         env=dict(t.get("env", {})),
         **_wiring(r, where, trigger, t),
         **_web(r, where, style, trigger, t),
+        **_scaling(r, where, t),
+        **_place(r, where, t, root, dependencies),
     )
+
+
+def _place(r: Reader, where: str, t: dict[str, Any], root: Path, project_deps: Path | None
+           ) -> dict[str, Any]:
+    """Where a function's files and dependency spec are: its `dir`, or the project's root."""
+    out: dict[str, Any] = {}
+    directory = root
+    if "dir" in t:
+        rel = t["dir"].strip().rstrip("/")
+        path = (root / rel).resolve()
+        if not rel or rel == "." or Path(rel).is_absolute() or not path.is_relative_to(root):
+            raise r.fail(where, f' dir = "{t["dir"]}": expected a directory inside the project '
+                         f'({root}), relative to fpack.toml, e.g. "services/orders".')
+        if not path.is_dir():
+            raise r.fail(where, f' dir = "{t["dir"]}": no such directory {path}. Create it, or '
+                         "correct the path (it is relative to fpack.toml).")
+        directory = path
+        out["dir"] = path.relative_to(root).as_posix()
+    if "include" in t:
+        out["include"] = tuple(t["include"])
+    if "exclude" in t:
+        out["exclude"] = tuple(t["exclude"])
+    if "dependencies" in t:
+        out["dependencies"] = _named_spec(r, where, directory, t["dependencies"])
+    elif "dir" in t:
+        out["dependencies"] = _found_spec(directory)
+    else:
+        out["dependencies"] = project_deps
+    spec = out["dependencies"]
+    if spec is not None and spec.name == "pyproject.toml":
+        found = workspace.member_of(spec, root)
+        if found is not None:  # a uv workspace member: its set is read from the workspace's lock
+            out["dependencies"], out["member"] = found
+    return out
 
 
 def _web(
@@ -311,7 +386,12 @@ WIRING_TRIGGERS: Final[dict[str, tuple[Trigger, ...]]] = {
     "queue": ("queue",),
     "topic": ("queue", "schedule"),
     "schedule": ("schedule",),
+    "stream": ("stream",),
+    "start": ("stream",),
+    "batch_size": ("stream",),
 }
+STREAM_STARTS: Final = ("latest", "trim_horizon")
+BATCH_SIZE_MAX: Final = 10_000  # Kinesis and DynamoDB Streams mappings, per Lambda's API
 
 
 def _wiring(r: Reader, where: str, trigger: Trigger, t: dict[str, Any]) -> dict[str, Any]:
@@ -332,8 +412,128 @@ def _wiring(r: Reader, where: str, trigger: Trigger, t: dict[str, Any]) -> dict[
         )
     if "schedule" in t:  # its form only: what a target cannot run is that deploy's error
         schedules.check_form(t["schedule"], where=f"{r.path}: {where}")
-    keys = ("url", "bucket", "queue", "topic", "schedule", "max_instances")
+    _stream_wiring(r, where, t)
+    keys = ("url", "bucket", "queue", "topic", "schedule", "max_instances", "stream", "start",
+            "batch_size")
     return {k: t[k] for k in keys if k in t}
+
+
+def _arn_resource(value: str | None, service: str) -> str | None:
+    """The resource of an ARN of `service` ("stream/clicks"), or None when it is not one:
+    arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, the account 12 digits."""
+    parts = (value or "").split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not parts[1].startswith("aws") \
+            or parts[2] != service or not parts[3] or len(parts[4]) != 12 \
+            or not parts[4].isdigit():
+        return None
+    return parts[5] or None
+
+
+def _stream_wiring(r: Reader, where: str, t: dict[str, Any]) -> None:
+    """stream, start, batch_size (trigger "stream"), and an SNS topic ARN (queue on aws)."""
+    stream = t.get("stream")
+    kinesis = (_arn_resource(stream, "kinesis") or "").split("/")
+    dynamodb = (_arn_resource(stream, "dynamodb") or "").split("/")
+    if stream is not None and not (
+            (len(kinesis) == 2 and kinesis[0] == "stream" and kinesis[1])
+            or (len(dynamodb) == 4 and dynamodb[0] == "table" and dynamodb[2] == "stream"
+                and dynamodb[1] and dynamodb[3])):
+        table = len(dynamodb) == 2 and dynamodb[0] == "table"  # the table's ARN, not its stream's
+        hint = (f" That is the table's ARN: the mapping reads its stream's, which ends in "
+                f"/stream/LABEL (aws dynamodb describe-table --table-name {dynamodb[1]} "
+                "--query Table.LatestStreamArn).") if table else ""
+        raise r.fail(where, f' stream = "{stream}": expected a Kinesis stream ARN, e.g. '
+                     '"arn:aws:kinesis:us-east-1:123456789012:stream/clicks", or a DynamoDB '
+                     'stream ARN, e.g. "arn:aws:dynamodb:us-east-1:123456789012:table/orders/'
+                     f'stream/2024-01-01T00:00:00.000".{hint}')
+    if "start" in t:
+        r.choice(where, "start", t["start"], STREAM_STARTS)
+    if "batch_size" in t and not 1 <= t["batch_size"] <= BATCH_SIZE_MAX:
+        raise r.fail(where, f" batch_size = {t['batch_size']}: expected 1 to {BATCH_SIZE_MAX:,} "
+                     "records (Lambda's limit for Kinesis and DynamoDB Streams).")
+    topic = t.get("topic")
+    if topic is None or not topic.startswith("arn:"):
+        return  # a Pub/Sub topic (gcp)
+    name = _arn_resource(topic, "sns")
+    if not name or "/" in name or ":" in name:
+        sqs = " An SQS queue's ARN goes in queue = ..." if _arn_resource(topic, "sqs") else ""
+        raise r.fail(where, f' topic = "{topic}": expected an SNS topic ARN, e.g. '
+                     '"arn:aws:sns:us-east-1:123456789012:orders", or a Pub/Sub topic name '
+                     f"(gcp).{sqs}")
+    if t.get("trigger") != "queue":
+        raise r.fail(where, f' topic = "{topic}": an SNS topic delivers messages to a queue '
+                     "function on aws, and this function's trigger is "
+                     f'"{t.get("trigger")}". Use trigger = "queue", or a Pub/Sub topic name '
+                     "for a schedule function on gcp.")
+
+
+def _scaling(r: Reader, where: str, t: dict[str, Any]) -> dict[str, Any]:
+    """concurrency and warm: positive counts, warm within concurrency. On gcp, concurrency is
+    what max_instances already says: one of the two, not both."""
+    for key in ("concurrency", "warm"):
+        if key in t and t[key] <= 0:
+            raise r.fail(
+                where,
+                f" {key} = {t[key]}: expected a positive integer (remove the key for none).",
+            )
+    if "concurrency" in t and "max_instances" in t:
+        raise r.fail(
+            where,
+            f" concurrency = {t['concurrency']} and max_instances = {t['max_instances']}: on gcp "
+            "both set the max instance count; keep concurrency (it also reserves concurrency "
+            "on aws) and remove max_instances.",
+        )
+    ceiling = t.get("concurrency", t.get("max_instances"))
+    if "warm" in t and ceiling is not None and t["warm"] > ceiling:
+        key = "concurrency" if "concurrency" in t else "max_instances"
+        raise r.fail(
+            where,
+            f" warm = {t['warm']}: more instances kept warm than {key} = {ceiling} allows; "
+            f"expected warm <= {key}.",
+        )
+    return {k: t[k] for k in ("concurrency", "warm") if k in t}
+
+
+def _snap_start(r: Reader, t: dict[str, Any], runtime: str) -> bool:
+    """SnapStart for Python needs python3.12 or later; it applies to zip packages only (an image
+    deployed to Lambda is refused where that deploy starts, fpack/deploy/registry.py)."""
+    if not t.get("snap_start", False):
+        return False
+    if RUNTIMES["aws"][runtime].python < SNAP_START_PYTHON:
+        raise r.fail(
+            "[targets.aws]",
+            f' snap_start = true: Lambda SnapStart for Python needs python3.12 or later, and '
+            f'runtime is "{runtime}". Set [project] python = "3.12" or later (or [targets.aws] '
+            'runtime = "python3.12"), or remove snap_start.',
+        )
+    return True
+
+
+def _cloud_run(r: Reader, t: dict[str, Any], flavor: Flavor, arch: Arch) -> CloudRun | None:
+    if "cloud_run" not in t:
+        return None
+    where = "[targets.docker] cloud_run"
+    c = r.table(t["cloud_run"], where, "cloud_run")
+    for key in ("project", "region"):
+        if key not in c:
+            raise r.fail(
+                where,
+                f': missing key "{key}": expected e.g. cloud_run = {{ project = "my-project", '
+                'region = "us-central1" }.',
+            )
+    if flavor != "http":
+        raise r.fail(
+            "[targets.docker]",
+            f' flavor = "{flavor}": Cloud Run serves http images; cloud_run needs '
+            'flavor = "http" (the default).',
+        )
+    if arch != "x86_64":
+        raise r.fail(
+            "[targets.docker]",
+            f' arch = "{arch}": Cloud Run runs x86_64 images only; cloud_run needs '
+            'arch = "x86_64" (the default).',
+        )
+    return CloudRun(project=c["project"], region=c["region"], api_endpoint=c.get("api_endpoint"))
 
 
 def _runtime(
@@ -345,8 +545,9 @@ def _runtime(
 
 def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
     t = r.table(raw, "[targets.aws]", "aws")
+    runtime = _runtime(r, "[targets.aws]", "aws", t.get("runtime"), python)
     return AwsTarget(
-        runtime=_runtime(r, "[targets.aws]", "aws", t.get("runtime"), python),
+        runtime=runtime,
         arch=r.choice("[targets.aws]", "arch", t.get("arch", "x86_64"), ARCHES),
         layer=t.get("layer", False),
         region=t.get("region"),
@@ -357,6 +558,7 @@ def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
         artifact_bucket=t.get("artifact_bucket"),
         create_bucket=t.get("create_bucket", False),
         compile=t.get("compile", False),
+        snap_start=_snap_start(r, t, runtime),
     )
 
 
@@ -377,30 +579,44 @@ def _gcp(r: Reader, raw: Any, python: tuple[int, int]) -> GcpTarget:
 def _docker(r: Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
     t = r.table(raw, "[targets.docker]", "docker")
     py = python if "python" not in t else _python(r, t["python"])
+    flavor = r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), FLAVORS)
+    arch = r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES)
     return DockerTarget(
         runtime=runtime_name("docker", py),
-        flavor=r.choice("[targets.docker]", "flavor", t.get("flavor", "http"), FLAVORS),
-        arch=r.choice("[targets.docker]", "arch", t.get("arch", "x86_64"), ARCHES),
+        flavor=flavor,
+        arch=arch,
         base_image=t.get("base_image"),
         build_image=t.get("build_image"),
         repository=t.get("repository"),
         compile=t.get("compile", False),
+        cloud_run=_cloud_run(r, t, flavor, arch),
     )
 
 
 def _dependencies(r: Reader, root: Path, value: str | None) -> Path | None:
     if value is not None:
-        path = root / value
-        if not path.is_file():
-            raise r.fail(
-                "[project]",
-                f' dependencies = "{value}": no such file {path}. Expected '
-                "a requirements file, a pyproject.toml or a uv.lock.",
-            )
-        return path
+        return _named_spec(r, "[project]", root, value)
+    return _found_spec(root)
+
+
+def _named_spec(r: Reader, where: str, directory: Path, value: str) -> Path:
+    path = directory / value
+    if not path.is_file():
+        raise r.fail(
+            where,
+            f' dependencies = "{value}": no such file {path}. Expected '
+            "a requirements file, a pyproject.toml or a uv.lock.",
+        )
+    return path
+
+
+def _found_spec(directory: Path) -> Path | None:
+    """The dependency file of `directory`, by precedence: uv.lock, requirements.txt, then a
+    pyproject.toml that lists dependencies."""
     for name in DEPENDENCY_FILES:
-        if (root / name).is_file() and (name != "pyproject.toml" or _has_deps(root / name)):
-            return root / name
+        path = directory / name
+        if path.is_file() and (name != "pyproject.toml" or _has_deps(path)):
+            return path
     return None
 
 
@@ -410,6 +626,19 @@ def _has_deps(pyproject: Path) -> bool:
     except (OSError, tomllib.TOMLDecodeError):
         return False
     return bool(data.get("project", {}).get("dependencies"))
+
+
+# Triggers that only some targets have a source for; the others run on every target.
+TRIGGER_TARGETS: Final[dict[Trigger, tuple[Target, ...]]] = {
+    "stream": ("aws", "docker"),  # Lambda's Kinesis and DynamoDB mappings; docker: lambda flavor
+}
+
+
+def trigger_fits(trigger: Trigger, target: Target, flavor: Flavor | None = None) -> bool:
+    """Whether something on `target` (and docker `flavor`) can deliver `trigger`'s events."""
+    if target not in TRIGGER_TARGETS.get(trigger, TARGETS):
+        return False
+    return not (target == "docker" and trigger in TRIGGER_TARGETS and flavor != "lambda")
 
 
 def style_fits(style: Style, target: Target, flavor: Flavor | None = None) -> bool:

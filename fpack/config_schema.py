@@ -38,11 +38,16 @@ def _is_str_table(v: Any) -> bool:
     return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
 
 
+def _is_table(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
 STR: Final = (_is_str, "a string")
 INT: Final = (_is_int, "an integer")
 BOOL: Final = (_is_bool, "true or false")
 STR_LIST: Final = (_is_str_list, "a list of strings")
 STR_TABLE: Final = (_is_str_table, 'a table of strings, e.g. { KEY = "value" }')
+TABLE: Final = (_is_table, "a table")
 
 SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     "project": {"name": STR, "python": STR, "dependencies": STR, "include": STR_LIST,
@@ -50,14 +55,19 @@ SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     "functions": {"handler": STR, "trigger": STR, "style": STR, "memory": INT,
                   "timeout": INT, "env": STR_TABLE, "url": BOOL, "bucket": STR,
                   "queue": STR, "topic": STR, "schedule": STR, "max_instances": INT,
-                  "base_path": STR},
+                  "base_path": STR, "concurrency": INT, "warm": INT,
+                  "stream": STR, "start": STR, "batch_size": INT,
+                  # a function of its own directory (monorepos): where its files and spec are
+                  "dir": STR, "include": STR_LIST, "exclude": STR_LIST, "dependencies": STR},
     "aws": {"runtime": STR, "arch": STR, "layer": BOOL, "region": STR, "role": STR,
             "build_image": STR, "base_image": STR, "alias": STR, "artifact_bucket": STR,
-            "create_bucket": BOOL, "compile": BOOL},
+            "create_bucket": BOOL, "compile": BOOL, "snap_start": BOOL},
     "gcp": {"runtime": STR, "region": STR, "project": STR, "vendor": BOOL,
             "build_image": STR, "base_image": STR, "api_endpoint": STR, "compile": BOOL},
     "docker": {"flavor": STR, "arch": STR, "python": STR, "base_image": STR,
-               "build_image": STR, "repository": STR, "compile": BOOL},
+               "build_image": STR, "repository": STR, "compile": BOOL, "cloud_run": TABLE},
+    # [targets.docker] cloud_run = { ... }: where deploy runs the http images
+    "cloud_run": {"project": STR, "region": STR, "api_endpoint": STR},
     "check": {"allow": STR_LIST},
 }  # fmt: skip
 

@@ -94,7 +94,7 @@ def _resolve(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
     reporter.step(f"resolving {spec.name} for {platform.label} (it changed since the last "
                   "build or check)")
     try:
-        requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
+        requirements = uv.export_uvlock(spec.path, spec.member) if spec.kind == "uvlock" else None
         return uv.resolve(spec, platform, index=inputs.index, requirements=requirements).text
     except DependencyError as e:
         m = uv.NO_WHEEL.search(str(e))

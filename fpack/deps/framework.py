@@ -40,7 +40,7 @@ def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
     path = cache.file("resolve", f"gcp-requirements.{key}", ".txt")
     if not path.is_file():
         cache.write_file("resolve", f"gcp-requirements.{key}", ".txt", text.encode())
-    shown = f"{spec.path.name} + " if spec.path else ""
+    shown = f"{spec.name} + " if spec.path else ""
     return replace(dep_spec.read(path, config_path), label=f"{shown}functions-framework")
 
 
@@ -56,7 +56,7 @@ def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, 
             return _pyproject_dependencies(spec.path, config_path)
         case "uvlock":
             assert spec.path is not None
-            return _without_hashes(uv.export_uvlock(spec.path))
+            return _without_hashes(uv.export_uvlock(spec.path, spec.member))
 
 
 def _without_hashes(requirements: str) -> tuple[str, ...]:

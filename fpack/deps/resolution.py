@@ -38,7 +38,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
             reporter: Reporter, refresh: bool = False) -> Resolved:
     """The final pylock.toml for `spec` on `platform`: wheels only, some built from source."""
     assert spec.path is not None
-    requirements = uv.export_uvlock(spec.path) if spec.kind == "uvlock" else None
+    requirements = uv.export_uvlock(spec.path, spec.member) if spec.kind == "uvlock" else None
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
     first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,

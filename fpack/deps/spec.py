@@ -10,6 +10,7 @@ which names files by URL without credentials, and building in a container.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,19 +35,36 @@ class DependencySpec:
     # How messages name a spec fpack derived from the user's (e.g. requirements.txt plus
     # functions-framework for gcp), when `path` is a file in fpack's cache the user never wrote.
     label: str = ""
+    member: str | None = None  # uvlock: the workspace member whose dependencies are the set
+
 
     @property
     def name(self) -> str:
-        return self.label or (self.path.name if self.path else "")
+        if self.label:
+            return self.label
+        if self.member:
+            return f"{self.member} ({self.path.name if self.path else ''})"
+        return self.path.name if self.path else ""
 
     @property
     def shown(self) -> str:
-        return self.label or (str(self.path) if self.path else "")
+        if self.label:
+            return self.label
+        if self.member:
+            return f"{self.path} (member {self.member})"
+        return str(self.path) if self.path else ""
 
     def key(self) -> str:
+        """The set's identity: its files' content, named relative to the spec's directory, so
+        that two functions whose specs say the same thing share one resolution, and the key is
+        the same in every checkout. (What local libraries a spec names is checked separately:
+        their content is not part of a spec, see engine._healthy.)"""
         h = hashlib.sha256(self.kind.encode())
+        if self.member:
+            h.update(f"\0member\0{self.member}".encode())
+        base = str(self.path.parent) if self.path else ""
         for name, digest in self.files:
-            h.update(f"\0{name}\0{digest}".encode())
+            h.update(f"\0{os.path.relpath(name, base) if base else name}\0{digest}".encode())
         return h.hexdigest()
 
 
@@ -58,8 +76,9 @@ def kind_of(path: Path) -> SpecKind:
     return "requirements"
 
 
-def read(path: Path | None, config_path: Path) -> DependencySpec:
-    """The spec at `path` (None: the project has no dependencies)."""
+def read(path: Path | None, config_path: Path, member: str | None = None) -> DependencySpec:
+    """The spec at `path` (None: the project has no dependencies); `member`: the uv workspace
+    member whose dependencies a workspace's uv.lock gives."""
     if path is None:
         return DependencySpec(kind="none", path=None, files=())
     kind = kind_of(path)
@@ -74,6 +93,7 @@ def read(path: Path | None, config_path: Path) -> DependencySpec:
         kind=kind,
         path=path,
         files=tuple((str(f), hashlib.sha256(_read(f, config_path)).hexdigest()) for f in files),
+        member=member if kind == "uvlock" else None,
     )
 
 

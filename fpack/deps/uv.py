@@ -137,12 +137,16 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
         return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
 
 
-def export_uvlock(path: Path) -> str:
-    """The packages of a uv.lock as a requirements file, with the hashes the lock records."""
+def export_uvlock(path: Path, package: str | None = None) -> str:
+    """The packages of a uv.lock as a requirements file, with the hashes the lock records;
+    `package`: a workspace member, whose own dependencies only (its workspace libraries among
+    them, as paths relative to the workspace root) are exported."""
+    member = ["--package", package] if package else []
     result = run(
         [
             binary(),
             "export",
+            *member,
             "--frozen",
             "--format",
             "requirements-txt",
@@ -154,7 +158,7 @@ def export_uvlock(path: Path) -> str:
             path.parent,
         ]
     )
-    return _check(result, f"reading {path}").stdout
+    return _check(result, f"reading {path}" + (f" for member {package}" if package else "")).stdout
 
 
 def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSettings,
