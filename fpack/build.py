@@ -10,17 +10,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from fpack import executor, secrets
+from fpack import executor, parallel, secrets
 from fpack import plan as planning
 from fpack.config import Project
 from fpack.deps import engine, framework
+from fpack.deps import locals as local_libraries
 from fpack.deps import sbom as sbom_document
 from fpack.deps import spec as dep_spec
-from fpack.errors import UsageError
+from fpack.errors import FpackError, UsageError
 from fpack.executor import Built
 from fpack.inputs import BuildInputs
 from fpack.layout import ArtifactPlan, ZipPlan
@@ -45,38 +46,108 @@ class Planned:
     unpacked: int
 
 
+def make_plans(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
+               only: Sequence[str] = (), arch: Arch | None = None,
+               ) -> tuple[planning.BuildPlan, ...]:
+    """One BuildPlan per group of functions (a directory and a dependency spec; fpack/plan.py),
+    each over a snapshot of its directory; the layer of each dependency set named for it."""
+    out = out if out.is_absolute() else project.root / out
+    groups = planning.groups(project, only)
+    specs = [_spec(project, g) for g in groups]
+    sets = len({s.key() for s in specs})
+    runtime = runtime_snapshot()
+    plans = []
+    for group, spec in zip(groups, specs, strict=True):
+        # A missing library or a cycle stops here, with the file and entry, not in uv's words.
+        local_libraries.libraries(group.dependencies, group.member)
+        root = project.root / group.dir if group.dir else project.root
+        files = project_files(root, group.include, group.exclude, out)
+        secrets.refuse(files, project.check.allow)  # the same findings `fpack check` reports
+        plans.append(planning.plan(project, target, files, runtime, inputs=inputs, out=out,
+                                   only=only, arch=arch, group=group,
+                                   layer_name=planning.layer_name(project, spec.key(), sets)))
+    return tuple(plans)
+
+
 def make_plan(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
               only: Sequence[str] = (), arch: Arch | None = None) -> planning.BuildPlan:
-    files = project_files(project.root, project.include, project.exclude, out)
-    secrets.refuse(files, project.check.allow)  # the same findings `fpack check` reports
-    return planning.plan(project, target, files, runtime_snapshot(), inputs=inputs, out=out,
-                         only=only, arch=arch)
+    """The plan of a project whose functions are all packaged from one place."""
+    [bp] = make_plans(project, target, inputs=inputs, out=out, only=only, arch=arch)
+    return bp
+
+
+def _spec(project: Project, group: planning.Group) -> dep_spec.DependencySpec:
+    spec = dep_spec.read(group.dependencies, project.config_path, group.member)
+    if spec.path is None or not group.dir:
+        return spec
+    # Messages name the set by where it is in the repository: requirements.txt is everywhere.
+    shown = _relative(spec.path, project.root)
+    return replace(spec, label=f"{shown} (member {spec.member})" if spec.member else shown)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def plan_artifacts(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
                    reporter: Reporter, only: Sequence[str] = (), arch: Arch | None = None,
-                   refresh: bool = False) -> tuple[ArtifactPlan, ...]:
+                   refresh: bool = False, jobs: int | None = None) -> tuple[ArtifactPlan, ...]:
+    """Every artifact of `target`: the dependencies of each distinct set prepared once (in
+    parallel, `jobs` at a time), then each group's artifacts planned against its set. A layer
+    shared by several groups is planned once."""
     builder = TARGET_BUILDERS.get(target)
     if builder is None:
         raise UsageError(f"--target {target}: not available in this version of fpack; "
                          f"available: {', '.join(TARGET_BUILDERS)}")
-    bp = make_plan(project, target, inputs=inputs, out=out, only=only, arch=arch)
-    spec = dep_spec.read(project.dependencies, project.config_path)
-    if target == "gcp":  # functions-framework is resolved with the project's dependencies
-        spec = framework.with_framework(spec, project.config_path, inputs.cache)
-    deps = engine.prepare(spec, bp.platform, inputs, reporter, refresh=refresh,
-                          settings=engine.settings_for(project, target),
-                          zipped=target != "gcp")
-    return builder.plan_artifacts(bp, deps, reporter)
+    bps = make_plans(project, target, inputs=inputs, out=out, only=only, arch=arch)
+    specs: dict[str, dep_spec.DependencySpec] = {}
+    users: dict[str, list[str]] = {}
+    keys = []
+    for bp in bps:
+        assert bp.group is not None
+        spec = _spec(project, bp.group)
+        if target == "gcp":  # functions-framework is resolved with the project's dependencies
+            spec = framework.with_framework(spec, project.config_path, inputs.cache)
+        key = f"{spec.key()}\0{bp.platform.key()}"
+        specs.setdefault(key, spec)
+        users.setdefault(key, []).extend(fp.function.name for fp in bp.functions)
+        keys.append(key)
+    settings = engine.settings_for(project, target)
+
+    def prepare(key: str) -> engine.Dependencies:
+        bp = bps[keys.index(key)]
+        try:
+            return engine.prepare(specs[key], bp.platform, inputs, reporter, refresh=refresh,
+                                  settings=settings, zipped=target != "gcp")
+        except FpackError as e:
+            raise _for_functions(e, users[key], len(bps) > 1) from e
+
+    prepared = parallel.map_all(prepare, list(specs), jobs=jobs or parallel.default_jobs())
+    plans: dict[Path, ArtifactPlan] = {}
+    for bp, key in zip(bps, keys, strict=True):
+        for p in builder.plan_artifacts(bp, prepared[key], reporter):
+            plans.setdefault(p.path, p)  # a layer shared by several groups: once
+    return tuple(plans.values())
+
+
+def _for_functions(e: FpackError, names: Sequence[str], several: bool) -> FpackError:
+    """The error of one dependency set, naming the functions that use it (in a monorepo the
+    set alone, `requirements.txt`, does not say which service is broken)."""
+    if not several:
+        return e
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return type(e)(f"{'function' if len(names) == 1 else 'functions'} {shown}: {e.message}",
+                   hint=e.hint)
 
 
 def build(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
           reporter: Reporter, only: Sequence[str] = (), arch: Arch | None = None,
-          refresh: bool = False, sbom: bool = False) -> list[Built]:
+          refresh: bool = False, sbom: bool = False, jobs: int | None = None) -> list[Built]:
     plans = plan_artifacts(project, target, inputs=inputs, out=out, reporter=reporter,
-                           only=only, arch=arch, refresh=refresh)
+                           only=only, arch=arch, refresh=refresh, jobs=jobs)
     with Outputs(out / target) as outputs:
-        built = executor.run(plans, outputs, reporter, epoch=inputs.epoch)
+        built = executor.run(plans, outputs, reporter, epoch=inputs.epoch,
+                             jobs=jobs or parallel.default_jobs())
         for b in built:
             outputs.text(b.manifest.manifest_path, render(b.manifest, project.root))
             if sbom:  # CycloneDX, beside the artifact: exactly the packages inside it
@@ -87,10 +158,10 @@ def build(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
 
 def dry_run(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
             reporter: Reporter, only: Sequence[str] = (), arch: Arch | None = None,
-            refresh: bool = False) -> list[Planned]:
+            refresh: bool = False, jobs: int | None = None) -> list[Planned]:
     """What `build` would do, writing nothing to `out` (the cache may learn a resolution)."""
     plans = plan_artifacts(project, target, inputs=inputs, out=out, reporter=reporter,
-                           only=only, arch=arch, refresh=refresh)
+                           only=only, arch=arch, refresh=refresh, jobs=jobs)
     outputs = Outputs(out / target)
     return [_planned(p, outputs, inputs.epoch) for p in plans]
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from fpack import config, secrets
+from fpack import plan as planning
 from fpack.checks import Problem, deps, functions, locks, toml_line
+from fpack.deps import locals as local_libraries
 from fpack.deps import spec as dep_spec
 from fpack.errors import ConfigError
 from fpack.inputs import BuildInputs
@@ -44,22 +46,36 @@ def run(config_path: Path, *, targets: Sequence[Target] = (), inputs: BuildInput
     meet, or that it would ship."""
     try:
         project = config.load(config_path)
-        spec = dep_spec.read(project.dependencies, project.config_path)
+        groups = planning.groups(project)
+        specs = [dep_spec.read(g.dependencies, project.config_path, g.member) for g in groups]
+        for g in groups:
+            local_libraries.libraries(g.dependencies, g.member)
     except ConfigError as e:
         return Report(problems=(config_problem(config_path, e),), targets=tuple(targets),
                       functions=0, files=0)
     chosen = tuple(targets) or project.targets or TARGETS
     toml = config_path.read_text(encoding="utf-8")
-    files = project_files(project.root, project.include, project.exclude, DEFAULT_OUT)
-    problems = {
-        *functions.check(project, files, chosen, toml),
-        *secrets.scan(files, project.check.allow),
-        *locks.check(spec),
-        *deps.check(project, spec, files, runtime_snapshot(), chosen, inputs=inputs,
-                    reporter=reporter),
-    }
+    runtime = runtime_snapshot()
+    problems: set[Problem] = set()
+    checked: set[str] = set()
+    files_checked = 0
+    # Each group of functions (a directory and its dependency set; fpack/plan.py) is checked
+    # against its own files and set; a set shared by several groups is resolved once.
+    for group, spec in zip(groups, specs, strict=True):
+        root = project.root / group.dir if group.dir else project.root
+        files = project_files(root, group.include, group.exclude, project.root / DEFAULT_OUT)
+        files_checked += len(files)
+        part = replace(project, functions={f.name: f for f in group.functions})
+        problems |= {*functions.check(part, files, chosen, toml),
+                     *secrets.scan(files, project.check.allow)}
+        if spec.key() in checked:
+            continue
+        checked.add(spec.key())
+        problems |= {*locks.check(spec),
+                     *deps.check(part, spec, files, runtime, chosen, inputs=inputs,
+                                 reporter=reporter)}
     return Report(problems=tuple(sorted(problems)), targets=chosen,
-                  functions=len(project.functions), files=len(files))
+                  functions=len(project.functions), files=files_checked)
 
 
 def config_problem(config_path: Path, error: ConfigError) -> Problem:

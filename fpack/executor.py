@@ -9,6 +9,7 @@ modules that exist is an error, not a quiet success.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fpack import parallel
 from fpack.archive import ZipWriter
 from fpack.errors import BuildError
 from fpack.layout import ArtifactPlan, Bytecode, FileEntry, ImagePlan, ZipPlan
@@ -35,16 +37,26 @@ class Built:
 
 
 def run(plans: Sequence[ArtifactPlan], outputs: Outputs, reporter: Reporter, *,
-        epoch: int) -> list[Built]:
-    """Make every planned artifact that is not fresh; the caller commits `outputs`."""
-    built: list[Built] = []
+        epoch: int, jobs: int = 1) -> list[Built]:
+    """Make every planned artifact that is not fresh, zips `jobs` at a time; the caller
+    commits `outputs`. Images are built one after another: the engine parallelises each build's
+    own work, and images of one dependency set share a build context's deps/."""
+    zips = [i for i, p in enumerate(plans) if isinstance(p, ZipPlan)]
+    done: dict[int, Built] = parallel.map_all(
+        lambda i: _zip(plans[i], outputs, reporter, epoch=epoch),  # type: ignore[arg-type]
+        zips, jobs=jobs)
     with tempfile.TemporaryDirectory(prefix="fpack-image-") as context:
-        for p in plans:
-            if isinstance(p, ZipPlan):
-                built.append(_zip(p, outputs, reporter, epoch=epoch))
-            else:
-                built.append(_image(p, outputs, Path(context), reporter, epoch=epoch))
-    return built
+        for i, p in enumerate(plans):
+            if isinstance(p, ImagePlan):
+                done[i] = _image(p, outputs, _context_dir(Path(context), p), reporter,
+                                 epoch=epoch)
+    return [done[i] for i in range(len(plans))]
+
+
+def _context_dir(root: Path, p: ImagePlan) -> Path:
+    """One build context per dependency set: its deps/ is laid out once, for all its images."""
+    name = hashlib.sha256(str(p.deps_archive).encode()).hexdigest()[:16]
+    return root / name
 
 
 # --- zips -------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ class Outputs:
         self._staged: list[tuple[Path, Path]] = []
         self._state: dict[str, dict[str, Any]] = {}
         self._new_state: dict[str, dict[str, Any]] = {}
+        # Artifacts are written by parallel workers; the staging list and state are shared.
+        self._mutex = threading.Lock()
         try:
             self._state = json.loads((directory / STATE).read_text())
         except (OSError, ValueError):
@@ -69,7 +72,8 @@ class Outputs:
         entry = self._unchanged(dest, key)
         if entry is None:
             return None
-        self._new_state[dest.name] = entry
+        with self._mutex:
+            self._new_state[dest.name] = entry
         return Written(path=dest, sha256=str(entry["sha256"]), size=int(entry["size"]))
 
     def _unchanged(self, dest: Path, key: str) -> dict[str, Any] | None:
@@ -101,7 +105,8 @@ class Outputs:
     def _temp(self, dest: Path) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        self._staged.append((tmp, dest))
+        with self._mutex:
+            self._staged.append((tmp, dest))
         return tmp
 
     def zip(self, writer: ZipWriter, dest: Path, key: str,
@@ -109,8 +114,9 @@ class Outputs:
         tmp = self._temp(dest)
         writer.write_file(tmp)
         written = Written(path=dest, sha256=sha256_file(tmp), size=tmp.stat().st_size)
-        self._new_state[dest.name] = {"key": key, "sha256": written.sha256, "size": written.size,
-                                      "inputs": dict(inputs or {})}
+        with self._mutex:
+            self._new_state[dest.name] = {"key": key, "sha256": written.sha256,
+                                          "size": written.size, "inputs": dict(inputs or {})}
         return written
 
     def record(self, dest: Path, key: str, inputs: Mapping[str, str]) -> None:

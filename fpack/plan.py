@@ -43,6 +43,38 @@ class FunctionPlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Group:
+    """Functions packaged from one directory with one dependency spec: in a monorepo, usually
+    one per `dir`; without `dir`, the project. Each group is one BuildPlan."""
+
+    dir: str  # relative to the project root; "" for the root
+    include: tuple[str, ...] | None  # None: the directory's top-level modules and packages
+    exclude: tuple[str, ...]
+    dependencies: Path | None
+    member: str | None  # the uv workspace member whose set `dependencies` (a uv.lock) gives
+    functions: tuple[Function, ...]
+
+    @property
+    def label(self) -> str:
+        return self.dir or "."
+
+
+def groups(project: Project, only: Sequence[str] = ()) -> tuple[Group, ...]:
+    """The selected functions (all, or `only`) by where their files and dependencies come
+    from, in fpack.toml's order."""
+    found: dict[tuple[object, ...], list[Function]] = {}
+    for fn in _selected(project, only):
+        include = fn.include if fn.include is not None else (
+            project.include if not fn.dir else None)
+        exclude = fn.exclude if fn.dir else (*project.exclude, *fn.exclude)
+        key = (fn.dir, include, exclude, fn.dependencies, fn.member)
+        found.setdefault(key, []).append(fn)
+    return tuple(Group(dir=str(k[0]), include=k[1], exclude=k[2],  # type: ignore[arg-type]
+                       dependencies=k[3], member=k[4],  # type: ignore[arg-type]
+                       functions=tuple(fns)) for k, fns in found.items())
+
+
+@dataclass(frozen=True, kw_only=True)
 class BuildPlan:
     project: Project
     target: Target
@@ -53,6 +85,7 @@ class BuildPlan:
     functions: tuple[FunctionPlan, ...]
     layer: Path | None  # the dependency layer zip (aws layer mode), else None
     inputs: BuildInputs  # what the build takes from the environment, read once
+    group: Group | None = None  # where the sources came from (None: the whole project)
 
 
 def platform_for(project: Project, target: Target) -> Platform:
@@ -76,16 +109,21 @@ def plan(
     out: Path,
     only: Sequence[str] = (),
     arch: Arch | None = None,
+    group: Group | None = None,
+    layer_name: str | None = None,
 ) -> BuildPlan:
-    """Decide every artifact of `target`; raises ConfigError for what cannot be built."""
+    """Decide every artifact of `target` (of `group`'s functions, when given: `sources` are then
+    its directory's); raises ConfigError for what cannot be built. `layer_name`: the layer zip's
+    name in aws layer mode (one per dependency set), default `<project>-deps`."""
     platform = platform_for(project, target)
     if arch is not None:
         platform = Platform(runtime=platform.runtime, arch=arch)
     out_dir = out / target
-    functions = tuple(
-        _function_plan(project, fn, target, sources, out_dir) for fn in _selected(project, only)
-    )
-    layer = out_dir / f"{project.name}-deps.zip" if target == "aws" and project.aws.layer else None
+    chosen = [fn for fn in group.functions if not only or fn.name in only] if group \
+        else _selected(project, only)
+    functions = tuple(_function_plan(project, fn, target, sources, out_dir) for fn in chosen)
+    layer = out_dir / f"{layer_name or project.name + '-deps'}.zip" \
+        if target == "aws" and project.aws.layer else None
     return BuildPlan(
         project=project,
         target=target,
@@ -96,6 +134,7 @@ def plan(
         functions=functions,
         layer=layer,
         inputs=inputs,
+        group=group,
     )
 
 
@@ -116,6 +155,13 @@ def package_inputs(deps: Dependencies) -> dict[str, str]:
     """The dependency set as inputs of an artifact, for the reasons of a rebuild."""
     return {"dependencies": deps.key,
             **{f"package {p.name}": p.version for p in deps.packages}}
+
+
+def layer_name(project: Project, set_key: str, sets: int) -> str:
+    """A dependency layer's name: `<project>-deps` while the project has one dependency set;
+    with several, one layer per set, named after the set's content (stable while it is
+    unchanged, so an unchanged set is never republished)."""
+    return f"{project.name}-deps" if sets <= 1 else f"{project.name}-deps-{set_key[:10]}"
 
 
 def _selected(project: Project, only: Sequence[str]) -> list[Function]:

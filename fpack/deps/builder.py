@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from fpack import container, guest
-from fpack.deps import keys
+from fpack.deps import keys, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.errors import ContainerError, DependencyError
@@ -40,6 +41,8 @@ from fpack.report import Reporter
 KIND: Final = "built"  # the cache directory of the wheelhouse
 BUILD_FORMAT: Final = "1"  # bump when guest/build_wheel.sh changes what a wheel would contain
 META: Final = "build.json"
+HOST: Final = "host"  # what `Built.image` says of a pure-Python local library built by uv here
+_HOST_BUILD_TIMEOUT: Final = 300  # seconds: a build backend that hangs must not hang the build
 _NO_PYTHON: Final = 97
 _NO_PIP: Final = 98
 # Never copied into a build, never part of a directory's digest: VCS data, environments and, above
@@ -171,18 +174,53 @@ def build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
         if (hit := cached(cache, build_key)) is not None:
             return hit
         what = f"{source.name} {source.version or ''}".rstrip()
-        reporter.step(f"building {what} from source in {image} ({platform.docker_platform})")
         with cache.new_entry(KIND, build_key) as out:
-            wheel = _build_in_container(source, platform, image, out, env=pip_env(index),
-                                        settings=container.build_settings(inputs))
+            wheel = _build_pure_on_host(source, out, reporter, inputs.index.uv_args()) \
+                if source.kind == "directory" else None
+            made_by = HOST if wheel is not None else image
+            if wheel is None:
+                reporter.step(f"building {what} from source in {image} "
+                              f"({platform.docker_platform})")
+                wheel = _build_in_container(source, platform, image, out, env=pip_env(index),
+                                            settings=container.build_settings(inputs))
             name, version = _check_wheel(wheel, source, platform, image)
-            meta = {"name": name, "version": version, "wheel": wheel.name, "image": image,
+            meta = {"name": name, "version": version, "wheel": wheel.name, "image": made_by,
                     "source": {**source.__dict__, "location": redact(source.location)}}
             (out / META).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
         reporter.done(f"built {wheel.name}")
     built = cached(cache, build_key)
     assert built is not None
     return built
+
+
+def _build_pure_on_host(source: Locked, out: Path, reporter: Reporter,
+                        index: Sequence[str]) -> Path | None:
+    """A local library's wheel built on this machine by `uv build`, if it is pure Python (one
+    wheel, tagged `none-any`: the same bytes for every target, so there is no need to pay for a
+    container); None when the build fails or makes a platform wheel, which the caller then
+    builds in the target's container, as any compiled source."""
+    reporter.step(f"building {source.name} (a local library) with uv")
+    with tempfile.TemporaryDirectory(prefix="fpack-local-") as tmp:
+        copy = Path(tmp) / "tree"
+        shutil.copytree(Path(source.location), copy, symlinks=True, ignore=_ignore)
+        made = Path(tmp) / "wheels"
+        try:
+            result = run([uv.binary(), "build", "--wheel", "--quiet", "--no-python-downloads",
+                          *index, "--out-dir", made, copy], timeout=_HOST_BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return None
+        wheels = sorted(made.glob("*.whl")) if result.returncode == 0 else []
+        if len(wheels) != 1 or not _pure(wheels[0].name):
+            return None
+        return Path(shutil.move(str(wheels[0]), out / wheels[0].name))
+
+
+def _pure(filename: str) -> bool:
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return False
+    return all(t.platform == "any" and t.abi == "none" for t in tags)
 
 
 def pip_env(index: Sequence[str]) -> dict[str, str]:

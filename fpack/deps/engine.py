@@ -30,7 +30,7 @@ from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform, Target
-from fpack.report import Reporter, human_size
+from fpack.report import Reporter, human_size, plural
 
 if TYPE_CHECKING:
     from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
@@ -114,7 +114,7 @@ def prepare(
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
     meta = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
                       settings=settings, image=image, spec=spec)
-    archive = _archive(inputs, tree_key, reporter) if zipped else None
+    archive = _archive(inputs, tree_key, reporter, spec) if zipped else None
     packages = tuple(Package(**p) for p in meta["packages"])
     return Dependencies(
         platform=platform,
@@ -179,7 +179,8 @@ def _tree_meta(
         if cache.tree(key) is not None and meta_path.is_file():
             return dict(json.loads(meta_path.read_text()))
         locked = lock.parse(pylock.read_text(encoding="utf-8"), pylock.parent)
-        reporter.step(f"installing {len(locked)} packages for {platform.label}")
+        reporter.step(f"installing {plural(len(locked), 'package')} of {spec.name} for "
+                      f"{platform.label}")
         with cache.new_tree(key) as tmp:
             uv.install(pylock, platform, tmp, settings=inputs.index,
                        index=dep_spec.index_options(spec, inputs.environ),
@@ -191,7 +192,8 @@ def _tree_meta(
                 bytecode.compile_tree(tmp, platform, image)
             meta = _describe(tmp, _pins(locked, cache))
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
-        reporter.done(f"installed {len(locked)} packages ({human_size(meta['unpacked_size'])})")
+        reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
+                      f"({human_size(meta['unpacked_size'])})")
         return meta
 
 
@@ -218,7 +220,9 @@ def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]
                                   hint="run the build again with --refresh")
         source = "index" if pkg.kind == "wheel" else "url"
         if pkg.name in built:
-            source = f"built in {built[pkg.name].image}"
+            image = built[pkg.name].image
+            source = "built on the host (pure Python)" if image == builder.HOST \
+                else f"built in {image}"
         out[canonicalize_name(pkg.name)] = {"version": pkg.version or "",
                                             "wheel": pkg.filename, "sha256": pkg.sha256,
                                             "source": source}
@@ -303,7 +307,8 @@ def _record_size(tree: Path, record: Path) -> int:
     return total
 
 
-def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter) -> Path:
+def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
+             spec: DependencySpec) -> Path:
     cache = inputs.cache
     key = keys.archive_key(tree_key, inputs.epoch_setting)
     path = cache.file("archives", key, ".zip")
@@ -314,7 +319,7 @@ def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter) -> Path:
     with cache.lock(f"archive-{key}"):
         if path.is_file():
             return path
-        reporter.step("compressing dependencies (once per dependency set)")
+        reporter.step(f"compressing the dependencies of {spec.name} (once per dependency set)")
         writer = ZipWriter(path, epoch=inputs.epoch)
         writer.add_tree(tree)
         writer.write()
