@@ -6,10 +6,11 @@ so `fpack --help` and `fpack check` start fast. Progress goes to stderr, results
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -52,6 +53,12 @@ FunctionOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime
     typer.Option("--function", "-f", help="Only this function (repeatable)"),
 ]
+ChangedOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--changed-since", metavar="REF",
+    help="Only the functions whose files, dependencies, local libraries or fpack.toml tables "
+    "changed since this git ref (a branch, tag or commit)")]
+JobsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--jobs", "-j", min=1, help="Steps run at once (default: the number of cores)")]
 
 
 @app.callback()
@@ -100,11 +107,15 @@ def _inputs() -> BuildInputs:
 
 @app.command()
 def init(directory: Annotated[Path, typer.Argument(help="Where to create the project")] = Path(),
-         name: Annotated[Optional[str], typer.Option(help="Project name")] = None) -> None:  # noqa: UP045
-    """Scaffold fpack.toml, a portable handler and requirements.txt."""
+         name: Annotated[Optional[str], typer.Option(help="Project name")] = None,  # noqa: UP045
+         monorepo: Annotated[bool, typer.Option(
+             "--monorepo", help="A uv workspace instead: two functions in services/, each in "
+             "a directory of its own, sharing one library in libs/common")] = False) -> None:
+    """Scaffold fpack.toml, a portable handler and requirements.txt (or, with --monorepo, a
+    two-function uv workspace with one shared library)."""
     from fpack import scaffold  # noqa: PLC0415
 
-    for path in scaffold.init(directory, name=name):
+    for path in scaffold.init(directory, name=name, monorepo=monorepo):
         typer.echo(f"created {path}")
 
 
@@ -121,27 +132,60 @@ def build(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Write nothing: show each artifact, whether it is up to date or why "
         "it would be rebuilt, and its expected sizes")] = False,
+    changed_since: ChangedOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
     from fpack import build as building  # noqa: PLC0415
     from fpack.platforms import ARCHES  # noqa: PLC0415
 
     project = _project()
+    function = _changed(project, function, changed_since)
+    if function == []:
+        return
     chosen = next((a for a in ARCHES if a == arch), None)
     if arch is not None and chosen is None:
         raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
     out_dir = out if out.is_absolute() else project.root / out
     chosen_target = _target(target)
     if dry_run:
-        planned = building.dry_run(project, chosen_target, inputs=_inputs(), out=out_dir,
-                                   reporter=_reporter(), only=function or (), arch=chosen,
-                                   refresh=refresh)
+        with _reporting() as reporter:
+            planned = building.dry_run(project, chosen_target, inputs=_inputs(), out=out_dir,
+                                       reporter=reporter, only=function or (), arch=chosen,
+                                       refresh=refresh, jobs=jobs)
         _print_planned(planned, as_json, project.root)
         return
-    built = building.build(project, chosen_target, inputs=_inputs(), out=out_dir,
-                           reporter=_reporter(), only=function or (), arch=chosen,
-                           refresh=refresh, sbom=sbom)
+    with _reporting() as reporter:
+        built = building.build(project, chosen_target, inputs=_inputs(), out=out_dir,
+                               reporter=reporter, only=function or (), arch=chosen,
+                               refresh=refresh, sbom=sbom, jobs=jobs)
     _print_built(built, as_json, project.root, out_dir / chosen_target)
+
+
+@contextlib.contextmanager
+def _reporting() -> Iterator[ConsoleReporter]:
+    """The command's reporter; its live progress lines are cleared however the work ends."""
+    reporter = _reporter()
+    try:
+        yield reporter
+    finally:
+        reporter.close()
+
+
+def _changed(project: Project, function: list[str] | None, ref: str | None) -> list[str] | None:
+    """--changed-since: the functions (of --function, if given) whose inputs changed since
+    `ref`; [] (after saying so) when there are none, so the command has nothing to do."""
+    if ref is None:
+        return function
+    from fpack import changes  # noqa: PLC0415
+
+    changed = [f for f in changes.changed_functions(project, ref)
+               if not function or f in function]
+    if not changed:
+        typer.echo(f"nothing changed since {ref}: no function to consider", err=True)
+        return []
+    typer.echo(f"changed since {ref}: {', '.join(changed)}", err=True)
+    return changed
 
 
 def _print_built(built: list[Built], as_json: bool, root: Path, out_dir: Path) -> None:
@@ -198,6 +242,30 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+@app.command(name="ls")
+def list_functions(
+    changed_since: ChangedOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False,
+) -> None:
+    """List the functions: directory, handler, trigger, dependency set and target settings."""
+    from fpack import inventory  # noqa: PLC0415
+
+    project = _project()
+    only = _changed(project, None, changed_since)
+    if only == []:
+        if as_json:
+            typer.echo("[]")
+        return
+    rows = inventory.describe(project, only or ())
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in rows], indent=2))
+        return
+    table = [("function", "dir", "handler", "trigger", "dependencies", "set", "targets")]
+    table += [(r.name, r.dir or ".", r.handler, r.trigger, r.dependencies or "(none)",
+               r.set_id, "; ".join(r.targets)) for r in rows]
+    _table(table)
+
+
 @app.command()
 def deploy(
     target: TargetOpt,
@@ -208,11 +276,18 @@ def deploy(
     prune: Annotated[bool, typer.Option(
         "--prune", help="Delete the functions (and their triggers) fpack deployed for this "
         "project that fpack.toml no longer names (aws, gcp; not with --function)")] = False,
+    changed_since: ChangedOpt = None,
 ) -> None:
     """Build what is stale, then deploy every function (or --function) to one target."""
     from fpack import deploy as deploying  # noqa: PLC0415
 
     project = _project()
+    if prune and changed_since:
+        raise UsageError("--prune needs the whole project; it cannot be used with "
+                         "--changed-since", hint="deploy the whole project to prune")
+    function = _changed(project, function, changed_since)
+    if function == []:
+        return
     out_dir = out if out.is_absolute() else project.root / out
     outcome = deploying.run(project, _target(target), inputs=_inputs(), out=out_dir,
                             reporter=_reporter(), only=function or (), dry_run=dry_run,
