@@ -24,6 +24,9 @@ from fpack.errors import ConfigError, DeployError
 
 Sleep = Callable[[float], None]
 LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+# What Cloud Functions (and Cloud Run) report for a max instance count nobody set: a function
+# whose fpack.toml sets none is left alone at it, rather than patched on every deploy.
+DEFAULT_MAX_INSTANCES: Final = 100
 _TRANSIENT: Final = ("TooManyRequests", "ResourceExhausted", "ServiceUnavailable",
                      "InternalServerError", "Aborted", "DeadlineExceeded")
 
@@ -47,6 +50,7 @@ class FunctionConfig:
     timeout: int = 60
     env: Mapping[str, str] = field(default_factory=dict)
     max_instances: int | None = None
+    min_instances: int | None = None  # kept warm; None: scale to zero
     trigger: Trigger | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -173,12 +177,22 @@ class GcpClient:
                           hint="run fpack deploy again: it continues where it stopped")
 
 
-def anonymous_if_loopback(endpoint: str) -> Any:
+def instances_differ(want: int | None, have: int | None, default: int | None = None) -> bool:
+    """Whether a live instance count must change: an unset `want` accepts unset or `default`."""
+    if want is None:
+        return have is not None and have != default
+    return want != have
+
+
+def anonymous_if_loopback(endpoint: str, key: str = "[targets.gcp] api_endpoint") -> Any:
+    """Anonymous credentials for plain http on loopback (an emulator, the tests' fakes); None
+    (Application Default Credentials) for https; plain http anywhere else is refused. `key` names
+    where the endpoint came from, for the error."""
     parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     if parts.scheme != "http":
         return None  # https: Application Default Credentials, as for Google's own endpoint
     if parts.hostname not in LOOPBACK:
-        raise ConfigError(f'[targets.gcp] api_endpoint = "{endpoint}": plain http is allowed only '
+        raise ConfigError(f'{key} = "{endpoint}": plain http is allowed only '
                           "on loopback (127.0.0.1, localhost, ::1), where fpack sends no "
                           "credentials", hint="use an https:// endpoint")
     from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
@@ -208,8 +222,11 @@ def _function_body(name: str, c: FunctionConfig, source: dict[str, str] | None) 
         build["source"] = {"storage_source": source}
     service: dict[str, Any] = {"available_memory": c.memory, "timeout_seconds": c.timeout,
                                "environment_variables": dict(c.env)}
+    # Left out (None), a count in the update mask is cleared: the platform's default again.
     if c.max_instances is not None:
         service["max_instance_count"] = c.max_instances
+    if c.min_instances is not None:
+        service["min_instance_count"] = c.min_instances
     body: dict[str, Any] = {"name": name, "build_config": build, "service_config": service}
     if c.labels:
         body["labels"] = dict(c.labels)
@@ -239,6 +256,7 @@ def _live(f: Any) -> LiveFunction:
         runtime=f.build_config.runtime, entry_point=f.build_config.entry_point,
         build_env=dict(f.build_config.environment_variables), memory=sc.available_memory,
         timeout=sc.timeout_seconds, env=dict(sc.environment_variables),
-        max_instances=sc.max_instance_count or None, trigger=trigger, labels=dict(f.labels),
+        max_instances=sc.max_instance_count or None, min_instances=sc.min_instance_count or None,
+        trigger=trigger, labels=dict(f.labels),
     )
     return LiveFunction(name=f.name, config=config, url=sc.uri or None, state=f.state.name)

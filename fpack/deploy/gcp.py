@@ -35,7 +35,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from fpack.cloud.gcp_client import FunctionConfig, GcpClient, LiveFunction, Trigger, endpoint_for
+from fpack.cloud.gcp_client import (
+    DEFAULT_MAX_INSTANCES,
+    FunctionConfig,
+    GcpClient,
+    LiveFunction,
+    Trigger,
+    endpoint_for,
+    instances_differ,
+)
 from fpack.cloud.gcp_scheduler import Job, SchedulerClient
 from fpack.config import Function, Project
 from fpack.deploy.gcp_prune import (
@@ -73,7 +81,8 @@ MASKS: Final = {
     "build environment": "build_config.environment_variables",
     "memory": "service_config.available_memory", "timeout": "service_config.timeout_seconds",
     "environment": "service_config.environment_variables",
-    "max instances": "service_config.max_instance_count", "trigger": "event_trigger",
+    "max instances": "service_config.max_instance_count",
+    "min instances": "service_config.min_instance_count", "trigger": "event_trigger",
     "labels": "labels",
 }
 SCHEDULE_TIME_ZONE: Final = "Etc/UTC"  # rate() and EventBridge cron() are UTC
@@ -216,13 +225,19 @@ def spec(project: Project, m: GcpBundle) -> GcpSpec:
     config = FunctionConfig(
         runtime=m.runtime, entry_point=m.handler or fn.name,
         build_env={**m.build_env, SHA_ENV: m.sha256}, memory=f"{fn.memory}M",
-        timeout=fn.timeout, env=dict(fn.env), max_instances=fn.max_instances,
+        timeout=fn.timeout, env=dict(fn.env), max_instances=max_instances(fn),
+        min_instances=fn.warm,
         trigger=_trigger(project, m.function),
         labels={LABEL_PROJECT: label(project.name), LABEL_FUNCTION: label(fn.name)},
     )
     fid = function_id(project.name, fn.name)
     return GcpSpec(function=fn.name, parent=parent, function_id=fid, manifest=m,
                    config=config, job=_job(project, fn, parent, fid, config.trigger))
+
+
+def max_instances(fn: Function) -> int | None:
+    """`concurrency` is the portable key; `max_instances` says the same on gcp (never both)."""
+    return fn.concurrency if fn.concurrency is not None else fn.max_instances
 
 
 def _job(project: Project, fn: Function, parent: str, function_id: str,
@@ -272,9 +287,12 @@ def plan_function(s: GcpSpec, live: LiveFunction | None) -> GcpStep:
         ("runtime", want.runtime, have.runtime),
         ("entry point", want.entry_point, have.entry_point),
         ("memory", want.memory, have.memory), ("timeout", want.timeout, have.timeout),
-        ("max instances", want.max_instances, have.max_instances),
         ("trigger", want.trigger, have.trigger),
     ) if a != b]
+    if instances_differ(want.max_instances, have.max_instances, DEFAULT_MAX_INSTANCES):
+        fields.append("max instances")
+    if instances_differ(want.min_instances, have.min_instances):
+        fields.append("min instances")
     other_build = {k: v for k, v in want.build_env.items() if k != SHA_ENV}
     if other_build != {k: v for k, v in have.build_env.items() if k != SHA_ENV}:
         fields.append("build environment")

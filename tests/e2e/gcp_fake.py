@@ -2,7 +2,8 @@
 keeps functions in a dict and records every request, so tests assert what fpack sent).
 
 Implements what `fpack deploy --target gcp` calls: generateUploadUrl, the signed-URL PUT,
-create/patch/get/delete function, list functions with a label filter and get operation (Cloud
+create/patch/get/delete function (a patch clears what its updateMask names and its body leaves
+out), list functions with a label filter and get operation (Cloud
 Functions v2, under /v2/); get/create/patch/delete Cloud Scheduler jobs and get/create Pub/Sub
 topics (both v1, under /v1/, on the same port, as an overridden endpoint that is not a
 `cloudfunctions` host is used for all three APIs). Operations complete on their first poll; a job
@@ -66,7 +67,10 @@ class FakeCloudFunctions:
             name = f"{path}/{r.query['functionId'][0]}"
             return self._operation({**r.json(), "name": name})
         if r.method == "PATCH" and name_of(path) in self.functions:
-            return self._operation(merge(self.functions[name_of(path)], r.json()))
+            patched = merge(self.functions[name_of(path)], r.json())
+            for mask in r.query.get("updateMask", [""])[0].split(","):
+                clear(patched, r.json(), mask.split("."))
+            return self._operation(patched)
         if r.method == "GET" and path.endswith("/functions"):
             return self._list(path.removesuffix("/functions"), r.query.get("filter", [""])[0])
         if r.method == "DELETE" and path in self.functions:
@@ -135,6 +139,15 @@ def error(code: int, message: str, status: str) -> tuple[int, dict[str, Any]]:
 
 def name_of(path: str) -> str:
     return path
+
+
+def clear(patched: dict[str, Any], sent: dict[str, Any], path: list[str]) -> None:
+    """A field the update mask names and the body leaves out is cleared, as Google does."""
+    *parents, last = path
+    for key in parents:
+        patched, sent = patched.get(key, {}), sent.get(key, {})
+    if last not in sent:
+        patched.pop(last, None)
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -216,3 +216,34 @@ def test_a_function_deployed_without_labels_gets_them_once(fake: FakeCloudFuncti
     sent = len(fake.requests)
     deploy(project, "gcp", "--function", "hello")
     assert {r.method for r in fake.requests[sent:]} == {"GET"}
+
+
+def test_concurrency_and_warm_set_the_instance_counts_and_are_removed_with_them(
+        fake: FakeCloudFunctions, project: Path) -> None:
+    toml = project / "fpack.toml"
+    original = toml.read_text()
+    toml.write_text(original.replace("url = true\n", "url = true\nconcurrency = 5\nwarm = 2\n", 1))
+    hello = f"{PARENT}/functions/photos-hello"
+
+    deploy(project, "gcp", "--function", "hello")
+
+    (create,) = fake.calls("POST", "/functions")
+    assert create.json()["serviceConfig"]["maxInstanceCount"] == 5
+    assert create.json()["serviceConfig"]["minInstanceCount"] == 2
+    toml.write_text(original)
+
+    plan = deploy(project, "gcp", "--function", "hello", "--dry-run")["plan"]
+
+    assert plan == ["update  function photos-hello  (max instances, min instances)"]
+    deploy(project, "gcp", "--function", "hello")
+    (patch,) = fake.calls("PATCH")
+    assert set(patch.query["updateMask"][0].split(",")) == {
+        "serviceConfig.maxInstanceCount", "serviceConfig.minInstanceCount"}
+    service = fake.functions[hello]["serviceConfig"]
+    assert "maxInstanceCount" not in service and "minInstanceCount" not in service
+    # Google reports its default max instance count for a function that sets none: left alone.
+    service["maxInstanceCount"] = 100
+    sent = len(fake.requests)
+    assert deploy(project, "gcp", "--function", "hello")["deployments"][0]["action"] == \
+        "unchanged"
+    assert {r.method for r in fake.requests[sent:]} == {"GET"}
