@@ -4,10 +4,11 @@ A deployer reads the build manifests (design.md's contract) and the cloud's curr
 a typed adapter (fpack/cloud), plans with frozen data, then applies the plan, or only renders it
 for --dry-run. Nothing here imports a cloud SDK at import time.
 
-Functions removed from fpack.toml: a whole-project deploy to aws or gcp (`PRUNING`) also finds the
-ones fpack deployed for this project (by their ownership tag or label) and keeps them, naming them
-in the plan, or with --prune deletes them. A --function deploy does not look for them, and the
-docker target refuses --prune.
+Functions removed from fpack.toml: a whole-project deploy to aws or gcp (`PRUNING`), or to docker
+with `[targets.docker] cloud_run` (its Cloud Run services), also finds the ones fpack deployed for
+this project (by their ownership tag or label) and keeps them, naming them in the plan, or with
+--prune deletes them. A --function deploy does not look for them, and the docker target without
+cloud_run refuses --prune.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def run(project: Project, target: Target, *, inputs: BuildInputs, out: Path, rep
     """Build what is stale (the build skips what is fresh), then deploy it."""
     from fpack import build  # noqa: PLC0415 - the build machinery is heavy; deploy pays for it
 
-    orphans = orphan_policy(target, only=only, prune=prune)
+    orphans = orphan_policy(target, only=only, prune=prune,
+                            cloud_run=project.docker.cloud_run is not None)
     manifests = [b.manifest for b in build.build(project, target, inputs=inputs, out=out,
                                                  reporter=reporter, only=only)]
     outcome = DEPLOYERS[target].deploy(project, manifests, dry_run=dry_run, reporter=reporter,
@@ -55,13 +57,15 @@ def run(project: Project, target: Target, *, inputs: BuildInputs, out: Path, rep
     return outcome
 
 
-def orphan_policy(target: Target, *, only: Sequence[str], prune: bool) -> Orphans:
+def orphan_policy(target: Target, *, only: Sequence[str], prune: bool,
+                  cloud_run: bool = False) -> Orphans:
     """What the deploy does about functions gone from fpack.toml; --prune where it cannot apply
-    is a usage error rather than a silent no-op."""
-    if prune and target not in PRUNING:
+    is a usage error rather than a silent no-op. `cloud_run`: [targets.docker] cloud_run is set,
+    so the docker target has services to prune."""
+    if prune and target not in PRUNING and not (target == "docker" and cloud_run):
         raise UsageError(f"--prune works with --target {' or '.join(PRUNING)}, not {target}: "
                          "the docker target pushes images and deletes nothing (its lambda "
-                         "flavor included)",
+                         "flavor included) unless [targets.docker] cloud_run is set",
                          hint="drop --prune, or deploy with --target aws or --target gcp")
     if prune and only:
         raise UsageError("--prune needs the whole project, to know which functions fpack.toml "

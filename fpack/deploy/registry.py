@@ -4,7 +4,9 @@ An image whose tag already points, in the registry, at a digest the engine recor
 is left alone (so a repeat deploy pushes nothing). An ECR repository (`<account>.dkr.ecr.<region>
 .amazonaws.com/...`) is created when missing and logged into with a token from ECR's API. With
 `[targets.docker] flavor = "lambda"` and a `[targets.aws] role`, the pushed images are then
-deployed to Lambda as PackageType=Image functions by digest, through the aws deployer.
+deployed to Lambda as PackageType=Image functions by digest, through the aws deployer. With
+`[targets.docker] cloud_run = {...}`, each http image then runs as a Cloud Run service pinned to
+its digest (fpack/deploy/cloud_run.py), whose orphans --prune deletes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Final
 from fpack.cloud.registry_client import RegistryClient
 from fpack.config import Project
 from fpack.deploy.models import Change, Deployment, Orphans, Outcome
-from fpack.errors import ConfigError
+from fpack.errors import ConfigError, UsageError
 from fpack.manifest import DockerImage, Manifest
 from fpack.report import Reporter
 
@@ -45,9 +47,8 @@ class Push:
 def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
            reporter: Reporter, orphans: Orphans = "ignore", registry: RegistryClient | None = None,
            aws_deploy: bool = True) -> Outcome:
-    """Push, then (lambda flavor) deploy. `orphans` is part of every deployer's interface, and
-    ignored: a registry holds tags, not functions, so nothing here is ever removed."""
-    del orphans
+    """Push, then deploy: to Cloud Run (cloud_run) or Lambda (lambda flavor). `orphans` applies
+    to Cloud Run services only: a registry holds tags, not functions, so no image is removed."""
     images = [m for m in manifests if isinstance(m, DockerImage)]
     registry = registry or RegistryClient()
     auth = _ecr_auth(project, images, dry_run=dry_run)
@@ -65,9 +66,29 @@ def deploy(project: Project, manifests: Sequence[Manifest], *, dry_run: bool,
             changes=() if push.pushed else (push.change(),)))
     outcome = Outcome(dry_run=dry_run, changes=tuple(p.change() for p in pushes),
                       deployments=tuple(done))
+    if project.docker.cloud_run is not None:
+        return _to_cloud_run(project, images, outcome, reporter, orphans)
     if aws_deploy and project.docker.flavor == "lambda" and project.aws.role:
         return _to_lambda(project, images, outcome, reporter)
     return outcome
+
+
+def _refs(images: Sequence[DockerImage], pushed: Outcome) -> dict[str, str]:
+    """Each image as it is to run: pinned by digest once pushed (in a dry run, an image not yet
+    pushed has only its tag)."""
+    refs = {m.function: m.image or "" for m in images}
+    refs.update({d.function: d.name for d in pushed.deployments if d.digest})
+    return refs
+
+
+def _to_cloud_run(project: Project, images: Sequence[DockerImage], pushed: Outcome,
+                  reporter: Reporter, orphans: Orphans) -> Outcome:
+    from fpack.deploy import cloud_run  # noqa: PLC0415 - only cloud_run needs google-cloud-run
+
+    services = cloud_run.deploy(project, images, _refs(images, pushed), dry_run=pushed.dry_run,
+                                reporter=reporter, orphans=orphans)
+    return Outcome(dry_run=pushed.dry_run, changes=pushed.changes + services.changes,
+                   deployments=pushed.deployments + services.deployments)
 
 
 def plan_push(m: DockerImage, registry: RegistryClient, auth: Mapping[str, str] | None) -> Push:
@@ -117,6 +138,12 @@ def _to_lambda(project: Project, images: Sequence[DockerImage], pushed: Outcome,
                reporter: Reporter) -> Outcome:
     from fpack.deploy import aws  # noqa: PLC0415 - only the lambda flavor needs it
 
+    if project.aws.snap_start:
+        raise UsageError(
+            f"{project.config_path}: [targets.aws] snap_start = true: Lambda SnapStart works on "
+            'zip packages only, and [targets.docker] flavor = "lambda" deploys container images',
+            hint="deploy the zips with fpack deploy --target aws, or remove snap_start to "
+            "deploy the images")
     uris = {d.function: d.name for d in pushed.deployments if d.digest}
     if pushed.dry_run:  # nothing pushed yet: plan against the tags
         uris = {m.function: m.image or "" for m in images}

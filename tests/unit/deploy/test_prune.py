@@ -33,8 +33,10 @@ def test_prune_for_docker_names_the_targets_it_works_for() -> None:
         orphan_policy("docker", only=(), prune=True)
     assert str(e.value) == (
         "--prune works with --target aws or gcp, not docker: the docker target pushes images and "
-        "deletes nothing (its lambda flavor included)\n"
+        "deletes nothing (its lambda flavor included) unless [targets.docker] cloud_run is set\n"
         "  hint: drop --prune, or deploy with --target aws or --target gcp")
+    # With cloud_run, the docker target has Cloud Run services to prune.
+    assert orphan_policy("docker", only=(), prune=True, cloud_run=True) == "delete"
 
 
 class Recorder:
