@@ -6,7 +6,16 @@ it is copied into every artifact together with fpack/runtime/.
 
 from __future__ import annotations
 
-from fpack.runtime import Headers, Message, Query, Request, Response, ScheduleEvent, StorageEvent
+from fpack.runtime import (
+    Headers,
+    Message,
+    Query,
+    Record,
+    Request,
+    Response,
+    ScheduleEvent,
+    StorageEvent,
+)
 
 __version__ = "0.1.0"
 
@@ -14,6 +23,7 @@ __all__ = [
     "Headers",
     "Message",
     "Query",
+    "Record",
     "Request",
     "Response",
     "ScheduleEvent",

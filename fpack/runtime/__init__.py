@@ -10,10 +10,20 @@ from fpack.runtime.api import (
     Headers,
     Message,
     Query,
+    Record,
     Request,
     Response,
     ScheduleEvent,
     StorageEvent,
 )
 
-__all__ = ["Headers", "Message", "Query", "Request", "Response", "ScheduleEvent", "StorageEvent"]
+__all__ = [
+    "Headers",
+    "Message",
+    "Query",
+    "Record",
+    "Request",
+    "Response",
+    "ScheduleEvent",
+    "StorageEvent",
+]

@@ -1,4 +1,4 @@
-"""The portable API that user functions see: requests, responses and the three event kinds.
+"""The portable API that user functions see: requests, responses and the event kinds.
 
 Standard library only, and no import from the rest of fpack: this module is copied into every
 artifact and imported on every cold start. The adapters (aws.py, gcp.py, server.py) build these
@@ -22,6 +22,7 @@ PairsInput = Union[
     "_MultiMap", Mapping[str, Union[str, Sequence[str]]], Iterable[tuple[str, str]], None
 ]
 StorageKind = Literal["created", "deleted"]
+ChangeKind = Literal["insert", "modify", "remove"]  # a DynamoDB stream record's eventName, lowered
 
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -273,3 +274,33 @@ class ScheduleEvent:
 
     time: datetime
     raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of a stream batch (Kinesis, DynamoDB Streams), handed to the handler in order.
+
+    id is the record's sequence number. Kinesis: key is the partition key, data the payload
+    (base64-decoded), kind/new/old are None. DynamoDB: key is the item's primary key, new and old
+    its images (either may be None, by the stream's view type and the change), all as plain
+    Python values (N → int or Decimal, B → bytes, SS/NS/BS → set), data is empty. time is when the
+    record reached the stream (timezone-aware UTC), None when the platform gave none.
+    """
+
+    id: str
+    key: str | Mapping[str, Any]
+    data: bytes = b""
+    kind: ChangeKind | None = None
+    new: Mapping[str, Any] | None = None
+    old: Mapping[str, Any] | None = None
+    time: datetime | None = None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """data decoded as UTF-8 (strict)."""
+        return self.data.decode("utf-8")
+
+    def json(self) -> Any:  # JSON is any shape; the caller narrows it
+        """data parsed as JSON (ValueError when it is not JSON)."""
+        return json.loads(self.data)

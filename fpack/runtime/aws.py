@@ -10,6 +10,9 @@ Standard library only. Event shapes, as documented by AWS:
 - S3: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
 - SQS (with ReportBatchItemFailures):
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+- SNS (trigger "queue" too: a topic's message is a Message):
+  https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html
+- Kinesis and DynamoDB Streams (trigger "stream", aws only): aws_streams.py
 - EventBridge schedules: https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html
 Styles "asgi" and "wsgi" drive a web app through the bridges of web.py on the same http events,
 with the stage ("/prod") as the app's root_path / SCRIPT_NAME, so the URLs it makes are the
@@ -28,6 +31,7 @@ from fpack.runtime.api import (
     Headers,
     Message,
     Query,
+    Record,
     Request,
     Response,
     ScheduleEvent,
@@ -50,6 +54,8 @@ from fpack.runtime.web import WEB_STYLES, HttpApp, bridge
 Event = dict[str, Any]
 LambdaHandler = Callable[[Event, object], object]
 STYLES = ("portable", "lambda", *WEB_STYLES)
+# The portable triggers, plus "stream": only Lambda has stream sources (Kinesis, DynamoDB).
+AWS_TRIGGERS = (*TRIGGERS, "stream")
 
 
 def lambda_handler(
@@ -59,7 +65,7 @@ def lambda_handler(
     (style "lambda": an existing (event, context) handler), or an ASGI/WSGI app driven by http
     events (styles "asgi", "wsgi"; base_path: the prefix of a custom domain's API mapping)."""
     check_choice("fpack.runtime.aws", "style", style, STYLES)
-    check_choice("fpack.runtime.aws", "trigger", trigger, TRIGGERS)
+    check_choice("fpack.runtime.aws", "trigger", trigger, AWS_TRIGGERS)
     if style == "lambda":
         return func
     if style in WEB_STYLES:
@@ -232,7 +238,7 @@ def _response_v2(response: Response) -> Event:
     }
 
 
-# --- storage, queue, schedule -----------------------------------------------------------------
+# --- storage, queue, schedule, stream ---------------------------------------------------------
 
 # eventName prefix → kind. ObjectRestore, Replication, tagging and ACL events are not storage
 # changes a function is told about, so they are refused by name.
@@ -272,8 +278,15 @@ def _storage_event(record: Event) -> StorageEvent:
     )
 
 
-def _queue(func: Callable[[Message], object], event: Event) -> Event:
-    records = _records(event, "aws:sqs", "queue", 'an SQS batch (eventSource "aws:sqs")')
+_QUEUE_EXPECTED = 'an SQS batch (eventSource "aws:sqs") or an SNS notification (EventSource ' \
+    '"aws:sns")'
+
+
+def _queue(func: Callable[[Message], object], event: Event) -> Event | None:
+    if _sns_source(event):
+        _sns(func, event)
+        return None  # nothing to report: SNS retries a failed invocation as a whole
+    records = _records(event, "aws:sqs", "queue", _QUEUE_EXPECTED)
     messages = [_message(r) for r in records]
     # A FIFO queue must not see a later message succeed after an earlier one failed: on the
     # first failure, the rest of the batch is reported failed unprocessed, to be retried in order.
@@ -303,6 +316,45 @@ def _message(record: Event) -> Message:
     )
 
 
+def _sns_source(event: object) -> bool:
+    # SNS spells it "EventSource" where SQS, S3 and the streams write "eventSource".
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and isinstance(records, list) and isinstance(records[0], dict) \
+        and records[0].get("EventSource") == "aws:sns"
+
+
+def _sns(func: Callable[[Message], object], event: Event) -> None:
+    # SNS invokes the function asynchronously, one message per event: a handler exception
+    # propagates so that Lambda retries the invocation (then its on-failure destination, if any).
+    records = event["Records"]
+    if not all(isinstance(r, dict) and r.get("EventSource") == "aws:sns"
+               and isinstance(r.get("Sns"), dict) for r in records):
+        raise _shape_error("queue", _QUEUE_EXPECTED, event)
+    for message in [_sns_message(r) for r in records]:
+        func(message)
+
+
+def _sns_message(record: Event) -> Message:
+    sns = record["Sns"]
+    # String, Number and String.Array values are strings; Binary ones (base64) are not
+    # attributes a Message carries, as for SQS.
+    attributes = {
+        str(name): str(value["Value"])
+        for name, value in (sns.get("MessageAttributes") or {}).items()
+        if isinstance(value, dict) and value.get("Type") != "Binary"
+        and value.get("Value") is not None
+    }
+    body = sns.get("Message") or ""
+    return Message(id=str(sns["MessageId"]), data=str(body).encode("utf-8"),
+                   attributes=attributes, raw=record)
+
+
+def _stream(func: Callable[[Record], object], event: Event) -> Event:
+    from fpack.runtime import aws_streams  # noqa: PLC0415  # only stream functions load it
+
+    return aws_streams.handle(func, event)
+
+
 def _schedule(func: Callable[[ScheduleEvent], object], event: Event) -> None:
     if not (isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"):
         raise _shape_error("schedule", 'an EventBridge "Scheduled Event"', event)
@@ -329,4 +381,5 @@ _ADAPTERS: dict[str, Callable[[Any, Event], object]] = {
     "storage": _storage,
     "queue": _queue,
     "schedule": _schedule,
+    "stream": _stream,
 }

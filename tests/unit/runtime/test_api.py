@@ -20,6 +20,7 @@ def test_fpack_reexports_the_portable_api() -> None:
             "Headers",
             "Message",
             "Query",
+            "Record",
             "Request",
             "Response",
             "ScheduleEvent",

@@ -140,7 +140,8 @@ def test_sqs_fifo_failure_fails_the_rest_of_the_batch_unhandled() -> None:
         (
             "queue",
             "s3_put",
-            'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs"), '
+            'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs") or an SNS '
+            'notification (EventSource "aws:sns"), '
             'got an S3 notification (Records[0].eventSource "aws:s3")',
         ),
         (
@@ -152,7 +153,8 @@ def test_sqs_fifo_failure_fails_the_rest_of_the_batch_unhandled() -> None:
         (
             "queue",
             "eventbridge_schedule",
-            'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs"), '
+            'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs") or an SNS '
+            'notification (EventSource "aws:sns"), '
             'got an EventBridge event (detail-type "Scheduled Event")',
         ),
     ],
@@ -172,7 +174,8 @@ def test_empty_records_is_a_clear_error() -> None:
     with pytest.raises(EventShapeError) as info:
         handler({"Records": []}, None)
     assert str(info.value) == (
-        'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs"), '
+        'fpack: trigger "queue" expected an SQS batch (eventSource "aws:sqs") or an SNS '
+            'notification (EventSource "aws:sns"), '
         'got an object with keys ["Records"]'
     )
 

@@ -259,7 +259,7 @@ def test_portable_handler_keeps_the_function_name() -> None:
             "cron",
             "portable",
             'fpack.runtime.aws: trigger "cron" is not supported: expected one of '
-            '"http", "storage", "queue", "schedule"',
+            '"http", "storage", "queue", "schedule", "stream"',
         ),
     ],
 )
