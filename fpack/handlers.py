@@ -112,7 +112,7 @@ def _parameters(node: ast.AST) -> tuple[int | None, int | None, str | None]:
 # suggest per trigger. Styles not listed here (an app object, say) are not judged by signature.
 CALLS: Final[dict[str, tuple[int, dict[str, str]]]] = {
     "portable": (1, {"http": "(request)", "storage": "(event)", "queue": "(message)",
-                     "schedule": "(event)"}),
+                     "schedule": "(event)", "stream": "(record)"}),
     "lambda": (2, {}),
     "functions-framework": (1, {"http": "(request)"}),
     "asgi": (3, {"http": "(scope, receive, send)"}),  # usually an instance: app = FastAPI()
@@ -122,6 +122,7 @@ _DEFAULT_SHAPE: Final = {"lambda": "(event, context)", "functions-framework": "(
 # What a portable handler receives, by trigger (fpack/runtime/api.py).
 PORTABLE_TYPES: Final[dict[str, str]] = {
     "http": "Request", "storage": "StorageEvent", "queue": "Message", "schedule": "ScheduleEvent",
+    "stream": "Record",
 }
 
 

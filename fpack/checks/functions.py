@@ -1,8 +1,9 @@
 """FP1xx/FP2xx: each function fits the targets it is checked for, and its handler exists with a
 signature its style and trigger can call; read from the source snapshot, never imported.
 
-The rules are the ones planning applies (`config.style_fits`, `handlers.find`,
-`handlers.signature_problem`); here every function is judged instead of stopping at the first.
+The rules are the ones planning applies (`config.style_fits`, `config.trigger_fits`,
+`handlers.find`, `handlers.signature_problem`); here every function is judged instead of stopping
+at the first.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Final
 
 from fpack import handlers, schedules
 from fpack.checks import Problem, toml_line
-from fpack.config import Function, Project, style_fits
+from fpack.config import Function, Project, style_fits, trigger_fits
 from fpack.errors import ConfigError
 from fpack.platforms import Target
 from fpack.sources import SourceFile
@@ -26,6 +27,7 @@ def check(project: Project, files: Sequence[SourceFile], targets: Sequence[Targe
     for fn in project.functions.values():
         line = toml_line(toml, f"functions.{fn.name}", "handler")
         problems += _styles(project, fn, targets, toml)
+        problems += _triggers(project, fn, targets, toml)
         problems += _schedule(project, fn, targets, toml)
         problems += _handler(project, fn, files, line)
     return problems
@@ -41,6 +43,29 @@ def _styles(project: Project, fn: Function, targets: Sequence[Target], toml: str
                 path=project.config_path, line=toml_line(toml, f"functions.{fn.name}", "style"),
                 code="FP102", message=f'[functions.{fn.name}] style = "{fn.style}" cannot run on '
                 f'{on}; use style = "portable", or check with --target for the others'))
+    return problems
+
+
+# What delivers a stream's records: only Lambda's event source mappings (an aws zip, or a docker
+# image of the lambda flavor deployed to Lambda).
+_NO_SOURCE: Final = {"stream": "Kinesis and DynamoDB streams reach functions through Lambda's "
+                               "event source mappings only"}
+
+
+def _triggers(project: Project, fn: Function, targets: Sequence[Target],
+              toml: str) -> list[Problem]:
+    problems = []
+    for target in targets:
+        flavor = project.docker.flavor if target == "docker" else None
+        if not trigger_fits(fn.trigger, target, flavor):
+            on = f'target "{target}"' + (f' (flavor "{flavor}")' if flavor else "")
+            fix = ('use [targets.docker] flavor = "lambda" or --target aws' if target == "docker"
+                   else "build it with --target aws")
+            problems.append(Problem(
+                path=project.config_path, line=toml_line(toml, f"functions.{fn.name}", "trigger"),
+                code="FP104", message=f'[functions.{fn.name}] trigger = "{fn.trigger}" has no '
+                f"source on {on}: {_NO_SOURCE.get(fn.trigger, 'none there')}; {fix}, or check "
+                "with --target for the others"))
     return problems
 
 

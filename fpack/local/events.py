@@ -3,12 +3,14 @@ delivery, so that one event file can drive the same function on every target. Pu
 reading the packaged samples.
 
 Lambda (aws zips, lambda images) takes Lambda events: API Gateway v1/v2 and Function URL requests,
-S3, SQS, EventBridge. HTTP (http images, Cloud Functions bundles) takes HTTP requests: for the http
-trigger the request itself, for the event triggers a CloudEvent in binary mode
+S3, SQS, SNS, EventBridge, Kinesis and DynamoDB Streams. HTTP (http images, Cloud Functions
+bundles) takes HTTP requests: for the http trigger the request itself, for the event triggers a
+CloudEvent in binary mode
 (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md).
 An HTTP request file (`{"method", "path", "headers", "body"}`, the `http` sample) and the API
-Gateway events convert both ways; storage, queue and schedule events stay in their family (an S3
-record has no faithful Cloud Storage CloudEvent): a mismatch is a usage error naming the sample.
+Gateway events convert both ways; storage, queue, schedule and stream events stay in their family
+(an S3 record has no faithful Cloud Storage CloudEvent, a stream batch no http form at all): a
+mismatch is a usage error naming the sample.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ SAMPLES_DIR: Final = Path(__file__).resolve().parent / "samples"
 SAMPLES: Final[dict[str, Family | None]] = {
     "http": None, "apigw-v1": None, "apigw-v2": None, "function-url": None,
     "s3": "lambda", "s3-delete": "lambda", "sqs": "lambda", "eventbridge": "lambda",
+    "sns": "lambda", "kinesis": "lambda", "dynamodb": "lambda",
     "gcs": "http", "gcs-delete": "http", "pubsub": "http", "scheduler": "http",
 }  # fmt: skip
 # What `--sample TRIGGER` (or no event at all) means on each family. The http request converts
 # to either family, so one function gets the same request on every target by default.
 DEFAULT_SAMPLES: Final[dict[Family, dict[str, str]]] = {
-    "lambda": {"http": "http", "storage": "s3", "queue": "sqs", "schedule": "eventbridge"},
+    "lambda": {"http": "http", "storage": "s3", "queue": "sqs", "schedule": "eventbridge",
+               "stream": "kinesis"},
     "http": {"http": "http", "storage": "gcs", "queue": "pubsub", "schedule": "scheduler"},
 }
 # Headers the HTTP server or the platform adds: not part of the function's answer.
@@ -59,13 +63,19 @@ def sample(name: str, family: Family) -> Any:
 
 def _same_trigger(name: str, family: Family) -> str:
     other: Family = "http" if family == "lambda" else "lambda"
-    trigger = next((t for t, s in DEFAULT_SAMPLES[other].items() if s == name), "http")
-    return DEFAULT_SAMPLES[family][trigger]
+    trigger = next((t for t, s in DEFAULT_SAMPLES[other].items() if s == name),
+                   _ALSO_FOR.get(name, "http"))
+    return DEFAULT_SAMPLES[family].get(trigger, "http")  # stream: no http event stands for it
+
+
+# The trigger a sample serves when it is not that trigger's default sample.
+_ALSO_FOR: Final = {"sns": "queue", "dynamodb": "stream", "s3-delete": "storage",
+                    "gcs-delete": "storage"}
 
 
 def kind_of(event: Any) -> str:
-    """What an event file holds: http-request, apigw-v1, apigw-v2, cloudevent, s3, sqs,
-    eventbridge, or unknown."""
+    """What an event file holds: http-request, apigw-v1, apigw-v2, cloudevent, s3, sqs, sns,
+    kinesis, dynamodb, eventbridge, or unknown."""
     if not isinstance(event, dict):
         return "unknown"
     tests = (("cloudevent", "specversion" in event),
@@ -78,8 +88,10 @@ def kind_of(event: Any) -> str:
         return kind
     records = event.get("Records")
     if isinstance(records, list) and records and isinstance(records[0], dict):
-        source = records[0].get("eventSource")
-        return {"aws:s3": "s3", "aws:sqs": "sqs"}.get(str(source), "unknown")
+        # SNS spells the key "EventSource"; the others "eventSource".
+        source = records[0].get("eventSource") or records[0].get("EventSource")
+        return {"aws:s3": "s3", "aws:sqs": "sqs", "aws:sns": "sns", "aws:kinesis": "kinesis",
+                "aws:dynamodb": "dynamodb"}.get(str(source), "unknown")
     return "unknown"
 
 
