@@ -1,7 +1,8 @@
 """The AWS calls around a Lambda function, as methods `AwsClient` inherits: the artifact bucket for
-large zips, Function URLs, resource-policy permissions, S3 notifications, SQS event source
-mappings, EventBridge schedules and ECR repositories; and, for --prune, finding and removing the
-triggers of a function fpack is about to delete (only entries that point at that function).
+large zips, Function URLs, resource-policy permissions, S3 notifications, SQS, Kinesis and DynamoDB
+Streams event source mappings, SNS subscriptions, EventBridge schedules and ECR repositories; and,
+for --prune, finding and removing the triggers of a function fpack is about to delete (only
+entries that point at that function).
 
 Split from aws_client.py only to keep modules small; every call goes through `AwsClient.call`, so
 retries and error messages are the same. Each read returns None (or empty) for "not there yet".
@@ -13,8 +14,9 @@ import base64
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fpack.errors import DeployError
 
@@ -22,6 +24,35 @@ from fpack.errors import DeployError
 S3_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 RESPONSE_TYPES: Final = ("ReportBatchItemFailures",)  # a failed message is retried alone
 _S3_SOURCE: Final = re.compile(r"^arn:[^:]+:s3:::([^/]+)$")
+_SNS_SOURCE: Final = re.compile(r"^arn:[^:]+:sns:[^:]+:\d+:[^:/]+$")
+# What an event source mapping reads from, by the service in its source's ARN.
+MAPPING_SOURCES: Final = {"sqs": "SQS", "kinesis": "Kinesis", "dynamodb": "DynamoDB stream"}
+StartingPosition = Literal["LATEST", "TRIM_HORIZON"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamMapping:
+    """How an event source mapping reads a Kinesis or DynamoDB stream: what fpack sets, and
+    what it reads back. A failed record is reported by the function (ReportBatchItemFailures)
+    and a failing batch split in two until the bad record is alone (BisectBatchOnFunctionError),
+    so that one bad record does not hold back the records around it."""
+
+    start: StartingPosition  # where a new mapping starts reading; AWS cannot change it later
+    batch_size: int
+    bisect: bool = True
+    response_types: tuple[str, ...] = RESPONSE_TYPES
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveMapping:
+    uuid: str
+    settings: StreamMapping
+
+
+def mapping_source(arn: str) -> str:
+    """What a mapping reads from ("SQS", "Kinesis", "DynamoDB stream"), by its source's ARN."""
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    return MAPPING_SOURCES.get(service, "event source")
 
 
 def points_at(arn: str, function_arn: str) -> bool:
@@ -126,6 +157,59 @@ class WiringCalls:
             self.call("lambda", "update_event_source_mapping", what=f"queue {queue_arn}",
                       UUID=uuid, FunctionResponseTypes=list(RESPONSE_TYPES))
 
+    def stream_mapping(self, stream_arn: str, function_arn: str) -> LiveMapping | None:
+        """The mapping from a Kinesis or DynamoDB stream to the function (alias), as it is."""
+        got = self.call("lambda", "list_event_source_mappings", what=f"stream {stream_arn}",
+                        EventSourceArn=stream_arn, FunctionName=function_arn)
+        for m in got.get("EventSourceMappings", []):
+            return LiveMapping(uuid=str(m["UUID"]), settings=StreamMapping(
+                start="TRIM_HORIZON" if m.get("StartingPosition") == "TRIM_HORIZON" else "LATEST",
+                batch_size=int(m.get("BatchSize") or 0),
+                bisect=bool(m.get("BisectBatchOnFunctionError")),
+                response_types=tuple(m.get("FunctionResponseTypes") or ())))
+        return None
+
+    def put_stream_mapping(self, stream_arn: str, function_arn: str, want: StreamMapping,
+                           uuid: str | None) -> None:
+        """Create the mapping, or update one: its starting position stays as it was created
+        (UpdateEventSourceMapping does not take one; the mapping's checkpoint is its own)."""
+        settings = {"BatchSize": want.batch_size, "BisectBatchOnFunctionError": want.bisect,
+                    "FunctionResponseTypes": list(want.response_types)}
+        if uuid is None:
+            self.call("lambda", "create_event_source_mapping", what=f"stream {stream_arn}",
+                      EventSourceArn=stream_arn, FunctionName=function_arn,
+                      StartingPosition=want.start, **settings)
+        else:
+            self.call("lambda", "update_event_source_mapping", what=f"stream {stream_arn}",
+                      UUID=uuid, **settings)
+
+    def subscription(self, topic_arn: str, endpoint: str) -> str | None:
+        """The ARN of the topic's lambda subscription to `endpoint`, if there is one."""
+        return next((arn for arn, sub in self._subscriptions(topic_arn).items()
+                     if sub == endpoint), None)
+
+    def subscribe(self, topic_arn: str, endpoint: str) -> str:
+        # Subscribe is idempotent for the same topic, protocol and endpoint: a rerun after a
+        # failure makes no second subscription.
+        got = self.call("sns", "subscribe", what=f"topic {topic_arn}", TopicArn=topic_arn,
+                        Protocol="lambda", Endpoint=endpoint, ReturnSubscriptionArn=True)
+        return str(got["SubscriptionArn"])
+
+    def _subscriptions(self, topic_arn: str) -> dict[str, str]:
+        """Subscription ARN -> endpoint of the topic's lambda subscriptions ({} for no topic)."""
+        found: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            extra = {"NextToken": token} if token else {}
+            got = self.call("sns", "list_subscriptions_by_topic", what=f"topic {topic_arn}",
+                            missing_ok=True, TopicArn=topic_arn, **extra)
+            found.update((str(s["SubscriptionArn"]), str(s.get("Endpoint", "")))
+                         for s in (got or {}).get("Subscriptions", [])
+                         if s.get("Protocol") == "lambda")
+            token = (got or {}).get("NextToken")
+            if not token:
+                return found
+
     def schedule(self, rule: str) -> tuple[str, tuple[str, ...]] | None:
         """(schedule expression, target ARNs) of an EventBridge rule."""
         got = self.call("events", "describe_rule", what=f"rule {rule}", missing_ok=True, Name=rule)
@@ -182,17 +266,33 @@ class WiringCalls:
 
     def policy_buckets(self, name: str, qualifier: str | None) -> frozenset[str]:
         """The S3 buckets the function's (or alias's) resource policy lets invoke it."""
+        return frozenset(m.group(1) for arn in self._policy_sources(name, qualifier)
+                         if (m := _S3_SOURCE.match(arn)))
+
+    def policy_topics(self, name: str, qualifier: str | None) -> frozenset[str]:
+        """The SNS topics the function's (or alias's) resource policy lets invoke it."""
+        return frozenset(a for a in self._policy_sources(name, qualifier) if _SNS_SOURCE.match(a))
+
+    def _policy_sources(self, name: str, qualifier: str | None) -> frozenset[str]:
+        """The source ARNs in the conditions of the function's (or alias's) resource policy."""
         extra = {"Qualifier": qualifier} if qualifier else {}
         got = self.call("lambda", "get_policy", what=f"policy of {name}", missing_ok=True,
                         FunctionName=name, **extra)
         if got is None:
             return frozenset()
-        found: set[str] = set()
-        for statement in json.loads(got["Policy"]).get("Statement", []):
-            for condition in (statement.get("Condition") or {}).values():
-                found.update(m.group(1) for v in condition.values()
-                             if isinstance(v, str) and (m := _S3_SOURCE.match(v)))
-        return frozenset(found)
+        return frozenset(v for statement in json.loads(got["Policy"]).get("Statement", [])
+                         for condition in (statement.get("Condition") or {}).values()
+                         for v in condition.values() if isinstance(v, str))
+
+    def subscriptions_to(self, topic_arn: str, function_arn: str) -> dict[str, str]:
+        """Subscription ARN -> topic ARN of the topic's subscriptions that invoke the function
+        (or one of its versions or aliases)."""
+        return {arn: topic_arn for arn, endpoint in self._subscriptions(topic_arn).items()
+                if points_at(endpoint, function_arn)}
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        self.call("sns", "unsubscribe", what=f"subscription {subscription_arn}", missing_ok=True,
+                  SubscriptionArn=subscription_arn)
 
     def notifies(self, bucket: str, function_arn: str) -> bool:
         """Whether any of the bucket's notifications invokes the function (or a version/alias)."""

@@ -21,7 +21,7 @@ from typing import Final, assert_never
 
 from fpack import limits, schedules
 from fpack.cloud.aws_client import AwsClient, Code, Settings
-from fpack.cloud.aws_wiring import points_at
+from fpack.cloud.aws_wiring import StartingPosition, StreamMapping, points_at
 from fpack.config import Project
 from fpack.deploy import aws_plan as p
 from fpack.deploy import aws_prune
@@ -85,7 +85,7 @@ def _function_spec(project: Project, m: AwsFunction | DockerImage,
     return p.FunctionSpec(function=fn.name, name=name, alias=project.aws.alias,
                           code_sha256=zipped.code_sha256 if zipped else "",
                           zip_path=zipped.path if zipped else None, size=m.size, image_uri=image,
-                          settings=settings, wiring=_wiring(project, fn.name),
+                          settings=settings, wirings=_wirings(project, fn.name),
                           tags=aws_prune.owner_tags(project.name, fn.name))
 
 
@@ -97,22 +97,31 @@ def _role(project: Project) -> str:
     return project.aws.role
 
 
-def _wiring(project: Project, name: str) -> p.Wiring | None:
+def _wirings(project: Project, name: str) -> tuple[p.Wiring, ...]:
+    """What triggers the function on AWS, from its fpack.toml keys."""
     fn = project.functions[name]
+    wirings: list[p.Wiring] = []
     match fn.trigger:
         case "http":
-            return p.Wiring(kind="url", source="") if fn.url else None
+            wirings += [p.Wiring(kind="url", source="")] if fn.url else []
         case "storage":
-            return p.Wiring(kind="bucket", source=fn.bucket) if fn.bucket else None
+            wirings += [p.Wiring(kind="bucket", source=fn.bucket)] if fn.bucket else []
         case "queue":
-            return p.Wiring(kind="queue", source=fn.queue) if fn.queue else None
+            wirings += [p.Wiring(kind="queue", source=fn.queue)] if fn.queue else []
+            # A topic that is not an SNS ARN is a Pub/Sub topic: gcp's, nothing to wire here.
+            if fn.topic and fn.topic.startswith("arn:"):
+                wirings.append(p.Wiring(kind="topic", source=fn.topic))
         case "schedule":
-            if not fn.schedule:
-                return None
             where = f"{project.config_path}: [functions.{name}]"
-            return p.Wiring(kind="schedule", source=schedules.eventbridge(fn.schedule, where=where))
+            wirings += [p.Wiring(kind="schedule", source=schedules.eventbridge(
+                fn.schedule, where=where))] if fn.schedule else []
+        case "stream":
+            start: StartingPosition = "TRIM_HORIZON" if fn.start == "trim_horizon" else "LATEST"
+            wirings += [p.Wiring(kind="stream", source=fn.stream, mapping=StreamMapping(
+                start=start, batch_size=fn.batch_size))] if fn.stream else []
         case _:
             assert_never(fn.trigger)
+    return tuple(wirings)
 
 
 def _check_placement(project: Project, layers: tuple[p.LayerSpec, ...],
@@ -137,19 +146,34 @@ def read_live(aws: AwsClient, spec: p.FunctionSpec) -> p.LiveFunction:
     version = aws.alias_version(spec.name, spec.alias)
     if version is None:
         return p.LiveFunction(latest=latest)
-    w = spec.wiring
-    trigger = None
-    if w is not None and w.kind == "bucket":
-        trigger = aws.notification(w.source, notification_id(spec))
-    elif w is not None and w.kind == "queue":
-        trigger = aws.sqs_mapping(w.source, f"{latest.arn}:{spec.alias}")
-    elif w is not None and w.kind == "schedule":
-        trigger = aws.schedule(spec.rule)
+    target = f"{latest.arn}:{spec.alias}"
+    triggers: dict[p.WiringKind, p.LiveTrigger] = {}
+    for w in spec.wirings:
+        found: p.LiveTrigger | None = None
+        match w.kind:
+            case "bucket":
+                found = aws.notification(w.source, notification_id(spec))
+            case "queue":
+                found = aws.sqs_mapping(w.source, target)
+            case "schedule":
+                found = aws.schedule(spec.rule)
+            case "stream":
+                found = aws.stream_mapping(w.source, target)
+            case "topic":
+                subscription = aws.subscription(w.source, target)
+                found = None if subscription is None else (subscription, ())
+            case "url":
+                pass
+            case _:
+                assert_never(w.kind)
+        if found is not None:
+            triggers[w.kind] = found
+    kinds = {w.kind for w in spec.wirings}
     return p.LiveFunction(
         latest=latest, alias_version=version, released=aws.function(spec.name, version),
-        url=aws.url(spec.name, spec.alias) if w is not None and w.kind == "url" else None,
-        permissions=aws.permission_sids(spec.name, spec.alias) if w is not None else frozenset(),
-        trigger=trigger,
+        url=aws.url(spec.name, spec.alias) if "url" in kinds else None,
+        permissions=aws.permission_sids(spec.name, spec.alias) if kinds else frozenset(),
+        triggers=triggers,
     )
 
 
@@ -196,9 +220,13 @@ def _orphan(aws: AwsClient, name: str, arn: str, tags: Mapping[str, str], *,
     mine = tuple(sorted(i for i, t in targets.items() if points_at(t, arn)))
     mappings = {k: v for q in (arn, *aliases.values()) for k, v in aws.mappings_of(q).items()}
     buckets = {b for q in (None, *aliases) for b in aws.policy_buckets(name, q)}
+    # The topics its policies let invoke it are where to look: SNS lists subscriptions by topic.
+    topics = sorted({t for q in (None, *aliases) for t in aws.policy_topics(name, q)})
+    subscriptions = {k: v for t in topics for k, v in aws.subscriptions_to(t, arn).items()}
     return aws_prune.Orphan(name=name, function=orphan.function, arn=arn, rule_targets=mine,
                             rule_shared=len(mine) < len(targets), mappings=mappings,
-                            buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))))
+                            buckets=tuple(sorted(b for b in buckets if aws.notifies(b, arn))),
+                            subscriptions=subscriptions)
 
 
 def display(plan: p.AwsPlan) -> tuple[Deployment, ...]:
@@ -264,6 +292,8 @@ class Executor:
                 self.aws.delete_mapping(step.uuid)
             case aws_prune.Unnotify():
                 self.aws.remove_notifications(step.bucket, o.arn)
+            case aws_prune.Unsubscribe():
+                self.aws.unsubscribe(step.subscription)
             case aws_prune.Delete():
                 self.aws.delete_function(o.name)
             case _:
@@ -327,12 +357,15 @@ class Executor:
         self.versions[spec.name] = version
 
     def _source(self, step: p.Permit) -> str | None:
-        w = step.spec.wiring
+        """The one source the permission lets invoke the function (None: a public URL)."""
+        w = step.wiring
         _, partition, _, region, account, *_ = self.arns[step.spec.name].split(":")
-        if w is not None and w.kind == "bucket":
+        if w.kind == "bucket":
             return f"arn:{partition}:s3:::{w.source}"
-        if w is not None and w.kind == "schedule":
+        if w.kind == "schedule":
             return f"arn:{partition}:events:{region}:{account}:rule/{step.spec.rule}"
+        if w.kind == "topic":
+            return w.source
         return None
 
     def _wire(self, step: p.Wire) -> None:
@@ -346,6 +379,13 @@ class Executor:
                 self.aws.put_sqs_mapping(w.source, target, have[0] if have else None)
             case "schedule":
                 self.aws.put_schedule(spec.rule, w.source, target)
+            case "stream":
+                assert w.mapping is not None, "a stream wiring carries its mapping settings"
+                found = self.aws.stream_mapping(w.source, target)
+                self.aws.put_stream_mapping(w.source, target, w.mapping,
+                                            found.uuid if found else None)
+            case "topic":
+                self.aws.subscribe(w.source, target)
             case "url":
                 pass
             case _:

@@ -8,8 +8,10 @@ No I/O. The plan decides, per function, what would be created, updated or left a
 - a version is published and the alias moved when anything changed, or when the alias does not
   yet point at a version with exactly this code and settings: so a deploy interrupted between the
   update and the release converges when run again, and a failed one leaves the alias alone;
-- triggers (Function URL, S3 notification, SQS mapping, EventBridge schedule) and the permissions
-  they need are added only when missing or different. They always point at the alias;
+- triggers (Function URL, S3 notification, SQS mapping, Kinesis or DynamoDB stream mapping, SNS
+  subscription, EventBridge schedule) and the permissions they need are added only when missing
+  or different; a function may have more than one (a queue function: an SQS queue and an SNS
+  topic). They always point at the alias;
 - ownership: every function is tagged `fpack:project` and `fpack:function` (on create, or when a
   tag is missing: a function that has them gets no write). Only a function with the project's name
   prefix AND its `fpack:project` tag is ever an orphan (deployed by fpack, gone from fpack.toml);
@@ -26,12 +28,26 @@ from pathlib import Path
 from typing import Final, Literal
 
 from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
-from fpack.cloud.aws_wiring import RESPONSE_TYPES, S3_EVENTS
+from fpack.cloud.aws_wiring import (
+    RESPONSE_TYPES,
+    S3_EVENTS,
+    LiveMapping,
+    StreamMapping,
+    mapping_source,
+)
 from fpack.deploy.aws_prune import Orphan, OrphanPlan, plan_orphan, rule_of
 from fpack.deploy.models import Change, env_changes
 
 LAYER_MARK: Final = "fpack sha256:"
-WiringKind = Literal["url", "bucket", "queue", "schedule"]
+WiringKind = Literal["url", "bucket", "queue", "schedule", "stream", "topic"]
+# What AWS has for one trigger (see `_trigger_ok`): a stream's mapping, or for the others two
+# facts (an id or ARN, and what it lists).
+LiveTrigger = tuple[str, tuple[str, ...]] | LiveMapping
+# Who invokes the function for each kind, granted in its resource policy ("" for none: Lambda
+# itself polls SQS queues and streams, with the function's role).
+PRINCIPALS: Final[dict[WiringKind, str]] = {
+    "url": "*", "bucket": "s3.amazonaws.com", "schedule": "events.amazonaws.com",
+    "topic": "sns.amazonaws.com", "queue": "", "stream": ""}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +67,15 @@ class LayerSpec:
 @dataclass(frozen=True, kw_only=True)
 class Wiring:
     kind: WiringKind
-    source: str  # the bucket, queue ARN or schedule expression ("" for a URL)
+    source: str  # the bucket, queue, stream or topic ARN, or schedule expression ("" for a URL)
+    mapping: StreamMapping | None = None  # stream: how its event source mapping reads
+
+    def what(self) -> str:
+        """The trigger's name in a plan line."""
+        if self.kind in ("queue", "stream"):
+            return f"{mapping_source(self.source)} mapping from"
+        return {"bucket": "S3 notification on bucket", "schedule": "EventBridge rule",
+                "topic": "SNS subscription to", "url": "URL"}[self.kind]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +90,7 @@ class FunctionSpec:
     size: int
     image_uri: str | None
     settings: Settings
-    wiring: Wiring | None = None
+    wirings: tuple[Wiring, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)  # see `owner_tags`
 
     @property
@@ -83,7 +107,7 @@ class LiveFunction:
     released: LambdaConfig | None = None
     url: str | None = None
     permissions: frozenset[str] = frozenset()
-    trigger: tuple[str, tuple[str, ...]] | None = None  # see `_trigger_ok`
+    triggers: Mapping[WiringKind, LiveTrigger] = field(default_factory=dict)  # see `_trigger_ok`
 
 
 # --- steps: each is one call (or a short, fixed sequence) of the executor -------------------------
@@ -164,6 +188,7 @@ class CreateUrl:
 @dataclass(frozen=True, kw_only=True)
 class Permit:
     spec: FunctionSpec
+    wiring: Wiring
     sid: str
     principal: str
 
@@ -179,11 +204,14 @@ class Wire:
     exists: bool
 
     def change(self) -> Change:
-        what = {"bucket": "S3 notification on bucket", "queue": "SQS mapping from",
-                "schedule": "EventBridge rule", "url": "URL"}[self.wiring.kind]
-        name = self.spec.rule if self.wiring.kind == "schedule" else self.wiring.source
-        return Change(resource=f"{what} {name}", action="update" if self.exists else "create",
-                      detail=self.wiring.source if self.wiring.kind == "schedule" else "")
+        w = self.wiring
+        name = self.spec.rule if w.kind == "schedule" else w.source
+        detail = w.source if w.kind == "schedule" else ""
+        if w.mapping is not None:
+            start = "" if self.exists else f"{w.mapping.start}, "  # set at creation only
+            detail = f"{start}batch {w.mapping.batch_size}, bisect on error, partial failures"
+        return Change(resource=f"{w.what()} {name}", action="update" if self.exists else "create",
+                      detail=detail)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -332,19 +360,19 @@ def sid(kind: str, source: str) -> str:
 
 
 def _wiring(spec: FunctionSpec, live: LiveFunction) -> list[Step]:
-    w = spec.wiring
-    if w is None:
-        return []
+    """Per trigger: the URL, then the permission to invoke (before the trigger that needs it:
+    SNS and S3 check it when the subscription or notification is made), then the trigger."""
     steps: list[Step] = []
-    principal = {"url": "*", "bucket": "s3.amazonaws.com", "schedule": "events.amazonaws.com",
-                 "queue": ""}[w.kind]
-    if w.kind == "url" and live.url is None:
-        steps.append(CreateUrl(spec=spec))
-    name = sid(w.kind, spec.rule if w.kind == "schedule" else w.source)
-    if principal and name not in live.permissions:
-        steps.append(Permit(spec=spec, sid=name, principal=principal))
-    if w.kind != "url" and not _trigger_ok(spec, w, live.trigger):
-        steps.append(Wire(spec=spec, wiring=w, exists=live.trigger is not None))
+    for w in spec.wirings:
+        if w.kind == "url" and live.url is None:
+            steps.append(CreateUrl(spec=spec))
+        name = sid(w.kind, spec.rule if w.kind == "schedule" else w.source)
+        principal = PRINCIPALS[w.kind]
+        if principal and name not in live.permissions:
+            steps.append(Permit(spec=spec, wiring=w, sid=name, principal=principal))
+        have = live.triggers.get(w.kind)
+        if w.kind != "url" and not _trigger_ok(spec, w, have):
+            steps.append(Wire(spec=spec, wiring=w, exists=have is not None))
     return steps
 
 
@@ -352,14 +380,17 @@ def alias_suffix(spec: FunctionSpec) -> str:
     return f":function:{spec.name}:{spec.alias}"
 
 
-def _trigger_ok(spec: FunctionSpec, w: Wiring, have: tuple[str, tuple[str, ...]] | None) -> bool:
+def _trigger_ok(spec: FunctionSpec, w: Wiring, have: LiveTrigger | None) -> bool:
     """Whether the live trigger is already what fpack would make.
 
     `have` is, per kind: bucket (function ARN, events); queue (mapping UUID, response types);
-    schedule (expression, target ARNs).
+    schedule (expression, target ARNs); topic (subscription ARN, ()); stream, the mapping. A
+    stream mapping's starting position is not compared: AWS sets it once, at creation.
     """
     if have is None:
         return False
+    if isinstance(have, LiveMapping):
+        return _mapping_ok(w.mapping, have)
     first, rest = have
     match w.kind:
         case "bucket":
@@ -368,5 +399,12 @@ def _trigger_ok(spec: FunctionSpec, w: Wiring, have: tuple[str, tuple[str, ...]]
             return set(RESPONSE_TYPES) <= set(rest)
         case "schedule":
             return first == w.source and any(t.endswith(alias_suffix(spec)) for t in rest)
-        case "url":
+        case "url" | "stream" | "topic":
+            # topic: found by topic and endpoint (the alias), so it is fpack's subscription
             return True
+
+
+def _mapping_ok(want: StreamMapping | None, have: LiveMapping) -> bool:
+    return want is not None and have.settings.batch_size == want.batch_size \
+        and have.settings.bisect == want.bisect \
+        and set(want.response_types) <= set(have.settings.response_types)

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from fpack.cloud.aws_wiring import mapping_source
 from fpack.deploy.models import Change
 
 OWNER_PROJECT: Final = "fpack:project"
@@ -40,6 +41,9 @@ class Orphan:
     rule_shared: bool = False  # that rule has other targets too: keep the rule itself
     mappings: Mapping[str, str] = field(default_factory=dict)  # UUID -> event source ARN
     buckets: tuple[str, ...] = ()  # buckets with notification entries that invoke it
+    # subscription ARN -> topic ARN: SNS subscriptions that invoke it. A deleted function's
+    # subscription stays on its topic (SNS keeps trying to deliver): so it is removed first.
+    subscriptions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,8 +73,20 @@ class Unmap:
     uuid: str
 
     def change(self) -> Change:
-        return Change(resource=f"SQS mapping from {self.orphan.mappings[self.uuid]}",
+        source = self.orphan.mappings[self.uuid]
+        return Change(resource=f"{mapping_source(source)} mapping from {source}",
                       action="delete", detail=self.uuid)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unsubscribe:
+    orphan: Orphan
+    subscription: str  # its ARN
+
+    def change(self) -> Change:
+        topic = self.orphan.subscriptions[self.subscription]
+        return Change(resource=f"SNS subscription to {topic}", action="delete",
+                      detail=self.subscription.rsplit(":", 1)[-1])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +107,7 @@ class Delete:
         return Change(resource=f"function {self.orphan.name}", action="delete")
 
 
-PruneStep = Keep | Unschedule | Unmap | Unnotify | Delete
+PruneStep = Keep | Unschedule | Unmap | Unnotify | Unsubscribe | Delete
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,4 +136,5 @@ def plan_orphan(orphan: Orphan, *, prune: bool) -> OrphanPlan:
     steps: list[PruneStep] = [Unschedule(orphan=orphan)] if orphan.rule_targets else []
     steps += [Unmap(orphan=orphan, uuid=uuid) for uuid in sorted(orphan.mappings)]
     steps += [Unnotify(orphan=orphan, bucket=b) for b in orphan.buckets]
+    steps += [Unsubscribe(orphan=orphan, subscription=arn) for arn in sorted(orphan.subscriptions)]
     return OrphanPlan(orphan=orphan, steps=(*steps, Delete(orphan=orphan)))

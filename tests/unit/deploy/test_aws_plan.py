@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from fpack import config as fpack_config
 from fpack.cloud.aws_client import LambdaConfig, LayerVersion, Settings
+from fpack.cloud.aws_wiring import LiveMapping, StreamMapping
+from fpack.deploy import aws as aws_deploy
 from fpack.deploy import aws_plan as p
 from fpack.deploy import aws_prune
 
@@ -20,7 +23,7 @@ SETTINGS = Settings(runtime="python3.12", handler="fpack_entry.hello", arch="x86
                     env={"API_TOKEN": "s3cr3t"}, layers=("photos-deps",))
 SPEC = p.FunctionSpec(function="hello", name="photos-hello", alias="live", code_sha256="c29tZQ==",
                       zip_path=Path("dist/aws/hello.zip"), size=1000, image_uri=None,
-                      settings=SETTINGS, wiring=p.Wiring(kind="url", source=""))
+                      settings=SETTINGS, wirings=(p.Wiring(kind="url", source=""),))
 DIRECT = p.Placement(direct_max=50_000, bucket=None, create_bucket=False)
 LIVE_LAYERS = {"photos-deps": (LayerVersion(arn=LAYER_ARN, version=3,
                                             description=LAYER.description),)}
@@ -122,9 +125,9 @@ def test_large_zips_are_uploaded_through_the_bucket_once() -> None:
 ])
 def test_triggers_are_rewired_only_when_they_differ(
         wiring: p.Wiring, trigger: tuple[str, tuple[str, ...]], expected: list[str]) -> None:
-    spec = replace(SPEC, wiring=wiring)
+    spec = replace(SPEC, wirings=(wiring,))
     sid = p.sid(wiring.kind, spec.rule if wiring.kind == "schedule" else wiring.source)
-    live = replace(deployed(), trigger=trigger, permissions=frozenset({sid}))
+    live = replace(deployed(), triggers={wiring.kind: trigger}, permissions=frozenset({sid}))
     plan = p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": live}, DIRECT)
     assert [s.change().line() for s in plan.functions[0].steps] == expected
 
@@ -198,3 +201,116 @@ def test_a_rule_with_other_targets_loses_only_the_functions_target() -> None:
         "others, so it stays)",
         "delete  function photos-tick",
     ]
+
+
+# --- stream mappings (Kinesis, DynamoDB Streams) and SNS subscriptions ---------------------------
+
+KINESIS = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks"
+DDB_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/photos/stream/2024-03-13T15:00:00.000"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:orders"
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:orders"
+LATEST = StreamMapping(start="LATEST", batch_size=100)
+
+
+def _stream(source: str = KINESIS, mapping: StreamMapping = LATEST) -> p.Wiring:
+    return p.Wiring(kind="stream", source=source, mapping=mapping)
+
+
+def test_a_first_deploy_creates_the_stream_mapping_and_no_permission() -> None:
+    """Lambda polls a stream with the function's role: no resource policy statement."""
+    spec = replace(SPEC, wirings=(_stream(DDB_STREAM, replace(LATEST, start="TRIM_HORIZON",
+                                                              batch_size=500)),))
+    assert lines(p.plan((LAYER,), (spec,), LIVE_LAYERS, {}, DIRECT))[1:] == [
+        "create  function photos-hello",
+        "create  alias photos-hello:live  (to a new version)",
+        f"create  DynamoDB stream mapping from {DDB_STREAM}  (TRIM_HORIZON, batch 500, bisect on "
+        "error, partial failures)",
+    ]
+
+
+@pytest.mark.parametrize(("have", "expected"), [
+    (LATEST, []),
+    # the starting position is set at creation only, and is not compared
+    (replace(LATEST, start="TRIM_HORIZON"), []),
+    (replace(LATEST, batch_size=10),
+     [f"update  Kinesis mapping from {KINESIS}  (batch 100, bisect on error, partial failures)"]),
+    (replace(LATEST, bisect=False),
+     [f"update  Kinesis mapping from {KINESIS}  (batch 100, bisect on error, partial failures)"]),
+    (replace(LATEST, response_types=()),
+     [f"update  Kinesis mapping from {KINESIS}  (batch 100, bisect on error, partial failures)"]),
+])
+def test_a_stream_mapping_is_updated_only_when_it_differs(have: StreamMapping,
+                                                          expected: list[str]) -> None:
+    spec = replace(SPEC, wirings=(_stream(),))
+    live = replace(deployed(), triggers={"stream": LiveMapping(uuid="u-1", settings=have)})
+    plan = p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": live}, DIRECT)
+    assert [s.change().line() for s in plan.functions[0].steps] == expected
+    if expected:
+        assert plan.functions[0].steps == (p.Wire(spec=spec, wiring=_stream(), exists=True),)
+
+
+def test_an_sns_topic_gets_the_permission_then_the_subscription_beside_a_queue() -> None:
+    topic = p.Wiring(kind="topic", source=TOPIC)
+    spec = replace(SPEC, wirings=(p.Wiring(kind="queue", source=QUEUE), topic))
+    plan = p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": deployed()}, DIRECT)
+    assert lines(plan)[1:] == [
+        f"create  SQS mapping from {QUEUE}",
+        f"create  permission {p.sid('topic', TOPIC)} on photos-hello:live  (for sns.amazonaws.com)",
+        f"create  SNS subscription to {TOPIC}",
+    ]
+    assert plan.functions[0].steps[1] == p.Permit(spec=spec, wiring=topic,
+                                                  sid=p.sid("topic", TOPIC),
+                                                  principal="sns.amazonaws.com")
+    wired = replace(deployed(), permissions=frozenset({p.sid("topic", TOPIC)}),
+                    triggers={"queue": ("u-1", ("ReportBatchItemFailures",)),
+                              "topic": (f"{TOPIC}:sub-1", ())})
+    again = p.plan((LAYER,), (spec,), LIVE_LAYERS, {"photos-hello": wired}, DIRECT)
+    assert lines(again)[1:] == ["leave   function photos-hello"]
+
+
+def test_prune_removes_stream_mappings_and_sns_subscriptions_then_the_function() -> None:
+    orphan = aws_prune.Orphan(name="photos-tick", function="tick", arn=TICK_ARN,
+                              mappings={"uuid-1": KINESIS, "uuid-2": DDB_STREAM},
+                              subscriptions={f"{TOPIC}:21be56ed": TOPIC})
+    plan = p.plan((), (), {}, {}, DIRECT, orphans=(orphan,), prune=True)
+    assert lines(plan) == [
+        f"delete  Kinesis mapping from {KINESIS}  (uuid-1)",
+        f"delete  DynamoDB stream mapping from {DDB_STREAM}  (uuid-2)",
+        f"delete  SNS subscription to {TOPIC}  (21be56ed)",
+        "delete  function photos-tick",
+    ]
+    assert plan.orphans[0].steps[2] == aws_prune.Unsubscribe(orphan=orphan,
+                                                             subscription=f"{TOPIC}:21be56ed")
+
+
+def test_fpack_toml_keys_become_the_wirings(tmp_path: Path) -> None:
+    (tmp_path / "fpack.toml").write_text(f"""\
+[project]
+name = "photos"
+[functions.clicks]
+handler = "app:on_click"
+trigger = "stream"
+stream = "{KINESIS}"
+[functions.changes]
+handler = "app:on_change"
+trigger = "stream"
+stream = "{DDB_STREAM}"
+start = "trim_horizon"
+batch_size = 10
+[functions.orders]
+handler = "app:on_order"
+trigger = "queue"
+queue = "{QUEUE}"
+topic = "{TOPIC}"
+[functions.pubsub]
+handler = "app:on_order"
+trigger = "queue"
+topic = "orders"
+""")
+    project = fpack_config.load(tmp_path / "fpack.toml")
+    assert aws_deploy._wirings(project, "clicks") == (_stream(),)
+    assert aws_deploy._wirings(project, "changes") == (_stream(DDB_STREAM, StreamMapping(
+        start="TRIM_HORIZON", batch_size=10)),)
+    assert aws_deploy._wirings(project, "orders") == (
+        p.Wiring(kind="queue", source=QUEUE), p.Wiring(kind="topic", source=TOPIC))
+    assert aws_deploy._wirings(project, "pubsub") == ()  # a Pub/Sub topic is gcp's
