@@ -258,14 +258,22 @@ def test_vendored_bundle_ships_the_pinned_wheels(tmp_path: Path) -> None:
                                                         "wheels"}
 
 
-def test_a_wheel_not_on_the_index_needs_vendoring(project: config.Project) -> None:
-    with pytest.raises(BuildError) as e:
-        _build(project, project.root / "dist", _deps(_packages(source="built in manylinux")))
-    assert str(e.value) == (
-        f"{project.config_path}: [targets.gcp] vendor = false, but numpy 2.1.3 (built in "
-        "manylinux) does not come from the package index: Google's build could not install the "
-        "wheel fpack pinned and audited\n"
-        "  hint: set vendor = true in [targets.gcp] to ship the wheels in the bundle")
+def test_a_wheel_not_on_the_index_is_shipped_in_the_bundle_and_named_by_path(
+        project: config.Project) -> None:
+    """A local library or a wheel fpack built: Google's build cannot get it from the index, so
+    the bundle carries it in wheels/ and requirements.txt names that file (the others stay
+    pins for the index)."""
+    bp = building.make_plan(project, "gcp", inputs=inputs.read(), out=project.root / "dist")
+    numpy = _packages(source="built in manylinux")
+    shipped = gcp.shipped_packages(_deps(numpy), vendor=False)
+    assert [p.name for p in shipped] == ["numpy"]
+    text = gcp.requirements_text(bp, numpy, vendor=False)
+    wheel = next(p for p in numpy if p.name == "numpy")
+    assert f"./wheels/{wheel.wheel} \\\n    --hash=sha256:{wheel.sha256}\n" in text
+    assert "functions-framework==3.10.2 \\\n" in text
+    [plan, *_] = gcp.plan(bp, _deps(numpy), (gcp.FileEntry(name=f"wheels/{wheel.wheel}",
+                                                         data=b"wheel"),))
+    assert f"wheels/{wheel.wheel}" in {f.name for f in plan.files}
 
 
 def test_bundles_are_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
