@@ -58,8 +58,15 @@ class _Zip(_Common):
 
     @property
     def code_sha256(self) -> str:
-        """The sha256 as Lambda's CodeSha256 spells it: base64 of the digest, not hex."""
+        """The sha256 as Lambda's CodeSha256 spells it: base64 of the digest, not hex (also what
+        Terraform's filebase64sha256() gives, for source_code_hash)."""
         return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+    def _aws_sizes(self) -> dict[str, Any]:
+        """`_sizes` with `code_sha256` after `sha256`: what tools that deploy fpack's zips
+        (Terraform, CDK, SAM) compare with Lambda, written out so they need not convert."""
+        sizes = self._sizes()
+        return {"sha256": sizes.pop("sha256"), "code_sha256": self.code_sha256, **sizes}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +75,7 @@ class AwsFunction(_Zip):
     layers: tuple[Path, ...] = ()  # the layer zips it needs, in the order deploy attaches them
 
     def to_json(self, root: Path) -> dict[str, Any]:
-        return {**self._head(self.kind), "path": _rel(self.path, root), **self._sizes(),
+        return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
                 "layers": [_rel(p, root) for p in self.layers], "packages": self._packages()}
 
 
@@ -77,7 +84,7 @@ class AwsLayer(_Zip):
     kind: ClassVar[Literal["layer"]] = "layer"
 
     def to_json(self, root: Path) -> dict[str, Any]:
-        return {**self._head(self.kind), "path": _rel(self.path, root), **self._sizes(),
+        return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
                 "packages": self._packages()}
 
 

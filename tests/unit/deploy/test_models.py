@@ -121,3 +121,22 @@ def test_importing_the_deployers_imports_no_cloud_sdk(monkeypatch: pytest.Monkey
             monkeypatch.delitem(sys.modules, name)
     importlib.import_module("fpack.deploy")
     assert [m for m in sys.modules if m.split(".")[0] in heavy] == []
+
+
+def test_aws_manifests_carry_code_sha256_after_sha256() -> None:
+    """The hand-off to Terraform, CDK and SAM: Lambda's base64 form, at a fixed place."""
+    root = Path("/p")
+    fn = AwsFunction(function="f", target="aws", runtime="python3.12", arch="arm64",
+                     handler="app.f", sha256="00" * 31 + "ff", size=10, unpacked_size=20,
+                     path=root / "dist/aws/f.zip")
+    layer = AwsLayer(function="deps", target="aws", runtime="python3.12", arch="arm64",
+                     handler=None, sha256="00" * 31 + "ff", size=1, unpacked_size=2,
+                     path=root / "dist/aws/deps.zip")
+    assert list(fn.to_json(root)) == ["function", "target", "kind", "runtime", "arch", "handler",
+                                      "path", "sha256", "code_sha256", "size", "unpacked_size",
+                                      "layers", "packages"]
+    assert list(layer.to_json(root)) == ["function", "target", "kind", "runtime", "arch",
+                                         "handler", "path", "sha256", "code_sha256", "size",
+                                         "unpacked_size", "packages"]
+    assert fn.to_json(root)["code_sha256"] == "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8="
+    assert read_manifest(layer.to_json(root), root) == layer  # derived: read back, not stored
