@@ -312,3 +312,147 @@ def test_prune_is_refused_with_function_and_for_docker(example: Path) -> None:
     docker = fpack(example, "deploy", "--target", "docker", "--prune", check=False)
     assert docker.returncode == 2
     assert "--prune works with --target aws or gcp, not docker" in docker.stderr
+
+
+# --- stream mappings (Kinesis, DynamoDB Streams) and SNS subscriptions ----------------------------
+
+STREAM_HANDLERS = '''\
+"""Stream and topic functions for the deploy tests: what they do is the lab tests' business."""
+
+import fpack
+
+
+def on_click(record: fpack.Record) -> None:
+    print(record.id)
+
+
+def on_change(record: fpack.Record) -> None:
+    print(record.kind)
+
+
+def on_order(message: fpack.Message) -> None:
+    print(message.id)
+'''
+
+
+def _streams(aws: Any, example: Path) -> dict[str, str]:
+    """A Kinesis stream, a DynamoDB table with a stream and an SNS topic, and three functions
+    wired to them in the example's fpack.toml; their ARNs by name."""
+    kinesis = aws("kinesis")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    clicks = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+    table = aws("dynamodb").create_table(
+        TableName="photos", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "album", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "album", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    changes = table["TableDescription"]["LatestStreamArn"]
+    topic = aws("sns").create_topic(Name="orders")["TopicArn"]
+    (example / "example" / "streams.py").write_text(STREAM_HANDLERS)
+    with (example / "fpack.toml").open("r+") as f:
+        text = f.read()
+        at = text.index("[targets.aws]")
+        f.seek(0)
+        f.write(text[:at] + f"""\
+[functions.clicks]
+handler = "example.streams:on_click"
+trigger = "stream"
+stream = "{clicks}"
+batch_size = 50
+
+[functions.changes]
+handler = "example.streams:on_change"
+trigger = "stream"
+stream = "{changes}"
+start = "trim_horizon"
+
+[functions.fanout]
+handler = "example.streams:on_order"
+trigger = "queue"
+topic = "{topic}"
+
+""" + text[at:])
+    return {"clicks": clicks, "changes": changes, "topic": topic}
+
+
+def _mapping(aws: Any, source: str) -> dict[str, Any] | None:
+    got = aws("lambda").list_event_source_mappings(EventSourceArn=source)["EventSourceMappings"]
+    assert len(got) <= 1
+    return got[0] if got else None
+
+
+def _subscriptions(aws: Any, topic: str) -> list[tuple[str, str]]:
+    got = aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return [(s["Protocol"], s["Endpoint"]) for s in got]
+
+
+def test_streams_get_their_mappings_and_a_topic_its_subscription(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    arns = _streams(aws, example)
+    alias = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:photos-%s:live"
+
+    dry = deploy(example, "aws", "--dry-run")
+    assert f"create  Kinesis mapping from {arns['clicks']}  (LATEST, batch 50, bisect on error, " \
+        "partial failures)" in dry["plan"]
+    assert f"create  DynamoDB stream mapping from {arns['changes']}  (TRIM_HORIZON, batch 100, " \
+        "bisect on error, partial failures)" in dry["plan"]
+    assert f"create  SNS subscription to {arns['topic']}" in dry["plan"]
+    assert _mapping(aws, arns["clicks"]) is None and _subscriptions(aws, arns["topic"]) == []
+
+    deploy(example, "aws")
+
+    for name, start, batch in (("clicks", "LATEST", 50), ("changes", "TRIM_HORIZON", 100)):
+        got = _mapping(aws, arns[name])
+        assert got is not None, name
+        assert (got["StartingPosition"], got["BatchSize"], got["BisectBatchOnFunctionError"],
+                got["FunctionResponseTypes"]) == (start, batch, True, ["ReportBatchItemFailures"])
+        found = aws("lambda").list_event_source_mappings(FunctionName=alias % name)
+        assert [m["UUID"] for m in found["EventSourceMappings"]] == [got["UUID"]]  # the alias's
+    assert _subscriptions(aws, arns["topic"]) == [("lambda", alias % "fanout")]
+    policy = json.loads(aws("lambda").get_policy(FunctionName="photos-fanout",
+                                                 Qualifier="live")["Policy"])
+    assert [(s["Principal"], s["Condition"]["ArnLike"]["AWS:SourceArn"])
+            for s in policy["Statement"]] in (
+        [({"Service": "sns.amazonaws.com"}, arns["topic"])], [("sns.amazonaws.com", arns["topic"])])
+
+    before = {n: _mapping(aws, arns[n]) for n in ("clicks", "changes")}
+    again = deploy(example, "aws")
+    assert all(line.startswith("leave") for line in again["plan"]), again["plan"]
+    assert {n: _mapping(aws, arns[n]) for n in ("clicks", "changes")} == before
+    assert _subscriptions(aws, arns["topic"]) == [("lambda", alias % "fanout")]
+
+    toml = example / "fpack.toml"
+    toml.write_text(toml.read_text().replace("batch_size = 50", "batch_size = 25"))
+    changed = deploy(example, "aws")["plan"]
+    assert [line for line in changed if "mapping" in line] == [
+        f"update  Kinesis mapping from {arns['clicks']}  (batch 25, bisect on error, partial "
+        "failures)"]
+    updated = _mapping(aws, arns["clicks"])
+    assert updated is not None and before["clicks"] is not None
+    assert (updated["UUID"], updated["BatchSize"]) == (before["clicks"]["UUID"], 25)
+
+
+def test_prune_removes_stream_mappings_and_the_subscription(aws: Any, example: Path) -> None:
+    _prepare(aws)
+    arns = _streams(aws, example)
+    deploy(example, "aws")
+    others = aws("sns").subscribe(TopicArn=arns["topic"], Protocol="sqs",
+                                  Endpoint=f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders")
+    for name in ("clicks", "changes", "fanout"):
+        _remove_function(example, name)
+
+    plan = deploy(example, "aws", "--prune", "--dry-run")["plan"]
+    assert any(line.startswith(f"delete  Kinesis mapping from {arns['clicks']}") for line in plan)
+    assert any(line.startswith(f"delete  DynamoDB stream mapping from {arns['changes']}")
+               for line in plan)
+    assert any(line.startswith(f"delete  SNS subscription to {arns['topic']}") for line in plan)
+    assert _mapping(aws, arns["clicks"]) is not None  # --dry-run deleted nothing
+
+    deploy(example, "aws", "--prune")
+
+    assert all(_gone(aws, f"photos-{n}") for n in ("clicks", "changes", "fanout"))
+    assert _mapping(aws, arns["clicks"]) is None and _mapping(aws, arns["changes"]) is None
+    assert _subscriptions(aws, arns["topic"]) == [("sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders")]
+    assert others["SubscriptionArn"]  # someone else's subscription on the topic stays
+    again = deploy(example, "aws", "--prune")
+    assert all(line.startswith("leave") for line in again["plan"])
