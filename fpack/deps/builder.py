@@ -175,7 +175,7 @@ def build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
             return hit
         what = f"{source.name} {source.version or ''}".rstrip()
         with cache.new_entry(KIND, build_key) as out:
-            wheel = _build_pure_on_host(source, out, reporter, inputs.index.uv_args()) \
+            wheel = _build_pure_on_host(source, out, reporter, inputs) \
                 if source.kind == "directory" else None
             made_by = HOST if wheel is not None else image
             if wheel is None:
@@ -194,11 +194,12 @@ def build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
 
 
 def _build_pure_on_host(source: Locked, out: Path, reporter: Reporter,
-                        index: Sequence[str]) -> Path | None:
+                        inputs: BuildInputs) -> Path | None:
     """A local library's wheel built on this machine by `uv build`, if it is pure Python (one
     wheel, tagged `none-any`: the same bytes for every target, so there is no need to pay for a
     container); None when the build fails or makes a platform wheel, which the caller then
-    builds in the target's container, as any compiled source."""
+    builds in the target's container, as any compiled source. SOURCE_DATE_EPOCH pins the
+    wheel's timestamps: a bundle that ships it (gcp) is the same in every checkout."""
     reporter.step(f"building {source.name} (a local library) with uv")
     with tempfile.TemporaryDirectory(prefix="fpack-local-") as tmp:
         copy = Path(tmp) / "tree"
@@ -206,7 +207,9 @@ def _build_pure_on_host(source: Locked, out: Path, reporter: Reporter,
         made = Path(tmp) / "wheels"
         try:
             result = run([uv.binary(), "build", "--wheel", "--quiet", "--no-python-downloads",
-                          *index, "--out-dir", made, copy], timeout=_HOST_BUILD_TIMEOUT)
+                          *inputs.index.uv_args(), "--out-dir", made, copy],
+                         env={**inputs.environ, "SOURCE_DATE_EPOCH": str(inputs.epoch)},
+                         timeout=_HOST_BUILD_TIMEOUT)
         except subprocess.TimeoutExpired:
             return None
         wheels = sorted(made.glob("*.whl")) if result.returncode == 0 else []

@@ -184,7 +184,7 @@ def _tree_meta(
         with cache.new_tree(key) as tmp:
             uv.install(pylock, platform, tmp, settings=inputs.index,
                        index=dep_spec.index_options(spec, inputs.environ),
-                       cwd=spec.path.parent if spec.path else None)
+                       cwd=spec.directory)
             _clean_tree(tmp)
             _audit(tmp, platform)
             if settings.compile:

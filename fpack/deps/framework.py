@@ -41,7 +41,8 @@ def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
     if not path.is_file():
         cache.write_file("resolve", f"gcp-requirements.{key}", ".txt", text.encode())
     shown = f"{spec.name} + " if spec.path else ""
-    return replace(dep_spec.read(path, config_path), label=f"{shown}functions-framework")
+    return replace(dep_spec.read(path, config_path), label=f"{shown}functions-framework",
+                   base=spec.directory)
 
 
 def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, ...]:

@@ -36,6 +36,13 @@ class DependencySpec:
     # functions-framework for gcp), when `path` is a file in fpack's cache the user never wrote.
     label: str = ""
     member: str | None = None  # uvlock: the workspace member whose dependencies are the set
+    # Where relative paths in the spec (local libraries) are read from: the spec's directory,
+    # or, for a spec fpack derived into its cache, the directory of the user's own spec.
+    base: Path | None = None
+
+    @property
+    def directory(self) -> Path | None:
+        return self.base or (self.path.parent if self.path else None)
 
 
     @property

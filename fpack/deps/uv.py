@@ -132,7 +132,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             args += ["--overrides", Path(tmp) / "overrides.txt"]
         if refresh:
             args.append("--refresh")
-        _check(run(args, cwd=spec.path.parent), "resolving dependencies", spec, platform)
+        _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
         text = out.read_text(encoding="utf-8")
         return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
 
