@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -172,7 +173,7 @@ class ZipWriter:
     def write(self) -> None:
         """Write the archive to `dest`; on any failure the destination is left as it was."""
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.dest.with_name(f".{self.dest.name}.{os.getpid()}.tmp")
+        tmp = self.dest.with_name(f".{self.dest.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             self.write_file(tmp)
             os.replace(tmp, self.dest)

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ class Cache:
     def write_file(self, kind: str, key: str, suffix: str, data: bytes) -> Path:
         dest = self.file(kind, key, suffix)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".tmp-{os.getpid()}-{dest.name}.part")
+        tmp = dest.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{dest.name}.part")
         try:
             tmp.write_bytes(data)
             os.replace(tmp, dest)
@@ -79,7 +80,7 @@ class Cache:
         """
         base = self.root / kind
         base.mkdir(parents=True, exist_ok=True)
-        tmp = base / f".tmp-{os.getpid()}-{key}"
+        tmp = base / f".tmp-{os.getpid()}-{threading.get_ident()}-{key}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
@@ -89,7 +90,7 @@ class Cache:
             final = base / key
             shutil.rmtree(final, ignore_errors=True)  # an entry without its marker is garbage
             tmp.rename(final)
-            marker_tmp = base / f".tmp-{os.getpid()}-{key}{MARKER}"
+            marker_tmp = base / f".tmp-{os.getpid()}-{threading.get_ident()}-{key}{MARKER}"
             marker_tmp.write_text("ok\n")
             os.replace(marker_tmp, marker)
         finally:

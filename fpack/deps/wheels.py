@@ -19,6 +19,7 @@ import netrc
 import os
 import ssl
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
@@ -147,7 +148,7 @@ def _store(inputs: BuildInputs, package: Package, sources: Mapping[str, str]) ->
     with cache.lock(f"wheel-{package.sha256}"):
         if _stored(cache, package) is None:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".tmp-{os.getpid()}-{dest.name}")
+            tmp = dest.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{dest.name}")
             try:
                 with tmp.open("wb") as out:
                     _copy(sources[package.sha256], out, package, inputs)
