@@ -70,6 +70,9 @@ def test_event_functions_run_from_the_packaged_samples(project: Path) -> None:
         assert (code, answer["status"]) == (0, status), target
     code, answer = invoke(project, "consume", "--target", "aws")  # the sqs sample: 2 bad messages
     assert code == 0 and len(answer["result"]["batchItemFailures"]) == 2
+    # the sns sample's message is a valid order: the same handler takes it from a topic
+    assert invoke(project, "consume", "--target", "aws", "--sample", "sns") == \
+        (0, {"result": None})
     code, answer = invoke(project, "consume", "--target", "docker", "--sample", "pubsub")
     assert code == 1 and answer == {"error": {"errorType": "HTTP 500", "errorMessage": (
         "{'error': 'internal server error'}")}}
