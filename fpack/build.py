@@ -54,7 +54,9 @@ def make_plans(project: Project, target: Target, *, inputs: BuildInputs, out: Pa
     out = out if out.is_absolute() else project.root / out
     groups = planning.groups(project, only)
     specs = [_spec(project, g) for g in groups]
-    sets = len({s.key() for s in specs})
+    # Counted over the whole project: a layer's name must not depend on --function.
+    every = planning.groups(project) if only else groups
+    sets = len({_spec(project, g).key() for g in every}) if only else len({s.key() for s in specs})
     runtime = runtime_snapshot()
     plans = []
     for group, spec in zip(groups, specs, strict=True):

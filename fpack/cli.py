@@ -261,7 +261,9 @@ def list_functions(
         typer.echo(json.dumps([r.as_json() for r in rows], indent=2))
         return
     table = [("function", "dir", "handler", "trigger", "dependencies", "set", "targets")]
-    table += [(r.name, r.dir or ".", r.handler, r.trigger, r.dependencies or "(none)",
+    table += [(r.name, r.dir or ".", r.handler, r.trigger,
+               (f"{r.dependencies} (member {r.member})" if r.member else r.dependencies)
+               or "(none)",
                r.set_id, "; ".join(r.targets)) for r in rows]
     _table(table)
 

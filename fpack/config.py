@@ -625,7 +625,9 @@ def _has_deps(pyproject: Path) -> bool:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return False
-    return bool(data.get("project", {}).get("dependencies"))
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    return bool(data.get("project", {}).get("dependencies")) or \
+        any(name.lower() != "python" for name in poetry)
 
 
 # Triggers that only some targets have a source for; the others run on every target.

@@ -94,8 +94,9 @@ def _resolve(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
     reporter.step(f"resolving {spec.name} for {platform.label} (it changed since the last "
                   "build or check)")
     try:
-        requirements = uv.export_uvlock(spec.path, spec.member) if spec.kind == "uvlock" else None
-        return uv.resolve(spec, platform, index=inputs.index, requirements=requirements).text
+        requirements, constraints = uv.derived(spec)
+        return uv.resolve(spec, platform, index=inputs.index, requirements=requirements,
+                          constraints=constraints).text
     except DependencyError as e:
         m = uv.NO_WHEEL.search(str(e))
         return Unresolved(error=e, no_wheel=m.group(1) if m else None)

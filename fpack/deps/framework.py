@@ -33,7 +33,7 @@ def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
     """`spec` with functions-framework added, as one requirements file in the cache: the framework
     is resolved together with the project's dependencies, for the same platform, so its version
     is pinned and audited like theirs."""
-    lines = (*_spec_lines(spec, config_path), *FRAMEWORK_REQUIREMENTS)
+    lines = (*_spec_lines(spec, config_path, cache), *FRAMEWORK_REQUIREMENTS)
     text = "# fpack: the project's dependencies and functions-framework, resolved together\n"
     text += "".join(f"{line}\n" for line in lines)
     key = hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -45,7 +45,8 @@ def with_framework(spec: dep_spec.DependencySpec, config_path: Path,
                    base=spec.directory)
 
 
-def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, ...]:
+def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path,
+                cache: Cache) -> tuple[str, ...]:
     match spec.kind:
         case "none":
             return ()
@@ -58,6 +59,22 @@ def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path) -> tuple[str, 
         case "uvlock":
             assert spec.path is not None
             return _without_hashes(uv.export_uvlock(spec.path, spec.member))
+        case "poetry":
+            assert spec.path is not None
+            requirements, constraints = uv.derived(spec)
+            assert requirements is not None
+            return (*requirements.splitlines(), *_constraints_file(constraints, cache))
+
+
+def _constraints_file(constraints: str, cache: Cache) -> tuple[str, ...]:
+    """A `-c` line for a poetry.lock's pins, kept beside the derived spec in the cache."""
+    if not constraints:
+        return ()
+    key = hashlib.sha256(constraints.encode()).hexdigest()[:32]
+    path = cache.file("resolve", f"constraints.{key}", ".txt")
+    if not path.is_file():
+        cache.write_file("resolve", f"constraints.{key}", ".txt", constraints.encode())
+    return (f"-c {path}",)
 
 
 def _without_hashes(requirements: str) -> tuple[str, ...]:

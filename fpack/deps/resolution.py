@@ -38,11 +38,11 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
             reporter: Reporter, refresh: bool = False) -> Resolved:
     """The final pylock.toml for `spec` on `platform`: wheels only, some built from source."""
     assert spec.path is not None
-    requirements = uv.export_uvlock(spec.path, spec.member) if spec.kind == "uvlock" else None
+    requirements, constraints = uv.derived(spec)
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
     first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,
-                   reporter=reporter)
+                   constraints=constraints, reporter=reporter)
     sources = [p for p in first.packages if p.needs_build]
     if not sources:
         hashes.verify(rules, first.packages, where)
@@ -51,6 +51,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
     index = dep_spec.index_options(spec, inputs.environ)
     built = [builder.build(s, platform, image, inputs, reporter, index=index) for s in sources]
     final = uv.resolve(spec, platform, index=inputs.index, requirements=requirements,
+                       constraints=constraints,
                        overrides=[f"{b.name} @ {b.wheel.as_uri()}" for b in built])
     names = {b.name for b in built}
     _check_final(final.packages, names)
@@ -81,15 +82,16 @@ def _read(name: str) -> str:
 
 
 def _first(spec: DependencySpec, platform: Platform, index: IndexSettings, *, refresh: bool,
-           requirements: str | None, reporter: Reporter) -> uv.Resolution:
+           requirements: str | None, constraints: str, reporter: Reporter) -> uv.Resolution:
     try:
         return uv.resolve(spec, platform, index=index, refresh=refresh,
-                          requirements=requirements)
+                          requirements=requirements, constraints=constraints)
     except uv.NoWheelError as e:
         reporter.step(f"{e.message}: finding its source to build it in a container")
         try:
             found = uv.resolve(spec, platform, index=index, refresh=refresh,
-                               requirements=requirements, wheels_only=False)
+                               requirements=requirements, constraints=constraints,
+                               wheels_only=False)
         except DependencyError as again:
             raise again from e
         if not any(p.needs_build for p in found.packages):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,12 @@ from typing import Final, Literal
 
 from fpack.errors import ConfigError
 
-SpecKind = Literal["requirements", "pyproject", "uvlock", "none"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SpecKind = Literal["requirements", "pyproject", "poetry", "uvlock", "none"]
 _INCLUDE: Final = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
 _INDEX: Final = re.compile(
     r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)\s*$")
@@ -89,11 +95,15 @@ def read(path: Path | None, config_path: Path, member: str | None = None) -> Dep
     if path is None:
         return DependencySpec(kind="none", path=None, files=())
     kind = kind_of(path)
+    if kind == "pyproject" and _is_poetry(path, config_path):
+        kind = "poetry"  # Poetry's own tables, and its poetry.lock's versions (deps/poetry.py)
     if kind == "uvlock":
         # uv export reads the lock together with the project's pyproject.toml.
         files = [path, path.with_name("pyproject.toml")]
     elif kind == "requirements":
         files = _requirement_files(path, config_path, seen=set())
+    elif kind == "poetry":
+        files = [path, *([lock] if (lock := path.with_name("poetry.lock")).is_file() else [])]
     else:
         files = [path]
     return DependencySpec(
@@ -102,6 +112,16 @@ def read(path: Path | None, config_path: Path, member: str | None = None) -> Dep
         files=tuple((str(f), hashlib.sha256(_read(f, config_path)).hexdigest()) for f in files),
         member=member if kind == "uvlock" else None,
     )
+
+
+def _is_poetry(path: Path, config_path: Path) -> bool:
+    from fpack.deps import poetry  # noqa: PLC0415 - only for a pyproject.toml
+
+    try:
+        data = tomllib.loads(_read(path, config_path).decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # uv reports what is wrong with it, naming the file
+    return poetry.is_poetry(data)
 
 
 def _read(path: Path, config_path: Path) -> bytes:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fpack.deps import lock
+from fpack.deps import lock, poetry
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -106,13 +106,14 @@ class Resolution:
 def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             refresh: bool = False,
             wheels_only: bool = True, overrides: Sequence[str] = (),
-            requirements: str | None = None) -> Resolution:
+            requirements: str | None = None, constraints: str = "") -> Resolution:
     """A pylock.toml pinning one file per package for `platform`.
 
     `wheels_only` keeps source distributions out (a local directory or git URL is still let in:
     it is named by the user, and uv reads its metadata); `overrides` are requirement lines that
     replace every requirement on their package (fpack points them at wheels it built);
     `requirements` is text to resolve in place of the spec's file (an exported uv.lock);
+    `constraints`: pins no resolution may leave (a poetry.lock's versions);
     `index`: the user's index settings (uv reads its own UV_* ones; pip's are translated).
     """
     assert spec.path is not None
@@ -130,11 +131,27 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
         if overrides:
             (Path(tmp) / "overrides.txt").write_text("\n".join(overrides) + "\n")
             args += ["--overrides", Path(tmp) / "overrides.txt"]
+        if constraints:
+            (Path(tmp) / "constraints.txt").write_text(constraints, encoding="utf-8")
+            args += ["--constraints", Path(tmp) / "constraints.txt"]
         if refresh:
             args.append("--refresh")
         _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
         text = out.read_text(encoding="utf-8")
         return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
+
+
+def derived(spec: DependencySpec) -> tuple[str | None, str]:
+    """What to resolve in place of a spec's file uv cannot read as it is, and the pins that
+    constrain it: a uv.lock's export, or a Poetry project's dependencies and its poetry.lock's
+    versions. (None, "") for a file uv reads itself."""
+    assert spec.path is not None
+    if spec.kind == "uvlock":
+        return export_uvlock(spec.path, spec.member), ""
+    if spec.kind == "poetry":
+        found = poetry.read(spec.path)
+        return found.requirements, found.constraints
+    return None, ""
 
 
 def export_uvlock(path: Path, package: str | None = None) -> str:
