@@ -319,9 +319,9 @@ def invoke(
     event: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--event", "-e", help="A JSON event: Lambda event, CloudEvent or HTTP request")] = None,
     sample: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="A packaged sample instead: a trigger (http, storage, queue, schedule) or a name "
-        "(apigw-v1, apigw-v2, function-url, s3, s3-delete, sqs, eventbridge, gcs, gcs-delete, "
-        "pubsub, scheduler)")] = None,
+        help="A packaged sample instead: a trigger (http, storage, queue, schedule, stream) or "
+        "a name (apigw-v1, apigw-v2, function-url, s3, s3-delete, sqs, sns, eventbridge, "
+        "kinesis, dynamodb, gcs, gcs-delete, pubsub, scheduler)")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
 ) -> None:
     """Run a built function once, locally, on its target's runtime; print its answer as JSON."""

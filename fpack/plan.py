@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from fpack import handlers
-from fpack.config import Function, Project, style_fits
+from fpack.config import Function, Project, style_fits, trigger_fits
 from fpack.deps import keys
 from fpack.errors import ConfigError, UsageError
 from fpack.inputs import BuildInputs
@@ -186,6 +186,11 @@ def _function_plan(
             hint='use style = "portable" to run everywhere, or build only for the targets this '
             "style supports",
         )
+    if not trigger_fits(fn.trigger, target, flavor):
+        raise ConfigError(
+            f'{where} trigger = "{fn.trigger}" has no source on target "{target}"'
+            + (f' (flavor "{flavor}")' if flavor else ""),
+            hint='build it with --target aws (docker: flavor = "lambda")')
     _check_handler(where, fn, sources)
     entry = ENTRY_MODULE[target]
     attr = fn.name.replace("-", "_")

@@ -101,8 +101,8 @@ def test_bad_handler_format(tmp_path: Path) -> None:
 
 def test_unknown_trigger_and_style(tmp_path: Path) -> None:
     assert error(tmp_path, GOOD + 'trigger = "cron"\n') == (
-        'fpack.toml: [functions.hello] trigger = "cron": expected "http", "storage", "queue" or '
-        '"schedule". Did you mean "schedule"?'
+        'fpack.toml: [functions.hello] trigger = "cron": expected "http", "storage", "queue", '
+        '"schedule" or "stream". Did you mean "schedule"?'
     )
     assert error(tmp_path, GOOD + 'style = "lamda"\n') == (
         'fpack.toml: [functions.hello] style = "lamda": expected "portable", "lambda", '

@@ -32,7 +32,8 @@ def test_every_sample_parses_and_is_of_the_kind_its_name_says() -> None:
     kinds = {"http": "http-request", "apigw-v1": "apigw-v1", "apigw-v2": "apigw-v2",
              "function-url": "apigw-v2", "s3": "s3", "s3-delete": "s3", "sqs": "sqs",
              "eventbridge": "eventbridge", "gcs": "cloudevent", "gcs-delete": "cloudevent",
-             "pubsub": "cloudevent", "scheduler": "cloudevent"}
+             "pubsub": "cloudevent", "scheduler": "cloudevent", "sns": "sns",
+             "kinesis": "kinesis", "dynamodb": "dynamodb"}
     assert set(kinds) == set(local_events.SAMPLES)
     for name, kind in kinds.items():
         family = local_events.SAMPLES[name] or "http"
