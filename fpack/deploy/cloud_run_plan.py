@@ -68,7 +68,10 @@ class ServiceStep:
     live: LiveService | None = None  # what an update starts from
 
     def change(self) -> Change:
-        detail = self.spec.config.image if self.action == "create" else ", ".join(self.fields)
+        image = self.spec.config.image
+        if "@" not in image:  # a dry run before the first push knows only the tag
+            image += ", pinned to its digest once pushed"
+        detail = image if self.action == "create" else ", ".join(self.fields)
         return Change(resource=f"service {self.spec.service_id}", action=self.action,
                       detail=detail)
 
