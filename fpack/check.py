@@ -18,7 +18,7 @@ from typing import Final
 
 from fpack import config, secrets
 from fpack import plan as planning
-from fpack.checks import Problem, deps, functions, locks, toml_line
+from fpack.checks import Problem, deps, functions, locks, snapstart, toml_line
 from fpack.deps import locals as local_libraries
 from fpack.deps import spec as dep_spec
 from fpack.errors import ConfigError
@@ -67,6 +67,7 @@ def run(config_path: Path, *, targets: Sequence[Target] = (), inputs: BuildInput
         files_checked += len(files)
         part = replace(project, functions={f.name: f for f in group.functions})
         problems |= {*functions.check(part, files, chosen, toml),
+                     *snapstart.check(part, files, chosen, toml),
                      *secrets.scan(files, project.check.allow)}
         if spec.key() in checked:
             continue
