@@ -55,8 +55,8 @@ def make_plans(project: Project, target: Target, *, inputs: BuildInputs, out: Pa
     groups = planning.groups(project, only)
     specs = [_spec(project, g) for g in groups]
     # Counted over the whole project: a layer's name must not depend on --function.
-    every = planning.groups(project) if only else groups
-    sets = len({_spec(project, g).key() for g in every}) if only else len({s.key() for s in specs})
+    sets = len({_spec(project, g).key() for g in planning.groups(project)}) if only \
+        else len({s.key() for s in specs})
     runtime = runtime_snapshot()
     plans = []
     for group, spec in zip(groups, specs, strict=True):
@@ -66,7 +66,7 @@ def make_plans(project: Project, target: Target, *, inputs: BuildInputs, out: Pa
         files = project_files(root, group.include, group.exclude, out)
         secrets.refuse(files, project.check.allow)  # the same findings `fpack check` reports
         plans.append(planning.plan(project, target, files, runtime, inputs=inputs, out=out,
-                                   only=only, arch=arch, group=group,
+                                   only=only, arch=arch, group=group, spec=spec,
                                    layer_name=planning.layer_name(project, spec.key(), sets)))
     return tuple(plans)
 
@@ -106,8 +106,8 @@ def plan_artifacts(project: Project, target: Target, *, inputs: BuildInputs, out
     users: dict[str, list[str]] = {}
     keys = []
     for bp in bps:
-        assert bp.group is not None
-        spec = _spec(project, bp.group)
+        assert bp.spec is not None
+        spec = bp.spec
         if target == "gcp":  # functions-framework is resolved with the project's dependencies
             spec = framework.with_framework(spec, project.config_path, inputs.cache)
         key = f"{spec.key()}\0{bp.platform.key()}"

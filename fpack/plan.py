@@ -23,6 +23,7 @@ from fpack.sources import SourceFile
 
 if TYPE_CHECKING:
     from fpack.config import AwsTarget, DockerTarget, GcpTarget
+    from fpack.deps.spec import DependencySpec
     from fpack.deps.engine import Dependencies
 
 ENTRY_MODULE: Final[dict[Target, str]] = {
@@ -86,6 +87,7 @@ class BuildPlan:
     layer: Path | None  # the dependency layer zip (aws layer mode), else None
     inputs: BuildInputs  # what the build takes from the environment, read once
     group: Group | None = None  # where the sources came from (None: the whole project)
+    spec: DependencySpec | None = None  # the group's dependency spec, read once
 
 
 def platform_for(project: Project, target: Target) -> Platform:
@@ -111,6 +113,7 @@ def plan(
     arch: Arch | None = None,
     group: Group | None = None,
     layer_name: str | None = None,
+    spec: DependencySpec | None = None,
 ) -> BuildPlan:
     """Decide every artifact of `target` (of `group`'s functions, when given: `sources` are then
     its directory's); raises ConfigError for what cannot be built. `layer_name`: the layer zip's
@@ -135,6 +138,7 @@ def plan(
         layer=layer,
         inputs=inputs,
         group=group,
+        spec=spec,
     )
 
 
