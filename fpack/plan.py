@@ -23,8 +23,8 @@ from fpack.sources import SourceFile
 
 if TYPE_CHECKING:
     from fpack.config import AwsTarget, DockerTarget, GcpTarget
-    from fpack.deps.spec import DependencySpec
     from fpack.deps.engine import Dependencies
+    from fpack.deps.spec import DependencySpec
 
 ENTRY_MODULE: Final[dict[Target, str]] = {
     "aws": "fpack_entry",

@@ -91,7 +91,7 @@ def _direct(spec: Path, member: str | None) -> list[Reference]:
 def _requirements(path: Path, *, base: Path, seen: set[Path]) -> list[Reference]:
     """Path requirements of a requirements file and those it includes (`-r`). uv, run in the
     spec's directory, reads relative paths against it: so does this."""
-    path = Path(os.path.abspath(path))  # normalised without resolve()'s syscall per part
+    path = Path(os.path.abspath(path))  # noqa: PTH100 - no syscall per part, unlike resolve()
     if path in seen or not path.is_file():
         return []
     seen.add(path)
@@ -127,7 +127,7 @@ def _local_path(target: str, base: Path) -> Path | None:
     if target.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")):
         return None
     path = Path(target)
-    return Path(os.path.abspath(path if path.is_absolute() else base / path))
+    return Path(os.path.abspath(path if path.is_absolute() else base / path))  # noqa: PTH100
 
 
 def _toml(path: Path) -> dict[str, Any]:
