@@ -150,6 +150,8 @@ def build(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
     with Outputs(out / target) as outputs:
         built = executor.run(plans, outputs, reporter, epoch=inputs.epoch,
                              jobs=jobs or parallel.default_jobs())
+        if not only:
+            outputs.complete()
         for b in built:
             outputs.text(b.manifest.manifest_path, render(b.manifest, project.root))
             if sbom:  # CycloneDX, beside the artifact: exactly the packages inside it

@@ -51,6 +51,7 @@ class Outputs:
         self._new_state: dict[str, dict[str, Any]] = {}
         # Artifacts are written by parallel workers; the staging list and state are shared.
         self._mutex = threading.Lock()
+        self._complete = False
         try:
             self._state = json.loads((directory / STATE).read_text())
         except (OSError, ValueError):
@@ -137,6 +138,24 @@ class Outputs:
             pass
         self._temp(dest).write_text(text, encoding="utf-8")
 
+    def complete(self) -> None:
+        """This build made every artifact of the directory (no --function): at commit, what an
+        earlier build made and this one did not (a function removed from fpack.toml, the layer of
+        a set that changed) is removed with its manifest and SBOM, so that dist/ holds exactly
+        the artifacts of fpack.toml (a `dist/aws/*.zip` glob in Terraform sees no stale one)."""
+        self._complete = True
+
+    def _remove_others(self) -> dict[str, dict[str, Any]]:
+        gone = {name: e for name, e in self._state.items() if name not in self._new_state}
+        for name in gone:
+            stem = name.removesuffix(".manifest.json") if name.endswith(".manifest.json") \
+                else name.rsplit(".", 1)[0]
+            for leftover in (name, f"{stem}.manifest.json", f"{stem}.cdx.json"):
+                path = self.directory / leftover
+                if path.name != STATE and path.is_file() and not path.is_symlink():
+                    path.unlink()
+        return {name: e for name, e in self._state.items() if name not in gone}
+
     def commit(self) -> None:
         for tmp, dest in self._staged:
             os.replace(tmp, dest)
@@ -144,7 +163,8 @@ class Outputs:
             if entry is not None and not entry.get("image"):
                 entry["mtime_ns"] = dest.stat().st_mtime_ns
         self._staged.clear()
-        merged = {**self._state, **self._new_state}
+        kept = self._remove_others() if self._complete else self._state
+        merged = {**kept, **self._new_state}
         if merged != self._state:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.directory / f".{STATE}.{os.getpid()}.tmp"

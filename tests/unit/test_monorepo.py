@@ -353,3 +353,20 @@ def test_check_judges_each_function_against_its_own_directory(
     assert cli.main(["check", "--target", "aws"]) == 1
     out = capsys.readouterr().out
     assert "FP201" in out and "[functions.users]" in out and "orders" not in out.split("FP201")[0]
+
+
+def test_a_full_build_removes_what_fpack_toml_no_longer_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service(tmp_path, "orders")
+    service(tmp_path, "users")
+    toml = repo(tmp_path, TWO)
+    (tmp_path / "dist/aws").mkdir(parents=True)
+    (tmp_path / "dist/aws/notes.txt").write_text("mine")  # not fpack's: left alone
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", "--target", "aws"]) == 0
+    toml.write_text(toml.read_text().split("[functions.users]")[0] + "[targets.aws]\n")
+    assert cli.main(["build", "--target", "aws", "--function", "orders"]) == 0
+    assert (tmp_path / "dist/aws/users.zip").is_file()  # a partial build removes nothing
+    assert cli.main(["build", "--target", "aws"]) == 0
+    assert sorted(p.name for p in (tmp_path / "dist/aws").iterdir()) == [
+        ".fpack-state.json", "notes.txt", "orders.manifest.json", "orders.zip"]
