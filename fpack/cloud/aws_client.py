@@ -10,6 +10,7 @@ so tests never wait. Every SDK error becomes a `DeployError` naming the operatio
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,10 @@ Sleep = Callable[[float], None]
 # https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
 _CONFLICT: Final = ("ResourceConflictException", "TooManyRequestsException")
 _NOT_FOUND: Final = ("ResourceNotFoundException", "NoSuchKey", "404", "NotFound", "NoSuchBucket",
-                     "RepositoryNotFoundException")
+                     "RepositoryNotFoundException", "ProvisionedConcurrencyConfigNotFoundException")
+# How long a published version may take to be optimised under SnapStart (Lambda runs the init and
+# snapshots it; minutes for a large one) before deploy gives up and leaves the alias where it was.
+SNAP_START_WAIT: Final = 900.0  # seconds of waiting between checks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +53,9 @@ class LambdaConfig:
     last_update_status: str
     reason: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)  # the function's (not the version's)
+    snap_start: bool = False  # SnapStart's ApplyOn is "PublishedVersions"
+    optimization: str = "Off"  # SnapStart's OptimizationStatus: "On" once a version's snapshot is
+    reserved: int | None = None  # reserved concurrency, the function's (not the version's)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +70,7 @@ class Settings:
     role: str
     env: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
+    snap_start: bool = False  # zips only: SnapStart on the versions published from now on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,8 +174,10 @@ class AwsClient(WiringCalls):
                         **params)
         if got is None:
             return None
+        reserved = (got.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
         return replace(_config(got["Configuration"], got.get("Code", {})),
-                       tags=dict(got.get("Tags") or {}))
+                       tags=dict(got.get("Tags") or {}),
+                       reserved=None if reserved is None else int(reserved))
 
     def create_function(self, name: str, settings: Settings, code: Code,
                         tags: Mapping[str, str]) -> LambdaConfig:
@@ -182,9 +192,14 @@ class AwsClient(WiringCalls):
         self.call("lambda", "update_function_code", what=f"function {name}", FunctionName=name,
                   Architectures=[arch], **code.params())
 
-    def update_settings(self, name: str, settings: Settings, *, image: bool) -> None:
+    def update_settings(self, name: str, settings: Settings, *, image: bool,
+                        snap_start_changed: bool = False) -> None:
+        """`snap_start_changed`: send SnapStart even when off, so that turning it off reaches
+        Lambda (ApplyOn None); otherwise it is sent only when on, never to functions without it."""
         params = _settings_params(settings, image=image)
         params.pop("Architectures")  # set with the code: update_function_configuration refuses it
+        if snap_start_changed and not image:
+            params["SnapStart"] = _snap_start(settings.snap_start)
         self.call("lambda", "update_function_configuration", what=f"function {name}",
                   FunctionName=name, **params)
 
@@ -212,6 +227,50 @@ class AwsClient(WiringCalls):
         got = self.call("lambda", "publish_version", what=f"function {name}", FunctionName=name,
                         CodeSha256=code_sha256)
         return str(got["Version"])
+
+    def version_config(self, name: str, version: str) -> LambdaConfig | None:
+        got = self.call("lambda", "get_function_configuration",
+                        what=f"version {version} of function {name}", missing_ok=True,
+                        FunctionName=name, Qualifier=version)
+        return None if got is None else _config(got, {})
+
+    def wait_snap_start(self, name: str, version: str, *, alias: str,
+                        timeout: float = SNAP_START_WAIT) -> LambdaConfig:
+        """Poll a version published with SnapStart until Lambda has snapshotted it (State Active,
+        OptimizationStatus On): only then may the alias serve it. Raises, naming the function and
+        the version, when it failed, came out without SnapStart, or is not ready in `timeout`."""
+        keep = f"the alias {alias} was not moved: it still serves the version it had"
+        config: LambdaConfig | None = None
+        for delay in (*_delays_within(self.backoff, timeout), None):
+            config = self.version_config(name, version)
+            if config is None:
+                raise DeployError(f"version {version} of function {name} disappeared while fpack "
+                                  "waited for its SnapStart snapshot", hint=keep)
+            if config.state == "Failed":
+                raise DeployError(
+                    f"AWS Lambda could not make the SnapStart snapshot of version {version} of "
+                    f"function {name}: {self.secrets.scrub(config.reason) or 'no reason given'}",
+                    hint=f"{keep}; the snapshot runs the handler module's import code: fix what "
+                    "fails there and run fpack deploy again")
+            if config.state == "Active" and config.optimization == "On":
+                return config
+            if config.state == "Active" and not config.snap_start:
+                # Active without ApplyOn PublishedVersions: no snapshot is coming; waiting is moot.
+                raise DeployError(
+                    f"version {version} of function {name} was published without SnapStart "
+                    "(Lambda reports its SnapStart ApplyOn as None)",
+                    hint=f"{keep}; check that the region and the endpoint (AWS_ENDPOINT_URL) "
+                    "support SnapStart for Python, then run fpack deploy again")
+            if delay is not None:
+                self.sleep(delay)
+        assert config is not None, "the loop checks at least once"
+        raise DeployError(
+            f"version {version} of function {name} was not optimised for SnapStart after "
+            f"{timeout / 60:g} minute{'' if timeout == 60 else 's'} (State {config.state}, "
+            "OptimizationStatus "
+            f"{config.optimization})",
+            hint=f"{keep}; run fpack deploy again: nothing changed, so Lambda publishes no other "
+            "version and fpack waits for this one again")
 
     def alias_version(self, name: str, alias: str) -> str | None:
         got = self.call("lambda", "get_alias", what=f"alias {name}:{alias}", missing_ok=True,
@@ -304,7 +363,23 @@ def _settings_params(s: Settings, *, image: bool) -> dict[str, Any]:
     }
     if not image:
         params.update(Runtime=s.runtime, Handler=s.handler, Layers=list(s.layers))
+        if s.snap_start:  # only when on: see `update_settings` for turning it off
+            params["SnapStart"] = _snap_start(True)
     return params
+
+
+def _snap_start(on: bool) -> dict[str, str]:
+    return {"ApplyOn": "PublishedVersions" if on else "None"}
+
+
+def _delays_within(backoff: Backoff, timeout: float) -> tuple[float, ...]:
+    """The backoff's delays, then its cap repeated, until they add up to `timeout`."""
+    delays: list[float] = []
+    for delay in itertools.chain(backoff.delays(), itertools.repeat(backoff.cap)):
+        if sum(delays) >= timeout or delay <= 0:  # a zero delay would never add up
+            break
+        delays.append(delay)
+    return tuple(delays)
 
 
 def _config(c: Mapping[str, Any], code: Mapping[str, Any]) -> LambdaConfig:
@@ -322,5 +397,7 @@ def _config(c: Mapping[str, Any], code: Mapping[str, Any]) -> LambdaConfig:
         state=str(c.get("State") or "Active"),
         last_update_status=str(c.get("LastUpdateStatus") or ""),
         reason=str(c.get("LastUpdateStatusReason") or c.get("StateReason") or ""),
+        snap_start=(c.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions",
+        optimization=str((c.get("SnapStart") or {}).get("OptimizationStatus") or "Off"),
     )
 

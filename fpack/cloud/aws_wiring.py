@@ -49,6 +49,16 @@ class LiveMapping:
     settings: StreamMapping
 
 
+@dataclass(frozen=True, kw_only=True)
+class Provisioned:
+    """An alias's provisioned concurrency: what was asked for, and how Lambda's allocation went
+    ("IN_PROGRESS", "READY", or "FAILED" with a reason)."""
+
+    count: int
+    status: str
+    reason: str = ""
+
+
 def mapping_source(arn: str) -> str:
     """What a mapping reads from ("SQS", "Kinesis", "DynamoDB stream"), by its source's ARN."""
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
@@ -116,6 +126,39 @@ class WiringCalls:
             params["SourceArn"] = source_arn
         self.call("lambda", "add_permission", what=f"policy of {name}:{alias}", FunctionName=name,
                   Qualifier=alias, StatementId=sid, Principal=principal, **params)
+
+    # --- concurrency: reserved on the function, provisioned on the alias ------------------------
+
+    def reserve(self, name: str, count: int | None) -> None:
+        """At most `count` instances of the function at once (None: no reservation, the
+        account's unreserved pool)."""
+        if count is None:
+            self.call("lambda", "delete_function_concurrency",
+                      what=f"reserved concurrency of {name}", missing_ok=True, FunctionName=name)
+        else:
+            self.call("lambda", "put_function_concurrency", what=f"reserved concurrency of {name}",
+                      FunctionName=name, ReservedConcurrentExecutions=count)
+
+    def provisioned(self, name: str, alias: str) -> Provisioned | None:
+        got = self.call("lambda", "get_provisioned_concurrency_config",
+                        what=f"provisioned concurrency of {name}:{alias}", missing_ok=True,
+                        FunctionName=name, Qualifier=alias)
+        if got is None:
+            return None
+        return Provisioned(count=int(got["RequestedProvisionedConcurrentExecutions"]),
+                           status=str(got.get("Status", "")),
+                           reason=str(got.get("StatusReason", "")))
+
+    def provision(self, name: str, alias: str, count: int | None) -> None:
+        """Keep `count` instances of the alias's version initialised (None: none). Lambda
+        allocates them in the background (minutes); the alias serves meanwhile."""
+        what = f"provisioned concurrency of {name}:{alias}"
+        if count is None:
+            self.call("lambda", "delete_provisioned_concurrency_config", what=what,
+                      missing_ok=True, FunctionName=name, Qualifier=alias)
+        else:
+            self.call("lambda", "put_provisioned_concurrency_config", what=what,
+                      FunctionName=name, Qualifier=alias, ProvisionedConcurrentExecutions=count)
 
     # --- triggers -------------------------------------------------------------------------------
 

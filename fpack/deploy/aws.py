@@ -3,10 +3,11 @@
 Stages, each small and with its collaborators passed in (the AwsClient adapter, the reporter):
 `specs` turns fpack.toml and the build manifests into what Lambda should have (pure); `read_state`
 asks AWS what it has; `aws_plan.plan` decides the steps (pure); `Executor` applies them in order
-(layers, then per function: code, settings, release, triggers), or `display` only lists them for
---dry-run. Lambda functions are named `<project>-<function>`; the layer keeps its zip's name.
-The docker target's lambda flavor comes through `deploy` too, with `images` (function → pushed
-image URI by digest) in place of zips.
+(layers, then per function: code, settings, release, concurrency, triggers), or `display` only
+lists them for --dry-run. With `[targets.aws] snap_start`, the release waits for the new version's
+SnapStart snapshot before it moves the alias. Lambda functions are named `<project>-<function>`;
+the layer keeps its zip's name. The docker target's lambda flavor comes through `deploy` too,
+with `images` (function → pushed image URI by digest) in place of zips.
 
 A whole-project deploy (`orphans` "keep" or "delete") also lists the functions named
 `<project>-*`, reads the tags of those fpack.toml does not name, and plans the ones tagged
@@ -77,16 +78,39 @@ def _function_spec(project: Project, m: AwsFunction | DockerImage,
                           hint="shorten [project] name or the function's name")
     image = images[m.function] if images is not None else None
     zipped = m if isinstance(m, AwsFunction) and image is None else None
+    _check_snap_start(project, fn.name, image=zipped is None)
     settings = Settings(
         runtime=None if image else m.runtime, handler=None if image else m.handler, arch=m.arch,
         memory=fn.memory, timeout=fn.timeout, role=_role(project), env=dict(fn.env),
         layers=tuple(path.stem for path in zipped.layers) if zipped else (),
+        snap_start=project.aws.snap_start,
     )
     return p.FunctionSpec(function=fn.name, name=name, alias=project.aws.alias,
                           code_sha256=zipped.code_sha256 if zipped else "",
                           zip_path=zipped.path if zipped else None, size=m.size, image_uri=image,
                           settings=settings, wirings=_wirings(project, fn.name),
-                          tags=aws_prune.owner_tags(project.name, fn.name))
+                          tags=aws_prune.owner_tags(project.name, fn.name),
+                          concurrency=fn.concurrency, warm=fn.warm)
+
+
+def _check_snap_start(project: Project, name: str, *, image: bool) -> None:
+    """What Lambda refuses with SnapStart, refused before anything changes (fpack check's FP105
+    says the same): provisioned concurrency, and images. config.py has refused runtimes before
+    python3.12; warm is not refused there because gcp and Cloud Run take it."""
+    if not project.aws.snap_start:
+        return
+    fn = project.functions[name]
+    where = f"{project.config_path}: [functions.{name}]"
+    if fn.warm is not None:
+        raise ConfigError(
+            f"{where} warm = {fn.warm}: Lambda does not combine provisioned concurrency with "
+            "SnapStart ([targets.aws] snap_start = true)",
+            hint="remove warm (SnapStart's restores are the cold-start cure), or snap_start")
+    if image:  # registry.py refuses this first; here so that no caller can send an image
+        raise ConfigError(
+            f"{where}: [targets.aws] snap_start = true: Lambda SnapStart works on zip packages "
+            "only, and this function is deployed as a container image",
+            hint="deploy the zips with fpack deploy --target aws, or remove snap_start")
 
 
 def _role(project: Project) -> str:
@@ -174,6 +198,8 @@ def read_live(aws: AwsClient, spec: p.FunctionSpec) -> p.LiveFunction:
         url=aws.url(spec.name, spec.alias) if "url" in kinds else None,
         permissions=aws.permission_sids(spec.name, spec.alias) if kinds else frozenset(),
         triggers=triggers,
+        # Read even without `warm`: one removed from fpack.toml is removed from the alias.
+        warm=aws.provisioned(spec.name, spec.alias),
     )
 
 
@@ -313,6 +339,10 @@ class Executor:
                 self._function(step)
             case p.Release():
                 self._release(step)
+            case p.Reserve():
+                self.aws.reserve(step.spec.name, step.count)
+            case p.Provision():
+                self.aws.provision(step.spec.name, step.spec.alias, step.count)
             case p.CreateUrl():
                 self.urls[step.spec.name] = self.aws.create_url(step.spec.name, step.spec.alias)
             case p.Permit():
@@ -339,7 +369,8 @@ class Executor:
         spec = step.spec
         settings = p.with_layer_arns(spec, self.layer_arns)
         if isinstance(step, p.UpdateSettings):
-            self.aws.update_settings(spec.name, settings, image=spec.image_uri is not None)
+            self.aws.update_settings(spec.name, settings, image=spec.image_uri is not None,
+                                     snap_start_changed="snap_start" in step.fields)
         else:
             code = Code(zip_path=spec.zip_path, s3=step.s3, image_uri=spec.image_uri)
             if isinstance(step, p.CreateFunction):
@@ -353,6 +384,10 @@ class Executor:
         spec = step.spec
         ready = self.aws.wait_ready(spec.name)
         version = self.aws.publish_version(spec.name, spec.code_sha256 or ready.code_sha256)
+        if spec.settings.snap_start:
+            self.reporter.step(f"waiting for SnapStart to optimise version {version} of "
+                               f"{spec.name}")
+            self.aws.wait_snap_start(spec.name, version, alias=spec.alias)
         self.aws.point_alias(spec.name, spec.alias, version, exists=step.alias_exists)
         self.versions[spec.name] = version
 

@@ -7,7 +7,15 @@ No I/O. The plan decides, per function, what would be created, updated or left a
   the last update of $LATEST failed; settings only when a compared field differs;
 - a version is published and the alias moved when anything changed, or when the alias does not
   yet point at a version with exactly this code and settings: so a deploy interrupted between the
-  update and the release converges when run again, and a failed one leaves the alias alone;
+  update and the release converges when run again, and a failed one leaves the alias alone. A new
+  layer version is a settings change (the function's Layers), so it publishes a function version
+  too, and the alias serves the new layer (SAM's AutoPublishAlias hashes the code alone and misses
+  it: serverless-application-model#3802);
+- SnapStart (`[targets.aws] snap_start`) is a setting, so turning it on or off publishes a version;
+  with it on, the alias moves only once the new version is optimised (the executor waits), and a
+  version that never was is released again;
+- reserved concurrency (the function's) and provisioned concurrency (the alias's `warm`) are set,
+  changed or removed when they differ from fpack.toml, after the release; they publish nothing;
 - triggers (Function URL, S3 notification, SQS mapping, Kinesis or DynamoDB stream mapping, SNS
   subscription, EventBridge schedule) and the permissions they need are added only when missing
   or different; a function may have more than one (a queue function: an SQS queue and an SNS
@@ -32,6 +40,7 @@ from fpack.cloud.aws_wiring import (
     RESPONSE_TYPES,
     S3_EVENTS,
     LiveMapping,
+    Provisioned,
     StreamMapping,
     mapping_source,
 )
@@ -92,6 +101,10 @@ class FunctionSpec:
     settings: Settings
     wirings: tuple[Wiring, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)  # see `owner_tags`
+    # Neither is part of a version, so neither publishes one: reserved concurrency is the
+    # function's, provisioned concurrency (`warm`) the alias's.
+    concurrency: int | None = None
+    warm: int | None = None
 
     @property
     def rule(self) -> str:
@@ -100,7 +113,8 @@ class FunctionSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class LiveFunction:
-    """What AWS has for one function; `released` is the configuration of the alias's version."""
+    """What AWS has for one function; `released` is the configuration of the alias's version,
+    `warm` the alias's provisioned concurrency (its reserved concurrency is `latest.reserved`)."""
 
     latest: LambdaConfig | None = None
     alias_version: str | None = None
@@ -108,6 +122,7 @@ class LiveFunction:
     url: str | None = None
     permissions: frozenset[str] = frozenset()
     triggers: Mapping[WiringKind, LiveTrigger] = field(default_factory=dict)  # see `_trigger_ok`
+    warm: Provisioned | None = None
 
 
 # --- steps: each is one call (or a short, fixed sequence) of the executor -------------------------
@@ -165,15 +180,55 @@ class UpdateSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Release:
-    """Wait for the update, publish a version, then move the alias to it."""
+    """Wait for the update, publish a version, then move the alias to it (with SnapStart, once
+    Lambda has snapshotted the version: before that it would serve cold starts, or fail)."""
 
     spec: FunctionSpec
     alias_exists: bool
 
     def change(self) -> Change:
+        snap = ", once SnapStart has optimised it" if self.spec.settings.snap_start else ""
         return Change(resource=f"alias {self.spec.name}:{self.spec.alias}",
                       action="update" if self.alias_exists else "create",
-                      detail="to a new version")
+                      detail=f"to a new version{snap}")
+
+
+def _count_change(resource: str, count: int | None, was: int | None) -> Change:
+    if count is None:
+        return Change(resource=resource, action="delete", detail=f"was {was}")
+    if was is None:
+        return Change(resource=resource, action="create", detail=str(count))
+    return Change(resource=resource, action="update",
+                  detail=str(count) if count == was else f"{count}, was {was}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reserve:
+    """Reserved concurrency (`concurrency`): set, changed, or removed (`count` None)."""
+
+    spec: FunctionSpec
+    count: int | None
+    was: int | None
+
+    def change(self) -> Change:
+        return _count_change(f"reserved concurrency of function {self.spec.name}", self.count,
+                             self.was)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provision:
+    """Provisioned concurrency on the alias (`warm`): set, changed, removed (`count` None), or
+    asked again after Lambda's allocation failed (`failed`)."""
+
+    spec: FunctionSpec
+    count: int | None
+    was: int | None
+    failed: bool = False
+
+    def change(self) -> Change:
+        c = _count_change(f"provisioned concurrency of alias {self.spec.name}:{self.spec.alias}",
+                          self.count, self.was)
+        return replace(c, detail=f"{c.detail}, the last allocation failed") if self.failed else c
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,8 +281,8 @@ class Tag:
                       detail="tags " + " ".join(sorted(self.tags)))
 
 
-Step = Upload | PublishLayer | CreateFunction | UpdateCode | UpdateSettings | Release | CreateUrl \
-    | Permit | Wire | Tag
+Step = Upload | PublishLayer | CreateFunction | UpdateCode | UpdateSettings | Release | Reserve \
+    | Provision | CreateUrl | Permit | Wire | Tag
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,7 +361,8 @@ def _function(spec: FunctionSpec, live: LiveFunction, known: Mapping[str, str],
     if live.latest is None:
         steps += [*_uploads(s3, spec.zip_path, placement),
                   CreateFunction(spec=spec, s3=s3), Release(spec=spec, alias_exists=False)]
-        return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
+        return FunctionPlan(spec=spec, live=live,
+                            steps=(*steps, *_scaling(spec, live), *_wiring(spec, live)))
     code = code_differs(spec, live.latest) or live.latest.last_update_status == "Failed"
     fields = settings_differ(spec, live.latest, known)
     if missing := {k: v for k, v in spec.tags.items() if live.latest.tags.get(k) != v}:
@@ -317,10 +373,12 @@ def _function(spec: FunctionSpec, live: LiveFunction, known: Mapping[str, str],
     if fields:
         steps.append(UpdateSettings(spec=spec, fields=fields))
     released = live.released is not None and not code_differs(spec, live.released) \
-        and not settings_differ(spec, live.released, known)
+        and not settings_differ(spec, live.released, known) \
+        and (not spec.settings.snap_start or live.released.optimization == "On")
     if code or fields or not released:  # a Tag alone needs no new version: tags are the function's
         steps.append(Release(spec=spec, alias_exists=live.alias_version is not None))
-    return FunctionPlan(spec=spec, live=live, steps=(*steps, *_wiring(spec, live)))
+    return FunctionPlan(spec=spec, live=live,
+                        steps=(*steps, *_scaling(spec, live), *_wiring(spec, live)))
 
 
 def code_differs(spec: FunctionSpec, have: LambdaConfig) -> bool:
@@ -341,6 +399,7 @@ def settings_differ(spec: FunctionSpec, have: LambdaConfig,
     if spec.image_uri is None:
         fields += [name for name, a, b in (
             ("runtime", want.runtime, have.runtime), ("handler", want.handler, have.handler),
+            ("snap_start", want.snap_start, have.snap_start),
         ) if a != b]
         layers = tuple(known.get(n, f"(new version of {n})") for n in want.layers)
         if layers != have.layers:
@@ -348,6 +407,27 @@ def settings_differ(spec: FunctionSpec, have: LambdaConfig,
     if env := env_changes(want.env, have.env):
         fields.append("environment: " + " ".join(env))
     return tuple(fields)
+
+
+def _scaling(spec: FunctionSpec, live: LiveFunction) -> list[Step]:
+    """Reserved and provisioned concurrency, after the release (the alias must exist, and
+    serve the new version, before it is kept warm) and before the triggers send it work.
+
+    Lambda refuses, at every moment, more provisioned concurrency than is reserved; fpack.toml's
+    warm <= concurrency holds for the end state, so when the new reservation is below what is
+    provisioned now, the warm count is lowered first."""
+    reserved = live.latest.reserved if live.latest else None
+    have = live.warm
+    steps: list[Step] = []
+    if spec.concurrency != reserved:
+        steps.append(Reserve(spec=spec, count=spec.concurrency, was=reserved))
+    failed = have is not None and have.status == "FAILED" and spec.warm is not None
+    if spec.warm != (have.count if have else None) or failed:
+        warm = Provision(spec=spec, count=spec.warm, was=have.count if have else None,
+                         failed=failed)
+        below = have is not None and spec.concurrency is not None and spec.concurrency < have.count
+        steps.insert(0 if below else len(steps), warm)
+    return steps
 
 
 def with_layer_arns(spec: FunctionSpec, arns: Mapping[str, str]) -> Settings:
