@@ -72,7 +72,7 @@ def test_each_problem_is_one_line_then_a_summary(tmp_path: Path,
         'app/jobs.py:1: FP202 [functions.orders] handler = "app.jobs:consumer": module "app.jobs" '
         "has no attribute \"consumer\"; it defines: consume",
         'app/web.py:8: FP204 [functions.legacy] handler = "app.web:legacy": legacy takes 1 '
-        "positional parameter(s); a lambda http handler takes 2: def legacy(event, context)",
+        "positional parameter; a lambda http handler takes 2: def legacy(event, context)",
         'fpack.toml:16: FP102 [functions.legacy] style = "lambda" cannot run on target "gcp"; '
         'use style = "portable", or check with --target for the others',
         'fpack.toml:19: FP201 [functions.tick] handler = "app.timer:tick": module "app.timer" is '

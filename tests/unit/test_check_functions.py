@@ -36,16 +36,18 @@ def test_fitting_signatures(tmp_path: Path, source: str, style: str, trigger: st
 
 @pytest.mark.parametrize(("source", "style", "trigger", "problem"), [
     ("def handler(): ...", "portable", "http",
-     "handler takes 0 positional parameter(s); a portable http handler takes 1: def "
+     "handler takes 0 positional parameters; a portable http handler takes 1: def "
      "handler(request)"),
     ("def handler(event, context): ...", "portable", "queue",
-     "handler takes 2 positional parameter(s); a portable queue handler takes 1: def "
-     "handler(message)"),
+     "handler takes 2 positional parameters; a portable queue handler takes 1: def "
+     'handler(message). To package it as a Lambda handler, set style = "lambda" in its '
+     "[functions] table (runs on aws and docker)"),
     ("def handler(a, b, c=1): ...", "portable", "schedule",
-     "handler takes 2 to 3 positional parameter(s); a portable schedule handler takes 1: def "
-     "handler(event)"),
+     "handler takes 2 to 3 positional parameters; a portable schedule handler takes 1: def "
+     'handler(event). To package it as a Lambda handler, set style = "lambda" in its '
+     "[functions] table (runs on aws and docker)"),
     ("def handler(event): ...", "lambda", "storage",
-     "handler takes 1 positional parameter(s); a lambda storage handler takes 2: def "
+     "handler takes 1 positional parameter; a lambda storage handler takes 2: def "
      "handler(event, context)"),
     ("async def handler(request): ...", "portable", "http",
      "handler is an async function; a portable handler is called synchronously and must be a "

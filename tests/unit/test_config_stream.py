@@ -160,4 +160,6 @@ def test_check_knows_what_a_stream_handler_receives(
                       TOML, "--target", "aws")
     assert out == [
         'app.py:1: FP204 [functions.clicks] handler = "app:on_click": on_click takes 2 '
-        "positional parameter(s); a portable stream handler takes 1: def on_click(record)"]
+        "positional parameters; a portable stream handler takes 1: def on_click(record). To "
+        'package it as a Lambda handler, set style = "lambda" in its [functions] table (runs on '
+        'aws and docker)']

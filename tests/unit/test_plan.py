@@ -123,7 +123,9 @@ def test_wrong_arity_for_the_style(tmp_path: Path) -> None:
         plan_for(project)
     assert str(info.value) == (
         f'{tmp_path}/fpack.toml: [functions.hello] handler = "app.web:hello": app/web.py:1: hello '
-        "takes 2 positional parameter(s); a portable http handler takes 1: def hello(request)"
+        "takes 2 positional parameters; a portable http handler takes 1: def hello(request). "
+        'To package it as a Lambda handler, set style = "lambda" in its [functions] table '
+        "(runs on aws and docker)"
     )
 
 
