@@ -26,9 +26,15 @@ if TYPE_CHECKING:
     from fpack.deps.engine import Dependencies
     from fpack.deps.spec import DependencySpec
 
+# The generated entry module of each target. gcp's is not main.py, the name Cloud Functions loads
+# by default, but always fpack_entry.py, named to Google's build by GOOGLE_FUNCTION_SOURCE (the
+# manifest's build_env, which deploy sets): a project's own main.py (FastAPI's and Flask's
+# convention) then ships as it is. Always, not only when a main.py is there: one name that never
+# clashes keeps every bundle's layout, and what its deploy must set, the same whatever the
+# project's files are, where a name chosen per build would change when a main.py came or went.
 ENTRY_MODULE: Final[dict[Target, str]] = {
     "aws": "fpack_entry",
-    "gcp": "main",
+    "gcp": "fpack_entry",
     "docker": "fpack_entry",
 }
 

@@ -229,7 +229,8 @@ def lambda_env_minimal(fn: Function) -> dict[str, str]:
 def gcp_run(project: Project, fn: Function, manifest: GcpBundle, work: Path, *,
             inputs: BuildInputs, reporter: Reporter, serving: bool = False) -> LocalRun:
     """A source bundle as Cloud Functions runs it: its requirements installed (here by the
-    dependency engine, for the runtime's platform), functions-framework serving main.py."""
+    dependency engine, for the runtime's platform), functions-framework serving the file the
+    bundle's build_env names (GOOGLE_FUNCTION_SOURCE; main.py, Google's default, without it)."""
     unzip(manifest.path, work / "workspace")
     platform = _platform("gcp", manifest)
     runtime = platform.runtime
@@ -239,7 +240,7 @@ def gcp_run(project: Project, fn: Function, manifest: GcpBundle, work: Path, *,
     signature = "http" if fn.trigger == "http" else "cloudevent"
     command = (*driver("http", work, 60, fn, serving=serving), "python3", "-m",
                "functions_framework",
-               "--target", handler, "--source", "/workspace/main.py",
+               "--target", handler, "--source", f"/workspace/{_function_source(manifest)}",
                "--signature-type", signature)
     return LocalRun(
         image=project.gcp.base_image or runtime.base_image, platform=platform.docker_platform,
@@ -249,6 +250,12 @@ def gcp_run(project: Project, fn: Function, manifest: GcpBundle, work: Path, *,
              "FUNCTION_TARGET": handler, **fn.env},
         mounts=_mounts(work, {"workspace": "/workspace", "deps": "/layers/deps", "run": RUN_DIR}),
     )
+
+
+def _function_source(manifest: GcpBundle) -> str:
+    """The file functions-framework loads, as Google's build picks it: GOOGLE_FUNCTION_SOURCE
+    from the build environment the deploy sets, else main.py."""
+    return manifest.build_env.get("GOOGLE_FUNCTION_SOURCE") or "main.py"
 
 
 def _bundle_deps(project: Project, requirements: bytes, platform: Platform,

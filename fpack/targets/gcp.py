@@ -4,7 +4,9 @@ buildpack installs and functions-framework serves.
 Layout of dist/gcp/<function>.zip, whose root is the function's source directory:
     <the project's sources>           as for every target
     fpack/__init__.py, fpack/runtime/ the portable runtime, vendored
-    main.py                           generated: the entry point functions-framework loads
+    fpack_entry.py                    generated: the entry point functions-framework loads,
+                                      named by the build variable GOOGLE_FUNCTION_SOURCE (a
+                                      project's own main.py ships as any source file)
     requirements.txt                  every package pinned to the version and wheel (sha256)
                                       that fpack resolved and audited for the runtime,
                                       functions-framework included: the deploy resolves nothing
@@ -38,8 +40,10 @@ from fpack.templating import render
 SignatureType = Literal["http", "cloudevent"]
 VENDOR_DIR: Final = "wheels"
 VENDOR_ENV: Final = "GOOGLE_VENDOR_PIP_DEPENDENCIES"
+# The Python buildpack's variable for the file functions-framework loads (default main.py).
+SOURCE_ENV: Final = "GOOGLE_FUNCTION_SOURCE"
 # Bump when the bytes of a bundle change for the same inputs (layout, templates, requirements).
-BUNDLE_FORMAT: Final = "1"
+BUNDLE_FORMAT: Final = "2"
 
 SOURCE_ZIPPED_MAX: Final = limits.GCF_ZIPPED_MAX
 SOURCE_UNZIPPED_MAX: Final = limits.GCF_UNZIPPED_MAX
@@ -104,7 +108,7 @@ def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tup
 
 
 def plan(bp: BuildPlan, deps: Dependencies, shipped: tuple[FileEntry, ...]) -> tuple[ZipPlan, ...]:
-    """The bundle of every function of `bp` (pure): sources, runtime, main.py, the pinned
+    """The bundle of every function of `bp` (pure): sources, runtime, the entry module, the pinned
     requirements.txt and, vendored, the wheels (`shipped`) under wheels/."""
     vendor = bp.project.gcp.vendor
     _check_reserved(bp, vendor or bool(shipped))
@@ -117,14 +121,15 @@ def _bundle(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, requirements: s
     vendor, compiled = bp.project.gcp.vendor, bp.project.gcp.compile
     code = (*bp.sources, *bp.runtime)
     main = entry_source(fp)
-    files = (*source_entries(code), FileEntry(name="main.py", data=main.encode()),
+    entry = entry_file(fp)
+    files = (*source_entries(code), FileEntry(name=entry, data=main.encode()),
              FileEntry(name="requirements.txt", data=requirements.encode()), *shipped)
     manifest = GcpBundle(
         function=fp.function.name, target="gcp", runtime=bp.platform.runtime.name,
         arch=bp.platform.arch, handler=fp.handler_setting, path=fp.artifact, sha256="", size=0,
         unpacked_size=sum(len(f.data) for f in files), packages=deps.packages,
         signature_type=signature_type(fp.function.trigger),
-        build_env={VENDOR_ENV: VENDOR_DIR} if vendor else {})
+        build_env={SOURCE_ENV: entry, **({VENDOR_ENV: VENDOR_DIR} if vendor else {})})
     return ZipPlan(
         path=fp.artifact,
         key=_key(bp, "gcp", digest(code), main, requirements, "vendor" if vendor else "",
@@ -153,16 +158,23 @@ def _measures() -> tuple[tuple[int, Literal["zipped", "unzipped"]], ...]:
     return (SOURCE_ZIPPED_MAX, "zipped"), (SOURCE_UNZIPPED_MAX, "unzipped")
 
 
+def entry_file(fp: FunctionPlan) -> str:
+    """The generated entry module's file at the bundle's root (GOOGLE_FUNCTION_SOURCE)."""
+    return f"{fp.entry_module}.py"
+
+
 def _check_reserved(plan: BuildPlan, vendor: bool) -> None:
-    """The bundle's generated names must not be the project's own files."""
-    reserved = ("main.py", "requirements.txt", *((f"{VENDOR_DIR}/",) if vendor else ()))
+    """The bundle's generated names must not be the project's own files (a main.py may be:
+    the entry module is not main.py, see plan.ENTRY_MODULE)."""
+    entries = sorted({entry_file(fp) for fp in plan.functions})
+    reserved = (*entries, "requirements.txt", *((f"{VENDOR_DIR}/",) if vendor else ()))
     for f in plan.sources:
         clash = next((r for r in reserved if f.path == r or (r.endswith("/")
                                                              and f.path.startswith(r))), None)
         if clash is not None:
             raise ConfigError(
                 f"{plan.project.config_path}: [project] include packages {f.path}, but the gcp "
-                f"target generates {clash} at the root of every bundle (Cloud Functions loads "
-                "main.py and installs requirements.txt from there)",
+                f"target generates {clash} at the root of every bundle (the entry module "
+                "Cloud Functions loads, the requirements.txt it installs, vendored wheels/)",
                 hint=f'rename {f.path}, or add it to [project] exclude = ["{f.path}"]',
             )

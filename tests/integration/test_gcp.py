@@ -111,8 +111,12 @@ def _serve(project: Path, image: str, tmp: Path, pip_cache: Path, *,
         lab.unzip(project / m["path"], bundles / name)
     _install(image, bundles, venv, pip_cache, vendor=vendor)
     ports = {name: 8081 + i for i, name in enumerate(sorted(manifests))}
+    # As the buildpack launches it: the deploy's GOOGLE_FUNCTION_SOURCE is FUNCTION_SOURCE at
+    # run time (pkg/gcpbuildpack SetFunctionsEnvVars), the file functions-framework loads.
     script = " ".join(
-        f"(cd /bundles/{name} && PHOTOS_OUT=/out/{name} exec /venv/bin/functions-framework "
+        f"(cd /bundles/{name} && PHOTOS_OUT=/out/{name} "
+        f"FUNCTION_SOURCE={function_source(bundles / name, m)} "
+        f"exec /venv/bin/functions-framework "
         f"--target {m['handler']} --signature-type {m['signature_type']} --host 0.0.0.0 "
         f"--port {ports[name]}) &" for name, m in sorted(manifests.items())) + " wait"
     with container.container(
@@ -130,6 +134,15 @@ def _serve(project: Path, image: str, tmp: Path, pip_cache: Path, *,
         for url in urls.values():
             _wait_ready(url, ctr)
         yield Served(urls=urls, out=out, ctr=ctr)
+
+
+def function_source(bundle: Path, manifest: dict[str, Any]) -> str:
+    """The file functions-framework loads from an unzipped bundle, as Google's build picks it:
+    the build variable GOOGLE_FUNCTION_SOURCE, else main.py; a build whose file is missing
+    fails (the buildpack's validateSource)."""
+    source = str(manifest["build_env"].get("GOOGLE_FUNCTION_SOURCE", "main.py"))
+    assert (bundle / source).is_file(), f"the build would fail: {source} is not in the bundle"
+    return source
 
 
 def _wait_ready(url: str, ctr: Any) -> None:
@@ -255,7 +268,8 @@ def test_vendored_bundles_install_with_the_network_off(example_project: Path, tm
                                                        pip_cache: Path) -> None:
     project = _project(example_project, tmp_path / "photos", "python313", vendor=True)
     manifests = lab.build(project, "gcp")
-    assert all(m["build_env"] == {"GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"} for m in manifests)
+    assert all(m["build_env"] == {"GOOGLE_FUNCTION_SOURCE": "fpack_entry.py",
+                                  "GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"} for m in manifests)
     with _serve(project, lab.IMAGES[(3, 13)], tmp_path / "run", pip_cache, vendor=True) as served:
         _check_http(served.urls["hello"])
         _check_events(served)

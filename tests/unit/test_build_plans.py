@@ -247,11 +247,11 @@ def test_gcp_bundle_holds_code_main_and_requirements(tmp_path: Path) -> None:
     bp = build_plan(tmp_path, "gcp", GCP)
     deps = gcp_deps(bp.platform)
     (bundle,) = gcp.plan(bp, deps, ())
-    assert names_and_modes(bundle.files) == [*AWS_CODE, ("main.py", 0o644),
+    assert names_and_modes(bundle.files) == [*AWS_CODE, ("fpack_entry.py", 0o644),
                                              ("requirements.txt", 0o644)]
     assert bundle.splices == () and bundle.bytecode is None and bundle.warn_above is None
     files = {f.name: f.data for f in bundle.files}
-    assert files["main.py"] == gcp.entry_source(bp.functions[0]).encode()
+    assert files["fpack_entry.py"] == gcp.entry_source(bp.functions[0]).encode()
     assert files["requirements.txt"] == gcp.requirements_text(bp, deps.packages,
                                                              vendor=False).encode()
     assert [limit.measure for limit in bundle.limits] == ["zipped", "unzipped"]
@@ -259,7 +259,7 @@ def test_gcp_bundle_holds_code_main_and_requirements(tmp_path: Path) -> None:
         function="hello", target="gcp", runtime="python312", arch="x86_64", handler="hello",
         path=tmp_path / "dist" / "gcp" / "hello.zip", sha256="", size=0,
         unpacked_size=sum(len(d) for d in files.values()), packages=deps.packages,
-        signature_type="http", build_env={})
+        signature_type="http", build_env={"GOOGLE_FUNCTION_SOURCE": "fpack_entry.py"})
 
 
 def test_gcp_vendored_bundle_ships_the_wheels_and_tells_the_build(tmp_path: Path) -> None:
@@ -269,10 +269,11 @@ def test_gcp_vendored_bundle_ships_the_wheels_and_tells_the_build(tmp_path: Path
                FileEntry(name="wheels/numpy-1.26.4-py3-none-any.whl", data=b"np"))
     (bundle,) = gcp.plan(bp, deps, shipped)
     assert names_and_modes(bundle.files) == [
-        *AWS_CODE, ("main.py", 0o644), ("requirements.txt", 0o644),
+        *AWS_CODE, ("fpack_entry.py", 0o644), ("requirements.txt", 0o644),
         (f"wheels/{FRAMEWORK.wheel}", 0o644), ("wheels/numpy-1.26.4-py3-none-any.whl", 0o644)]
     assert isinstance(bundle.manifest, GcpBundle)
-    assert bundle.manifest.build_env == {"GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"}
+    assert bundle.manifest.build_env == {"GOOGLE_FUNCTION_SOURCE": "fpack_entry.py",
+                                         "GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"}
     assert bundle.inputs["setting vendor"] == "true"
     (unvendored,) = gcp.plan(build_plan(tmp_path, "gcp", GCP), deps, ())
     assert unvendored.key != bundle.key

@@ -150,17 +150,18 @@ def test_bundle_holds_sources_runtime_entry_and_requirements(project: config.Pro
     (hello,) = artifacts
     with zipfile.ZipFile(hello.path) as z:
         names = [n for n in z.namelist() if not n.endswith("/")]
-        main = z.read("main.py").decode()
+        main = z.read("fpack_entry.py").decode()
     assert hello.path == project.root / "dist" / "gcp" / "hello.zip"
     assert [n for n in names if not n.startswith("fpack/")] == [
-        "app/__init__.py", "app/api.py", "main.py", "requirements.txt"]
+        "app/__init__.py", "app/api.py", "fpack_entry.py", "requirements.txt"]
     assert {"fpack/__init__.py", "fpack/runtime/gcp.py", "fpack/runtime/api.py"} <= set(names)
     assert "from app.api import hello as _handler" in main
     manifest = hello.to_json(project.root)
     assert {k: manifest[k] for k in ("function", "target", "runtime", "arch", "handler",
                                      "signature_type", "build_env", "path")} == {
         "function": "hello", "target": "gcp", "runtime": "python312", "arch": "x86_64",
-        "handler": "hello", "signature_type": "http", "build_env": {},
+        "handler": "hello", "signature_type": "http",
+        "build_env": {"GOOGLE_FUNCTION_SOURCE": "fpack_entry.py"},
         "path": "dist/gcp/hello.zip"}
     assert [p["name"] for p in manifest["packages"]] == ["functions-framework", "numpy"]
 
@@ -179,7 +180,8 @@ def test_requirements_pin_every_resolved_wheel(project: config.Project) -> None:
 
 @pytest.fixture
 def fake_framework(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """functions_framework as far as main.py uses it: decorators that register signature types."""
+    """functions_framework as far as the entry module uses it: decorators that register
+    signature types."""
     registry: dict[str, str] = {}
     module = types.ModuleType("functions_framework")
 
@@ -196,13 +198,14 @@ def fake_framework(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def _load_entry(bundle: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """main.py of `bundle`, imported as functions-framework does: from the unzipped source dir."""
+    """The entry module of `bundle` (GOOGLE_FUNCTION_SOURCE), imported as functions-framework
+    does: from the unzipped source dir."""
     with zipfile.ZipFile(bundle) as z:
         z.extractall(tmp)
     monkeypatch.syspath_prepend(str(tmp))
     for name in [n for n in sys.modules if n == "app" or n.startswith("app.")]:
         monkeypatch.delitem(sys.modules, name)
-    spec = importlib.util.spec_from_file_location(f"main_{tmp.name}", tmp / "main.py")
+    spec = importlib.util.spec_from_file_location(f"main_{tmp.name}", tmp / "fpack_entry.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -254,8 +257,8 @@ def test_vendored_bundle_ships_the_pinned_wheels(tmp_path: Path) -> None:
                    and not n.endswith("/")}
     assert shipped == {"wheels/functions_framework-3.10.2-py3-none-any.whl": b"ff wheel bytes",
                        "wheels/numpy-2.1.3-py3-none-any.whl": b"numpy wheel bytes"}
-    assert hello.to_json(project.root)["build_env"] == {"GOOGLE_VENDOR_PIP_DEPENDENCIES":
-                                                        "wheels"}
+    assert hello.to_json(project.root)["build_env"] == {
+        "GOOGLE_FUNCTION_SOURCE": "fpack_entry.py", "GOOGLE_VENDOR_PIP_DEPENDENCIES": "wheels"}
 
 
 def test_a_wheel_not_on_the_index_is_shipped_in_the_bundle_and_named_by_path(
@@ -311,17 +314,31 @@ def test_size_limit_is_a_clear_error(project: config.Project,
     assert not (project.root / "dist" / "gcp" / "hello.zip").exists()
 
 
-def test_a_project_main_py_clashes_with_the_entry_point(project: config.Project) -> None:
+def test_a_project_main_py_ships_beside_the_entry_module(project: config.Project) -> None:
+    """FastAPI's and Flask's main.py is the project's own: the bundle ships it as it is, and
+    its entry module is fpack_entry.py, which GOOGLE_FUNCTION_SOURCE names."""
     (project.root / "main.py").write_text("x = 1\n")
+    with_main = config.load(project.config_path)
+    with_main = type(with_main)(**{**with_main.__dict__, "include": ("app/**", "main.py")})
+    (hello, *_) = _build(with_main, project.root / "dist")
+    with zipfile.ZipFile(hello.path) as z:
+        assert z.read("main.py") == b"x = 1\n"
+        assert b"from app.api import hello as _handler" in z.read("fpack_entry.py")
+    assert hello.to_json(project.root)["build_env"] == {
+        "GOOGLE_FUNCTION_SOURCE": "fpack_entry.py"}
+
+
+def test_a_project_file_named_like_the_entry_module_clashes(project: config.Project) -> None:
+    (project.root / "fpack_entry.py").write_text("x = 1\n")
     clashing = config.load(project.config_path)
-    clashing = type(clashing)(**{**clashing.__dict__, "include": ("app/**", "main.py")})
+    clashing = type(clashing)(**{**clashing.__dict__, "include": ("app/**", "fpack_entry.py")})
     with pytest.raises(ConfigError) as e:
         _build(clashing, project.root / "dist")
     assert str(e.value) == (
-        f"{project.config_path}: [project] include packages main.py, but the gcp target "
-        "generates main.py at the root of every bundle (Cloud Functions loads main.py and "
-        "installs requirements.txt from there)\n"
-        '  hint: rename main.py, or add it to [project] exclude = ["main.py"]')
+        f"{project.config_path}: [project] include packages fpack_entry.py, but the gcp target "
+        "generates fpack_entry.py at the root of every bundle (the entry module Cloud Functions "
+        "loads, the requirements.txt it installs, vendored wheels/)\n"
+        '  hint: rename fpack_entry.py, or add it to [project] exclude = ["fpack_entry.py"]')
 
 
 # --- functions-framework joins the resolution -------------------------------------------------
