@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from fpack import handlers
 from fpack.config import Function, Project, style_fits, trigger_fits
-from fpack.deps import keys
+from fpack.deps import keys, tags
 from fpack.errors import ConfigError, UsageError
 from fpack.inputs import BuildInputs
 from fpack.platforms import RUNTIMES, Arch, Platform, Target
@@ -122,7 +122,9 @@ def plan(
     spec: DependencySpec | None = None,
 ) -> BuildPlan:
     """Decide every artifact of `target` (of `group`'s functions, when given: `sources` are then
-    its directory's); raises ConfigError for what cannot be built. `layer_name`: the layer zip's
+    its directory's); raises ConfigError for what cannot be built, DependencyError for a wheel
+    `spec` names that cannot run on the platform (the one read here: the spec's own files, for
+    its direct wheel requirements, fpack/deps/tags.py). `layer_name`: the layer zip's
     name in aws layer mode (one per dependency set), default `<project>-deps`."""
     platform = platform_for(project, target)
     if arch is not None:
@@ -131,6 +133,8 @@ def plan(
     chosen = [fn for fn in group.functions if not only or fn.name in only] if group \
         else _selected(project, only)
     functions = tuple(_function_plan(project, fn, target, sources, out_dir) for fn in chosen)
+    if spec is not None:  # a wheel the spec names that cannot run there: before uv runs
+        tags.refuse(spec, platform, target, project.root)
     layer = out_dir / f"{layer_name or project.name + '-deps'}.zip" \
         if target == "aws" and project.aws.layer else None
     return BuildPlan(

@@ -1,6 +1,7 @@
 """FP3xx/FP4xx: every dependency has a wheel for each target platform checked (or a container
 build is configured for it), and each target's artifacts fit its size limits, estimated from the
-resolution without building (`resolutions` says where the answers come from).
+resolution without building (`resolutions` says where the answers come from). A wheel file or URL
+the spec names itself is judged by its tags first (fpack/deps/tags.py), before any resolution.
 
 Size estimates: a build that installed the tree measured every package's unpacked size, and that is
 used when it exists; otherwise the wheels' own sizes (recorded in the lock) are a lower bound of the
@@ -20,7 +21,7 @@ from fpack import limits
 from fpack.checks import Problem
 from fpack.checks.resolutions import Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
-from fpack.deps import framework
+from fpack.deps import framework, tags
 from fpack.deps.keys import compiles_tree
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -63,6 +64,10 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
         # same spec finds the build's cached resolution, and checks what will be deployed.
         resolved = framework.with_framework(spec, project.config_path, inputs.cache) \
             if target == "gcp" and spec.kind != "none" else spec
+        wrong = _direct_wheels(spec, target, platform)
+        if wrong:  # what the spec itself names cannot run there: uv is not asked
+            problems += wrong
+            continue
         found = _resolution(resolved, platform, table, inputs, reporter,
                             compile_tree=compiles_tree(target, table.compile))
         problems += _wheels(spec, target, platform.label, found,
@@ -70,6 +75,15 @@ def check(project: Project, spec: DependencySpec, files: Sequence[SourceFile],
         if isinstance(found, Resolution):
             problems += _sizes(project, spec, target, found, code)
     return problems
+
+
+def _direct_wheels(spec: DependencySpec, target: Target, platform: Platform) -> list[Problem]:
+    """FP301 for each wheel file or URL the spec names that cannot run on the target (a
+    container build cannot help: the wheel is taken as it is)."""
+    return [Problem(path=m.wheel.path, line=m.wheel.line, code="FP301", message=(
+        f"{m.name} ({m.wheel.requirement}) has no wheel for {target} {platform.label}: "
+        f"{m.why}; name {tags.wanted(platform)}, or require {m.name} by name and version"))
+        for m in tags.misfits(spec, platform)]
 
 
 def _resolution(spec: DependencySpec, platform: Platform,
