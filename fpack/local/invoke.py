@@ -11,6 +11,7 @@ reads one result line. Per target:
                   the server its entry point starts
     gcp bundle    the bundle in /workspace under functions-framework, its pinned requirements
                   installed for the Cloud Functions platform by the dependency engine, one request
+The artifact is built first when it is stale (`build_stale`), as `fpack deploy` builds.
 `events` turns the event file into what each runtime takes and the answer into one shape.
 """
 
@@ -86,6 +87,20 @@ def load_manifest(project: Project, target: Target, name: str, out: Path) -> Man
                          hint=f"run `fpack build --target {target}` again") from e
 
 
+def build_stale(project: Project, target: Target, name: str, *, inputs: BuildInputs, out: Path,
+                reporter: Reporter) -> Manifest:
+    """Build function `name` for `target` if it is stale, as `fpack deploy` does (a fresh
+    artifact is left alone), then read the manifest the build wrote: what runs locally is what
+    the sources say now, never an artifact older than them."""
+    if name not in project.functions:
+        raise UsageError(f"{name}: no such function in {project.config_path}; defined: "
+                         f"{', '.join(project.functions)}")
+    from fpack import build  # noqa: PLC0415 - the build machinery is heavy
+
+    build.build(project, target, inputs=inputs, out=out, reporter=reporter, only=(name,))
+    return load_manifest(project, target, name, out)
+
+
 def family(target: Target, manifest: Manifest) -> Family:
     """How events reach the artifact: through the Lambda Runtime API, or over HTTP."""
     if target == "aws" or (isinstance(manifest, DockerImage) and manifest.flavor == "lambda"):
@@ -109,8 +124,11 @@ def read_event(event_file: Path | None, sample: str | None, fam: Family, trigger
 def invoke(project: Project, target: Target, name: str, *, inputs: BuildInputs, out: Path,
            reporter: Reporter, event_file: Path | None = None,
            sample: str | None = None) -> Invoked:
-    """Run function `name`'s artifact for `target` once with the event, and read its answer."""
-    manifest = load_manifest(project, target, name, out)
+    """Build function `name` for `target` if it is stale, run its artifact once with the event,
+    and read its answer."""
+    if event_file is not None and sample is not None:  # a usage error, before any build
+        raise UsageError("--event and --sample: give one of them")
+    manifest = build_stale(project, target, name, inputs=inputs, out=out, reporter=reporter)
     fn = project.functions[name]
     fam = family(target, manifest)
     event = read_event(event_file, sample, fam, fn.trigger)

@@ -1,6 +1,7 @@
 """`fpack serve`: a built http function on localhost, from its artifact, for development.
 
-The container is the one `fpack invoke` would run (same image, mounts, user), started as a server
+The artifact is built first when it is stale, as `fpack invoke` and `fpack deploy` build. The
+container is the one `fpack invoke` would run (same image, mounts, user), started as a server
 with its port published on 127.0.0.1 only:
     http images, gcp bundles  the image's server / functions-framework on $PORT, published as is
     aws zips, lambda images   fpack's Runtime API in the container (lambda_rapi.py serve) with its
@@ -42,15 +43,19 @@ STOP_GRACE: Final = 10  # seconds between SIGTERM and SIGKILL, as Cloud Run give
 
 def serve(project: Project, target: Target, name: str, *, inputs: BuildInputs, out: Path,
           port: int, reporter: Reporter) -> None:
-    """Serve function `name` on 127.0.0.1:`port` until Ctrl-C."""
-    manifest = invoke.load_manifest(project, target, name, out)
+    """Build function `name` for `target` if it is stale, then serve it on 127.0.0.1:`port`
+    until Ctrl-C."""
+    fn = project.functions.get(name)
+    if fn is not None and fn.trigger != "http" and (
+            target == "aws" or (target == "docker" and project.docker.flavor == "lambda")):
+        _not_http(name, fn.trigger, target)  # before building: it would not be served anyway
+    check_port(port)
+    manifest = invoke.build_stale(project, target, name, inputs=inputs, out=out,
+                                  reporter=reporter)
     fn = project.functions[name]
     fam = invoke.family(target, manifest)
     if fam == "lambda" and fn.trigger != "http":
-        raise UsageError(f"{name}: a {fn.trigger} function; `fpack serve` serves http functions "
-                         "from Lambda artifacts", hint=f"use `fpack invoke {name} --target "
-                         f"{target} --sample {fn.trigger}` to run it once")
-    check_port(port)
+        _not_http(name, fn.trigger, target)
     # SIGTERM as Ctrl-C from the start: a stop while the container starts must remove it too.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -70,10 +75,17 @@ def serve(project: Project, target: Target, name: str, *, inputs: BuildInputs, o
                 finally:
                     if proxy is not None:
                         proxy.shutdown()
+                        proxy.server_close()
                     with contextlib.suppress(Exception):
                         ctr.stop(timeout=STOP_GRACE)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _not_http(name: str, trigger: str, target: Target) -> None:
+    raise UsageError(f"{name}: a {trigger} function; `fpack serve` serves http functions "
+                     "from Lambda artifacts", hint=f"use `fpack invoke {name} --target "
+                     f"{target} --sample {trigger}` to run it once")
 
 
 def check_port(port: int) -> None:

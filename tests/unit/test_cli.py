@@ -191,3 +191,148 @@ def test_the_cache_commands_use_the_inputs_cache_root(
     assert (code, out) == (0, f"emptied {tmp_path / 'cache'}\n")
     code, out, _ = run(capsys, "cache", "info")
     assert code == 0 and out.splitlines()[0] == f"cache: {tmp_path / 'cache'}"
+
+
+# --- a new user's first hour (issue 14) ---------------------------------------------------------
+
+
+STYLES = {
+    "lambda": ("def hello(event, context):\n    return {}\n", "hello takes 2 positional "
+               "parameters; a portable http handler takes 1: def hello(request). To package it "
+               'as a Lambda handler, set style = "lambda" in its [functions] table (runs on aws '
+               "and docker)"),
+    "functions-framework": (
+        "import functions_framework\n\n\n@functions_framework.http\ndef hello(request):\n"
+        "    return 'hi'\n", "hello is a functions-framework handler "
+        "(@functions_framework.http); a portable handler takes an fpack.Request: def "
+        'hello(request). To package it as a functions-framework handler, set style = '
+        '"functions-framework" in its [functions] table (runs on gcp and docker)'),
+    "asgi": ("from fastapi import FastAPI\n\nhello = FastAPI()\n", "hello is an ASGI "
+             "application (FastAPI), not a portable handler function. To package it as an ASGI "
+             'app, set style = "asgi" in its [functions] table (runs on aws, gcp and docker; '
+             "http only)"),
+    "wsgi": ("import flask\n\nhello = flask.Flask(__name__)\n", "hello is a WSGI application "
+             "(flask.Flask), not a portable handler function. To package it as a WSGI app, set "
+             'style = "wsgi" in its [functions] table (runs on aws, gcp and docker; http only)'),
+}
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_a_handler_of_another_style_is_refused_with_the_style_that_fits(
+    style: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, problem = STYLES[style]
+    root = scaffold(tmp_path, capsys, monkeypatch)
+    (root / "app.py").write_text(source)
+    line = 5 if style == "functions-framework" else 1 if style == "lambda" else 3
+    assert run(capsys, "build", "--target", "aws") == (2, "", (
+        f'error: {root}/fpack.toml: [functions.hello] handler = "app:hello": app.py:{line}: '
+        f"{problem}\n"))
+    code, out, _ = run(capsys, "check", "--target", "aws")
+    assert (code, out) == (1, f'app.py:{line}: FP204 [functions.hello] handler = "app:hello": '
+                              f"{problem}\n")
+    toml = root / "fpack.toml"
+    toml.write_text(toml.read_text().replace('trigger = "http"\n',
+                                             f'trigger = "http"\nstyle = "{style}"\n'))
+    if style != "functions-framework":  # which does not run on aws
+        assert run(capsys, "check", "--target", "aws")[0] == 0
+
+
+MAC_WHEEL = "./wheels/demo-1.0-cp312-cp312-macosx_11_0_arm64.whl"
+
+
+@pytest.mark.parametrize(("wheel", "settings", "why", "platform"), [
+    (MAC_WHEEL, ("", ""), "the wheel is built for macOS (macosx_11_0_arm64), not Linux",
+     ("python3.12 x86_64 (Amazon Linux 2023, glibc 2.34)", "CPython 3.12 on Linux x86_64 "
+      "(manylinux_2_34_x86_64 or older)")),
+    ("https://wheels.example/demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+     ('arch = "x86_64"', 'arch = "arm64"'),
+     "the wheel is built for x86_64 (manylinux_2_17_x86_64), not arm64 (aarch64)",
+     ("python3.12 arm64 (Amazon Linux 2023, glibc 2.34)", "CPython 3.12 on Linux arm64 "
+      "(manylinux_2_34_aarch64 or older)")),
+    ("demo @ file:///srv/wheels/demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+     ("[targets.aws]\n", '[targets.aws]\nruntime = "python3.11"\n'),
+     "the wheel is built for CPython 3.12 (cp312), not Python 3.11",
+     ("python3.11 x86_64 (Amazon Linux 2, glibc 2.26)", "CPython 3.11 on Linux x86_64 "
+      "(manylinux_2_26_x86_64 or older)")),
+])  # fmt: skip
+def test_a_wheel_the_requirements_name_that_cannot_run_on_the_target(
+    wheel: str, settings: tuple[str, str], why: str, platform: tuple[str, str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Judged by its tags before uv runs (unit tests cannot start uv): `fpack check` reports
+    FP301 with the requirement and the platform, and a build stops with fpack's own words."""
+    root = scaffold(tmp_path, capsys, monkeypatch)
+    toml = root / "fpack.toml"
+    toml.write_text(toml.read_text().replace(*settings))
+    (root / "requirements.txt").write_text(f"# pinned by hand\n{wheel}\n")
+    label, wanted = platform
+    code, out, _ = run(capsys, "check", "--target", "aws")
+    assert (code, out) == (1, (
+        f"requirements.txt:2: FP301 demo ({wheel}) has no wheel for aws {label}: {why}; name a "
+        f"wheel for {wanted} or a pure-Python one (py3-none-any), or require demo by name and "
+        "version\n"))
+    assert run(capsys, "build", "--target", "aws") == (1, "", (
+        f"error: this wheel cannot run on aws {label}:\n"
+        f"  requirements.txt:2: {wheel}: {why}\n"
+        f"  hint: name a wheel for {wanted} or a pure-Python one (py3-none-any) instead, or "
+        "require demo by name and version, so that fpack picks the wheel for the target\n"))
+    assert not (root / "dist").exists()
+
+
+def test_invoke_builds_what_is_stale_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As deploy does: no `fpack build` first; an edit is rebuilt before the next run."""
+    from fpack.local import invoke
+
+    root = scaffold(tmp_path, capsys, monkeypatch)
+    ran: list[bytes] = []
+
+    def execute(run: invoke.LocalRun) -> tuple[dict[str, object], str]:
+        ran.append((root / "dist/aws/hello.zip").read_bytes())  # what the container would get
+        return {"ok": True, "result": {"statusCode": 200, "body": '{"hello": "world"}',
+                                       "headers": {"Content-Type": "application/json"}}}, ""
+
+    monkeypatch.setattr(invoke, "execute", execute)
+    answer = json.dumps({"status": 200, "headers": {"content-type": "application/json"},
+                         "body": {"hello": "world"}}, indent=2) + "\n"
+    assert run(capsys, "--quiet", "invoke", "hello", "--target", "aws") == (0, answer, "")
+    (root / "app.py").write_text((root / "app.py").read_text() + "# edited\n")
+    assert run(capsys, "--quiet", "invoke", "hello", "--target", "aws") == (0, answer, "")
+    with zipfile.ZipFile(root / "dist/aws/hello.zip") as z:
+        assert z.read("app.py").endswith(b"# edited\n")
+    assert len(ran) == 2 and ran[0] != ran[1]
+    assert run(capsys, "invoke", "nope", "--target", "aws") == (2, "", (
+        f"error: nope: no such function in {root}/fpack.toml; defined: hello\n"))
+
+
+def test_serve_builds_what_is_stale_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    import socket
+
+    from fpack.local import serve
+
+    root = scaffold(tmp_path, capsys, monkeypatch)
+
+    class Container:
+        def logs(self, **_: object) -> list[bytes]:
+            return [b"the function's output\n"]
+
+        def stop(self, **_: object) -> None:
+            pass
+
+    @contextlib.contextmanager
+    def running(run: object, inner: int, host_port: int) -> object:
+        assert (root / "dist/aws/hello.zip").is_file()  # built before the container starts
+        yield Container()
+
+    monkeypatch.setattr(serve, "_running", running)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert run(capsys, "--quiet", "serve", "hello", "--target", "aws", "--port", str(port)) == (
+        0, "", "the function's output\n")
