@@ -59,11 +59,11 @@ def _spec_lines(spec: dep_spec.DependencySpec, config_path: Path,
         case "uvlock":
             assert spec.path is not None
             return _without_hashes(uv.export_uvlock(spec.path, spec.member))
-        case "poetry":
+        case "poetry" | "pdm" | "pylock" | "pipfile":
             assert spec.path is not None
             requirements, constraints = uv.derived(spec)
             assert requirements is not None
-            return (*requirements.splitlines(), *_constraints_file(constraints, cache))
+            return (*_without_hashes(requirements), *_constraints_file(constraints, cache))
 
 
 def _constraints_file(constraints: str, cache: Cache) -> tuple[str, ...]:
@@ -78,7 +78,8 @@ def _constraints_file(constraints: str, cache: Cache) -> tuple[str, ...]:
 
 
 def _without_hashes(requirements: str) -> tuple[str, ...]:
-    """The requirement lines of an exported uv.lock, without their `--hash` options: hashes on
+    """The requirement lines of an exported uv.lock (or another tool's lock's pins), without their
+    `--hash` options: hashes on
     some lines would put the whole file in hash-checking mode, and functions-framework has none
     there. The wheels chosen are checked against the index's hashes all the same."""
     logical = requirements.replace("\\\n", " ")

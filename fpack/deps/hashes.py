@@ -7,6 +7,10 @@ requirement carries a hash (or `--require-hashes` is given) every package must c
 built from source is checked by its source archive. A local directory or a git checkout has no file
 to hash and, as in pip's hash-checking mode, cannot be hash-pinned: it is let through.
 
+A lock (poetry.lock, pdm.lock, pylock.toml, Pipfile.lock: deps/lockfiles.py) states a stricter
+policy: the resolution may hold only the packages it pins, at the versions it pins, from files
+it hashed; a package it does not pin means it is out of date for the target (`locked`).
+
 Pure: parses text and compares digests, no I/O.
 """
 
@@ -34,6 +38,10 @@ class HashPolicy:
     source: str  # the file that states the policy, for messages
     required: bool = False
     allowed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # A lock's: the versions it pins per package (any other package or version is refused), and
+    # the command that writes it again.
+    locked: Mapping[str, frozenset[str]] | None = None
+    refresh: str = ""
 
 
 def logical_lines(text: str) -> list[str]:
@@ -88,12 +96,14 @@ def _name(requirement: str) -> str | None:
 
 def verify(rules: HashPolicy, packages: Iterable[Locked], where: str) -> None:
     """Raise DependencyError for the first package the policy refuses; `where` names the target."""
-    if not rules.required and not rules.allowed:
+    if not rules.required and not rules.allowed and rules.locked is None:
         return
     for pkg in packages:
         if pkg.kind in ("directory", "vcs"):
             continue
         version = f" {pkg.version}" if pkg.version else ""
+        if rules.locked is not None:
+            _in_lock(rules, rules.locked, pkg, where)
         given = rules.allowed.get(pkg.name)
         if given is None and rules.required:
             raise DependencyError(
@@ -106,7 +116,24 @@ def verify(rules: HashPolicy, packages: Iterable[Locked], where: str) -> None:
             raise DependencyError(
                 f"{rules.source}: {pkg.name}{version}: the file chosen {where} ({pkg.filename}, "
                 f"sha256:{pkg.sha256}) matches none of the {len(given)} hash(es) given for it",
-                hint="add the hash of that file (`uv pip compile --generate-hashes "
+                hint=f"run `{rules.refresh}` to lock the files the index has now" if rules.refresh
+                else "add the hash of that file (`uv pip compile --generate-hashes "
                 "--python-platform ...` for the target lists it), or remove the --hash options "
                 f"of {pkg.name}",
             )
+
+
+def _in_lock(rules: HashPolicy, locked: Mapping[str, frozenset[str]], pkg: Locked,
+             where: str) -> None:
+    versions = locked.get(pkg.name)
+    hint = f"run `{rules.refresh}`, then build again"
+    if versions is None:
+        raise DependencyError(
+            f"{rules.source}: {pkg.name} {pkg.version or ''} is needed {where}, and the lock does "
+            "not pin it".replace("  ", " "),
+            hint=f"{hint} (the lock was written for another platform, or before this "
+            "requirement)")
+    if pkg.version and versions and pkg.version not in versions:
+        raise DependencyError(
+            f"{rules.source}: {pkg.name}: the lock pins {' or '.join(sorted(versions))}, and "
+            f"the resolution {where} chose {pkg.version}", hint=hint)

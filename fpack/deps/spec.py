@@ -2,6 +2,11 @@
 
 A requirements file may pull in others (`-r`, `-c`); all of them are part of the cache key, so an
 edit to an included file re-resolves. pyproject.toml and uv.lock are handed to uv as they are.
+Other tools' locks (poetry.lock, pdm.lock, pylock.toml, Pipfile.lock: deps/lockfiles.py) are read
+with their project file, both in the key; a pyproject.toml with a lock beside it is read through
+that lock, never around it. A lock fpack cannot use stops here, naming the file and the fix.
+`[project] groups` in fpack.toml (read from `config_path`: the groups and extras a lock's set adds
+to its main dependencies) is part of a lock's key.
 Index options written in requirements files (`--index-url`, `--extra-index-url`, `--find-links`)
 are read back out (`index_options`) for the steps that do not read the file: installing the lock,
 which names files by URL without credentials, and building in a container.
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from fpack.deps import lockfiles
 from fpack.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -25,7 +31,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SpecKind = Literal["requirements", "pyproject", "poetry", "uvlock", "none"]
+SpecKind = Literal["requirements", "pyproject", "poetry", "uvlock", "pdm", "pylock", "pipfile",
+                   "none"]
 _INCLUDE: Final = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
 _INDEX: Final = re.compile(
     r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)\s*$")
@@ -45,11 +52,11 @@ class DependencySpec:
     # Where relative paths in the spec (local libraries) are read from: the spec's directory,
     # or, for a spec fpack derived into its cache, the directory of the user's own spec.
     base: Path | None = None
+    groups: tuple[str, ...] = ()  # a lock's groups and extras besides the main ones
 
     @property
     def directory(self) -> Path | None:
         return self.base or (self.path.parent if self.path else None)
-
 
     @property
     def name(self) -> str:
@@ -75,6 +82,8 @@ class DependencySpec:
         h = hashlib.sha256(self.kind.encode())
         if self.member:
             h.update(f"\0member\0{self.member}".encode())
+        if self.groups:
+            h.update(f"\0groups\0{','.join(self.groups)}".encode())
         base = str(self.path.parent) if self.path else ""
         for name, digest in self.files:
             h.update(f"\0{os.path.relpath(name, base) if base else name}\0{digest}".encode())
@@ -86,7 +95,7 @@ def kind_of(path: Path) -> SpecKind:
         return "uvlock"
     if path.name == "pyproject.toml":
         return "pyproject"
-    return "requirements"
+    return lockfiles.kind_of(path) or "requirements"
 
 
 def read(path: Path | None, config_path: Path, member: str | None = None) -> DependencySpec:
@@ -95,15 +104,28 @@ def read(path: Path | None, config_path: Path, member: str | None = None) -> Dep
     if path is None:
         return DependencySpec(kind="none", path=None, files=())
     kind = kind_of(path)
+    if kind == "pyproject" and member is None:
+        beside = lockfiles.found_in(path.parent)
+        if len(beside) > 1:
+            raise lockfiles.several(path.parent, beside)
+        if beside:  # a project with a lock is built from the lock
+            path, kind = beside[0], kind_of(beside[0])
     if kind == "pyproject" and _is_poetry(path, config_path):
-        kind = "poetry"  # Poetry's own tables, and its poetry.lock's versions (deps/poetry.py)
-    if kind == "uvlock":
+        kind = "poetry"  # Poetry's own tables, without a poetry.lock (deps/poetry.py)
+    if kind == "pipfile":
+        path = path.with_name("Pipfile.lock")
+    groups = _groups(config_path) if kind in lockfiles.KINDS else ()
+    if kind in lockfiles.KINDS and path.name != "pyproject.toml":
+        lock_kind = lockfiles.kind_of(path)
+        assert lock_kind is not None
+        lockfiles.check_usable(lock_kind, path, groups)
+        project = lockfiles.project_of(lock_kind, path)
+        files = [path, *([project] if project.is_file() else [])]
+    elif kind == "uvlock":
         # uv export reads the lock together with the project's pyproject.toml.
         files = [path, path.with_name("pyproject.toml")]
     elif kind == "requirements":
         files = _requirement_files(path, config_path, seen=set())
-    elif kind == "poetry":
-        files = [path, *([lock] if (lock := path.with_name("poetry.lock")).is_file() else [])]
     else:
         files = [path]
     return DependencySpec(
@@ -111,7 +133,18 @@ def read(path: Path | None, config_path: Path, member: str | None = None) -> Dep
         path=path,
         files=tuple((str(f), hashlib.sha256(_read(f, config_path)).hexdigest()) for f in files),
         member=member if kind == "uvlock" else None,
+        groups=groups,
     )
+
+
+def _groups(config_path: Path) -> tuple[str, ...]:
+    """fpack.toml's `[project] groups` (validated by config.load; () when there is none)."""
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return ()
+    groups = raw.get("project", {}).get("groups", [])
+    return tuple(str(g) for g in groups) if isinstance(groups, list) else ()
 
 
 def _is_poetry(path: Path, config_path: Path) -> bool:
@@ -130,7 +163,8 @@ def _read(path: Path, config_path: Path) -> bytes:
     except OSError as e:
         raise ConfigError(
             f"{config_path}: [project] dependencies: cannot read {path}: {e.strerror}",
-            hint="point `dependencies` at a readable requirements.txt, pyproject.toml or uv.lock",
+            hint="point `dependencies` at a readable requirements.txt, pyproject.toml, uv.lock, "
+            "poetry.lock, pdm.lock, pylock.toml or Pipfile.lock",
         ) from e
 
 

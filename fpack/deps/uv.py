@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fpack.deps import lock, poetry
+from fpack.deps import lock, lockfiles, poetry
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -41,6 +41,10 @@ _ELSEWHERE: Final = re.compile(r"Wheels are available for `[^`]+` \(v[^)]*\) on 
                                r"platforms: ([^\n]+?)\.?$", re.MULTILINE)
 _NOT_FOUND: Final = re.compile(r"Because ([A-Za-z0-9_.\-]+) was not found in the package registry")
 _NO_VERSION: Final = re.compile(r"Because there is no version of ([A-Za-z0-9_.\-]+)(\S*)")
+
+
+# The spec kinds whose derived requirements pin every package to install (deps/lockfiles.py).
+COMPLETE: Final = ("pdm", "pylock", "pipfile")
 
 
 class NoWheelError(DependencyError):
@@ -115,6 +119,8 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
     `requirements` is text to resolve in place of the spec's file (an exported uv.lock);
     `constraints`: pins no resolution may leave (a poetry.lock's versions);
     `index`: the user's index settings (uv reads its own UV_* ones; pip's are translated).
+    A pdm.lock, pylock.toml or Pipfile.lock pins every package it installs: resolved with
+    `--no-deps`, the set is exactly theirs (deps/lockfiles.py).
     """
     assert spec.path is not None
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
@@ -136,6 +142,8 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             args += ["--constraints", Path(tmp) / "constraints.txt"]
         if refresh:
             args.append("--refresh")
+        if spec.kind in COMPLETE:
+            args.append("--no-deps")
         _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
         text = out.read_text(encoding="utf-8")
         return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
@@ -143,14 +151,18 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
 
 def derived(spec: DependencySpec) -> tuple[str | None, str]:
     """What to resolve in place of a spec's file uv cannot read as it is, and the pins that
-    constrain it: a uv.lock's export, or a Poetry project's dependencies and its poetry.lock's
-    versions. (None, "") for a file uv reads itself."""
+    constrain it: a uv.lock's export; a Poetry project's dependencies and its poetry.lock's
+    versions; a pdm.lock's, pylock.toml's or Pipfile.lock's packages, pinned with their hashes.
+    (None, "") for a file uv reads itself."""
     assert spec.path is not None
     if spec.kind == "uvlock":
         return export_uvlock(spec.path, spec.member), ""
-    if spec.kind == "poetry":
-        found = poetry.read(spec.path)
+    if spec.kind == "poetry" and spec.path.name == "pyproject.toml":  # no poetry.lock
+        found = poetry.read(spec.path, spec.groups)
         return found.requirements, found.constraints
+    if (kind := lockfiles.kind_of(spec.path)) is not None:
+        locked = lockfiles.derive(kind, spec.path, spec.groups)
+        return locked.requirements, locked.constraints
     return None, ""
 
 

@@ -72,7 +72,8 @@ def test_poetry_2_keeps_project_dependencies_and_takes_path_sources(tmp_path: Pa
         "../common", "six>=1.16"]
 
 
-def test_the_lock_pins_the_main_group_from_the_index(tmp_path: Path) -> None:
+def test_the_lock_pins_every_group_from_the_index(tmp_path: Path) -> None:
+    # A constraint only bounds what the requirements need: the dev group's pins are harmless.
     lock = """\
 [[package]]
 name = "six"
@@ -97,7 +98,8 @@ groups = ["main"]
 type = "directory"
 url = "../../libs/common"
 """
-    assert poetry.constraints(lock, tmp_path / "poetry.lock") == "six==1.16.0\nidna==3.6\n"
+    assert poetry.constraints(lock, tmp_path / "poetry.lock") == \
+        "six==1.16.0\npytest==8.0.0\nidna==3.6\n"
 
 
 def test_a_poetry_pyproject_is_its_own_kind_and_its_lock_is_part_of_the_key(
@@ -108,3 +110,4 @@ def test_a_poetry_pyproject_is_its_own_kind_and_its_lock_is_part_of_the_key(
     (tmp_path / "poetry.lock").write_text('[[package]]\nname = "six"\nversion = "1.16.0"\n')
     locked = dep_spec.read(tmp_path / "pyproject.toml", tmp_path / "fpack.toml")
     assert len(locked.files) == 2 and locked.key() != spec.key()
+    assert locked.path == tmp_path / "poetry.lock"  # read through the lock
