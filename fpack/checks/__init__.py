@@ -34,6 +34,7 @@ CODES: Final[dict[str, str]] = {
     "FP402": "an artifact would be over its target's zipped size limit",
     "FP501": "uv.lock is out of date with pyproject.toml",
     "FP502": "a compiled requirements file is out of date with its .in file",
+    "FP503": "poetry.lock, pdm.lock, Pipfile.lock or pylock.toml is out of date with its project",
     "FP601": "a packaged file is a secrets file by its name (.env, id_rsa, .netrc, ...)",
     "FP602": "a packaged file holds a private key",
     "FP603": "a packaged file holds an AWS access key id",

@@ -9,6 +9,10 @@
 - requirements.txt compiled from requirements.in (the pip-tools and `uv pip compile` convention:
   `X.in` beside `X.txt`): every requirement of the .in is pinned in the .txt at a version its
   specifier allows.
+- poetry.lock, pdm.lock, Pipfile.lock and pylock.toml (FP503): as each tool decides it, from the
+  hash of the project file the lock records (Poetry's content-hash, PDM's content_hash,
+  Pipfile.lock's _meta hash), or, where the lock records none (pylock.toml), from the project's
+  requirements against the lock's versions: deps/lockfiles.py says how, per format.
 - A plain requirements file has no lock of its own: fpack's resolution of it is cached by the
   file's content, so it is resolved again whenever the file changes and cannot be stale.
 """
@@ -26,6 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from fpack.checks import Problem
+from fpack.deps import lockfiles
 from fpack.deps.spec import DependencySpec
 
 if sys.version_info >= (3, 11):
@@ -41,6 +46,8 @@ Key = tuple[str, tuple[str, ...], str, str]
 def check(spec: DependencySpec) -> list[Problem]:
     if spec.path is None:
         return []
+    if (kind := lockfiles.kind_of(spec.path)) is not None:
+        return _other_lock(kind, spec.path)
     if spec.kind in ("uvlock", "pyproject"):
         lock, pyproject = spec.path.with_name("uv.lock"), spec.path.with_name("pyproject.toml")
         return _uv_lock(lock, pyproject) if lock.is_file() and pyproject.is_file() else []
@@ -73,6 +80,17 @@ def _uv_lock(lock: Path, pyproject: Path) -> list[Problem]:
     first = next((wanted[k] for k in sorted(wanted.keys() - recorded)), None)
     line = _line_of(pyproject, first) if first else 1
     return [_stale(pyproject, line, "; ".join(changes[:5]))]
+
+
+def _other_lock(kind: lockfiles.LockKind, lock: Path) -> list[Problem]:
+    """FP503 when another tool's lock is out of date with its project file."""
+    why = lockfiles.stale(kind, lock)
+    if why is None:
+        return []
+    project = lockfiles.project_of(kind, lock)
+    return [Problem(path=project, line=1, code="FP503", message=(
+        f"{lock.name} is out of date with {project.name} ({why}); run "
+        f"`{lockfiles.refresh_command(kind, lock)}`"))]
 
 
 def _stale(pyproject: Path, line: int, details: str) -> Problem:
