@@ -66,7 +66,16 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(_glob_regex(p.strip("/")).match(path) for p in patterns)
+    return _any_of(tuple(patterns)).match(path) is not None
+
+
+@lru_cache(maxsize=64)
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a whole pattern list: a monorepo's snapshot matches thousands of names
+    against the same twenty exclusions."""
+    if not patterns:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{_glob_regex(p.strip('/')).pattern})" for p in patterns))
 
 
 def default_include(root: Path) -> tuple[str, ...]:

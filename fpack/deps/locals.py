@@ -13,6 +13,7 @@ the libraries they name in turn, so that:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -132,9 +133,18 @@ def _local_path(target: str, base: Path) -> Path | None:
 
 def _toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        st = path.stat()
+        return _parsed(path, st.st_mtime_ns, st.st_size)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{path}: cannot read it as TOML: {e}") from e
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """A library's pyproject.toml, parsed once per build however many functions share it
+    (keyed by its stat, so an edit is seen). Callers only read it."""
+    del mtime_ns, size
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def _pyproject(path: Path) -> list[Reference]:
