@@ -81,7 +81,7 @@ def test_a_uv_index_reaches_build_containers_as_pips_never_as_uvs() -> None:
                           "UV_FIND_LINKS": "https://wheels.internal/",
                           "UV_INSECURE_HOST": "pypi.internal"})
     env = container.build_settings(record).env
-    # (the CA variables name the mounted bundle, when the host has one: see below)
+    # (the CA variables name the copied bundle, when the host has one: see below)
     assert {k: v for k, v in env.items()
             if k.startswith(("PIP_", "UV_")) and k not in inputs.CA_ENV} == {
         "PIP_INDEX_URL": "https://u:p@pypi.internal/simple",
@@ -179,8 +179,8 @@ def test_build_containers_get_the_proxy_the_epoch_and_the_ca_bundle(tmp_path: Pa
                           "AWS_SECRET_ACCESS_KEY": "never-crosses", "HOME": str(tmp_path)})
     assert record.ca_bundle == ca
     settings = container.build_settings(record)
-    assert settings.mounts == (container.Mount(source=ca.resolve(),
-                                               target=container.CA_IN_CONTAINER),)
+    # copied in to one fixed path (an engine on another machine cannot see the host's path)
+    assert settings.files == {container.CA_IN_CONTAINER: ca.resolve()}
     assert settings.env == {
         "HTTPS_PROXY": "http://proxy:3128", "no_proxy": "localhost",
         "SOURCE_DATE_EPOCH": "1700000000", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -190,7 +190,7 @@ def test_build_containers_get_the_proxy_the_epoch_and_the_ca_bundle(tmp_path: Pa
         "SOURCE_DATE_EPOCH"] == "315532800"
 
 
-def test_a_ca_bundle_that_does_not_exist_is_not_mounted(tmp_path: Path) -> None:
+def test_a_ca_bundle_that_does_not_exist_is_not_copied(tmp_path: Path) -> None:
     conf = tmp_path / "pip.conf"
     conf.write_text(f"[global]\ncert = {tmp_path / 'pip-ca.pem'}\n")
     record = inputs.read({"SSL_CERT_FILE": str(tmp_path / "missing.pem"),
@@ -208,8 +208,10 @@ def test_a_ca_bundle_that_does_not_exist_is_not_mounted(tmp_path: Path) -> None:
 EXEMPT = ("fpack/inputs.py", "fpack/runtime/", "fpack/guest/", "fpack/local/", "fpack/cloud/",
           "fpack/deploy/")
 # Modules that may read one variable, and no other: NO_COLOR for the console; FPACK_UV, which
-# names the uv binary to run rather than an input of what it builds.
-ONE_VARIABLE = {"fpack/report.py": "NO_COLOR", "fpack/deps/uv.py": "FPACK_UV"}
+# names the uv binary to run rather than an input of what it builds; DOCKER_CONTEXT, which names
+# the engine to talk to (the SDK reads DOCKER_HOST itself).
+ONE_VARIABLE = {"fpack/report.py": "NO_COLOR", "fpack/deps/uv.py": "FPACK_UV",
+                "fpack/container.py": "DOCKER_CONTEXT"}
 _ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
 
 
