@@ -33,10 +33,15 @@ if TYPE_CHECKING:
     from fpack.report import ConsoleReporter
 
 # Typer's pretty tracebacks print local variables, which may hold credentials: never enable them.
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+# Help is click's plain text (rich_markup_mode=None), the same under every typer release: typer's
+# rich panels print a type column whose wording changes between releases (0.29 writes `<bool>`
+# after every flag). Every option that takes a value names it (metavar), so no type name shows.
+# add_completion: `fpack --install-completion` installs completion for the user's shell.
+app = typer.Typer(add_completion=True, pretty_exceptions_enable=False, no_args_is_help=True,
+                  rich_markup_mode=None,
                   help="Package one Python function for AWS Lambda, Cloud Functions and Docker.")
 cache_app = typer.Typer(help="Inspect or empty fpack's cache of resolutions, trees and archives.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(cache_app, name="cache")
 
 
@@ -48,17 +53,34 @@ class Options:
 
 
 OPTIONS = Options()
-TargetOpt = Annotated[str, typer.Option("--target", "-t", help="aws, gcp or docker")]
+TargetOpt = Annotated[str, typer.Option("--target", "-t", metavar="TARGET",
+                                         help="aws, gcp or docker")]
 FunctionOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime
-    typer.Option("--function", "-f", help="Only this function (repeatable)"),
+    typer.Option("--function", "-f", metavar="NAME", help="Only this function (repeatable)"),
 ]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Output directory")]
 ChangedOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--changed-since", metavar="REF",
     help="Only the functions whose files, dependencies, local libraries or fpack.toml tables "
     "changed since this git ref (a branch, tag or commit)")]
 JobsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--jobs", "-j", min=1, help="Steps run at once (default: the number of cores)")]
+    "--jobs", "-j", min=1, metavar="N", help="Steps run at once (default: the number of cores)")]
+
+
+def _version(value: bool) -> None:
+    """--version: fpack's and the uv it resolves with (run once: `uv --version`)."""
+    if not value:
+        return
+    from fpack import __version__  # noqa: PLC0415
+    from fpack.deps import uv  # noqa: PLC0415 - runs uv; only for --version
+
+    try:
+        found = uv.version()
+    except FpackError as e:
+        found = f"uv: {e}"
+    typer.echo(f"fpack {__version__}\n{found}")
+    raise typer.Exit(0)
 
 
 @app.callback()
@@ -66,7 +88,11 @@ def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", "-c",  # noqa: UP045
-                                                  help="Path to fpack.toml")] = None,
+                                                  metavar="PATH", help="Path to fpack.toml")
+                      ] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print fpack's version and uv's, then exit")] = False,
 ) -> None:
     OPTIONS.debug, OPTIONS.quiet, OPTIONS.config = debug, quiet, config
 
@@ -105,9 +131,11 @@ def _inputs() -> BuildInputs:
     return inputs.read()
 
 
-@app.command()
-def init(directory: Annotated[Path, typer.Argument(help="Where to create the project")] = Path(),
-         name: Annotated[Optional[str], typer.Option(help="Project name")] = None,  # noqa: UP045
+@app.command(short_help="Scaffold fpack.toml, a handler and requirements.txt.")
+def init(directory: Annotated[Path, typer.Argument(metavar="DIR",
+                                                   help="Where to create the project")] = Path(),
+         name: Annotated[Optional[str], typer.Option(  # noqa: UP045
+             metavar="NAME", help="Project name")] = None,
          monorepo: Annotated[bool, typer.Option(
              "--monorepo", help="A uv workspace instead: two functions in services/, each in "
              "a directory of its own, sharing one library in libs/common")] = False) -> None:
@@ -119,13 +147,15 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to create the pro
         typer.echo(f"created {path}")
 
 
-@app.command()
+@app.command(short_help="Build the artifacts of every function for one target.")
 def build(
     target: TargetOpt,
     function: FunctionOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")] = Path("dist"),
-    arch: Annotated[Optional[str], typer.Option(help="Override the target's arch")] = None,  # noqa: UP045
-    refresh: Annotated[bool, typer.Option(help="Resolve dependencies again")] = False,
+    out: OutOpt = Path("dist"),
+    arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        metavar="ARCH", help="Override the target's arch: x86_64 or arm64")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Resolve dependencies again")
+                       ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
     sbom: Annotated[bool, typer.Option(
         "--sbom", help="Also write a CycloneDX JSON SBOM beside each artifact")] = False,
@@ -242,7 +272,7 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-@app.command(name="ls")
+@app.command(name="ls", short_help="List the functions, their dependency sets and targets.")
 def list_functions(
     changed_since: ChangedOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON")] = False,
@@ -268,11 +298,11 @@ def list_functions(
     _table(table)
 
 
-@app.command()
+@app.command(short_help="Build what is stale, then deploy it to one target.")
 def deploy(
     target: TargetOpt,
     function: FunctionOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory")] = Path("dist"),
+    out: OutOpt = Path("dist"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON")] = False,
     prune: Annotated[bool, typer.Option(
@@ -312,19 +342,23 @@ def deploy(
         typer.echo(f"{d.function}: {d.name} {done}" + (f"  {extra}" if extra else ""))
 
 
-@app.command()
+@app.command(short_help="Build what is stale, then run a function once, locally.")
 def invoke(
-    name: Annotated[str, typer.Argument(help="The function to run")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The function to run")],
     target: TargetOpt,
     event: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--event", "-e", help="A JSON event: Lambda event, CloudEvent or HTTP request")] = None,
+        "--event", "-e", metavar="FILE",
+        help="A JSON event: Lambda event, CloudEvent or HTTP request")] = None,
     sample: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="A packaged sample instead: a trigger (http, storage, queue, schedule, stream) or "
+        metavar="NAME", help="A packaged sample instead: a trigger (http, storage, queue, "
+        "schedule, stream) or "
         "a name (apigw-v1, apigw-v2, function-url, s3, s3-delete, sqs, sns, eventbridge, "
         "kinesis, dynamodb, gcs, gcs-delete, pubsub, scheduler)")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
+                                      help="Where the build writes")] = Path("dist"),
 ) -> None:
-    """Run a built function once, locally, on its target's runtime; print its answer as JSON."""
+    """Build the function if it is stale (as `fpack build` would), then run it once, locally, on
+    its target's runtime; print its answer as JSON."""
     from fpack.local import invoke as invoking  # noqa: PLC0415
 
     project = _project()
@@ -338,14 +372,16 @@ def invoke(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(short_help="Build what is stale, then serve an http function locally.")
 def serve(
-    name: Annotated[str, typer.Argument(help="The http function to serve")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The http function to serve")],
     target: TargetOpt,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8080,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the build wrote")] = Path("dist"),
+    port: Annotated[int, typer.Option(metavar="N", help="Port on 127.0.0.1")] = 8080,
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
+                                      help="Where the build writes")] = Path("dist"),
 ) -> None:
-    """Serve a built http function on localhost from its artifact, until Ctrl-C."""
+    """Build the function if it is stale (as `fpack build` would), then serve it on localhost
+    from its artifact, until Ctrl-C."""
     from fpack.local.serve import serve as serve_function  # noqa: PLC0415
 
     project = _project()
@@ -354,10 +390,11 @@ def serve(
                    reporter=_reporter())
 
 
-@app.command()
+@app.command(short_help="Check the project without building (pre-commit hook).")
 def check(
     target: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--target", "-t", help="Only this target (repeatable); default: the [targets] configured")
+        "--target", "-t", metavar="TARGET",
+        help="Only this target (repeatable); default: the [targets] configured")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON")] = False,
 ) -> None:
@@ -415,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except typer.Exit as e:
         return int(e.exit_code)
+    except SystemExit as e:  # --install-completion and shell completion end with sys.exit
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
     except typer.Abort:
         print("interrupted", file=sys.stderr)
         return 130

@@ -290,10 +290,17 @@ def _function(r: Reader, name: str, raw: Any, root: Path, dependencies: Path | N
         )
     handler = t["handler"]
     if not HANDLER_RE.match(handler):
+        # Lambda writes "module.function": refused rather than guessed (a dotted module path
+        # is also valid), but the spelling fpack wants is given, ready to paste.
+        dotted = handler.rpartition(".")
+        fixed = f"{dotted[0]}:{dotted[2]}" if dotted[1] and ":" not in handler else ""
         raise r.fail(
             where,
-            f' handler = "{handler}": expected "module:attribute", e.g. '
-            '"app.images:resize" (a dotted module path, a colon, a function name).',
+            f' handler = "{handler}": expected "module:attribute"'
+            + (f'. Did you mean "{fixed}"? (fpack separates the module from the function '
+               "with a colon, where Lambda uses a dot)" if fixed and HANDLER_RE.match(fixed)
+               else ', e.g. "app.images:resize" (a dotted module path, a colon, a function '
+               "name)."),
         )
     module, attr = handler.split(":")
     trigger = r.choice(where, "trigger", t.get("trigger", "http"), TRIGGERS)

@@ -54,7 +54,7 @@ class LambdaConfig:
     reason: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)  # the function's (not the version's)
     snap_start: bool = False  # SnapStart's ApplyOn is "PublishedVersions"
-    optimization: str = "Off"  # SnapStart's OptimizationStatus: "On" once a version's snapshot is
+    optimization: str = "Off"  # SnapStart's OptimizationStatus: "On" once a version is snapshotted
     reserved: int | None = None  # reserved concurrency, the function's (not the version's)
 
 
@@ -267,9 +267,8 @@ class AwsClient(WiringCalls):
         raise DeployError(
             f"version {version} of function {name} was not optimised for SnapStart after "
             f"{timeout / 60:g} minute{'' if timeout == 60 else 's'} (State {config.state}, "
-            "OptimizationStatus "
-            f"{config.optimization})",
-            hint=f"{keep}; run fpack deploy again: nothing changed, so Lambda publishes no other "
+            f"OptimizationStatus {config.optimization})",
+            hint=f"{keep}; run fpack deploy again: with nothing changed, Lambda publishes no other "
             "version and fpack waits for this one again")
 
     def alias_version(self, name: str, alias: str) -> str | None:

@@ -262,7 +262,7 @@ def test_a_version_never_optimised_leaves_the_alias_and_a_rerun_releases_it(
         "version 2 of function snap-hello was not optimised for SnapStart after 15 minutes "
         "(State Pending, OptimizationStatus Off)\n"
         "  hint: the alias live was not moved: it still serves the version it had; run fpack "
-        "deploy again: nothing changed, so Lambda publishes no other version and fpack waits "
+        "deploy again: with nothing changed, Lambda publishes no other version and fpack waits "
         "for this one again")
     assert versions(aws) == ["1", "2"] and alias(aws) == "1"
 

@@ -93,8 +93,14 @@ def test_wrong_type(tmp_path: Path) -> None:
 
 
 def test_bad_handler_format(tmp_path: Path) -> None:
+    # Lambda's spelling: refused, with fpack's ready to paste
     assert error(tmp_path, GOOD.replace("app:hello", "app.hello")) == (
-        'fpack.toml: [functions.hello] handler = "app.hello": expected "module:attribute", '
+        'fpack.toml: [functions.hello] handler = "app.hello": expected "module:attribute". '
+        'Did you mean "app:hello"? (fpack separates the module from the function with a colon, '
+        "where Lambda uses a dot)"
+    )
+    assert error(tmp_path, GOOD.replace("app:hello", "hello")) == (
+        'fpack.toml: [functions.hello] handler = "hello": expected "module:attribute", '
         'e.g. "app.images:resize" (a dotted module path, a colon, a function name).'
     )
 

@@ -193,7 +193,7 @@ def test_a_version_not_optimised_in_time_is_an_error_naming_function_and_version
         "version 7 of function photos-hello was not optimised for SnapStart after 1 minute "
         "(State Pending, OptimizationStatus Off)\n"
         "  hint: the alias live was not moved: it still serves the version it had; run fpack "
-        "deploy again: nothing changed, so Lambda publishes no other version and fpack waits "
+        "deploy again: with nothing changed, Lambda publishes no other version and fpack waits "
         "for this one again")
     assert sum(slept) >= 60 and sum(slept[:-1]) < 60  # bounded: it stops once the time is up
 
