@@ -6,7 +6,9 @@ platform (`linux/arm64` under qemu for arm64), so the compiler, glibc and Python
 target's and not the build machine's. The image comes from FPACK_BUILD_IMAGE, else the target's
 `build_image` setting, else the runtime table's default. The container gets the host's index, proxy
 and CA settings (`container.build_settings`) and runs on the host's network, so an index or proxy
-on the host's loopback is reached under the same name and certificate as from the host.
+on the host's loopback is reached under the same name and certificate as from the host. The
+source goes in and the wheel comes out through the Docker API, never a bind mount, so an engine
+on another machine builds the same wheel.
 
 Built wheels go to the cache's wheelhouse under a key of (name, version, source digest, Python,
 arch, image, build format) and are never built twice. The audit later checks them like any other.
@@ -52,14 +54,14 @@ _SKIP_DIRS: Final = frozenset({".git", ".hg", ".svn", ".venv", "venv", ".tox", "
 _SKIP_SUFFIXES: Final = (".egg-info", ".pyc", ".so", ".o")
 
 # Runs in the build container as root: finds the target's Python (manylinux images keep theirs in
-# /opt/python, Lambda's in /var/lang), builds one wheel, hands it to the host's user.
+# /opt/python, Lambda's in /var/lang), builds one wheel into /out, which the host copies back.
 SCRIPT: Final = "build_wheel.sh"  # in fpack/guest/, passed whole to `sh -c`
 # Known failure signatures in a build's output, and what to do about each.
 # The first sign found in a failed build's output picks the hint: most specific first ("gcc" is in
 # every compile line, so a missing header must be recognised before a missing compiler).
 _HINTS: Final[Mapping[str, str]] = {
     "CERTIFICATE_VERIFY_FAILED": "the container does not trust the index's certificate: set "
-    "PIP_CERT or SSL_CERT_FILE to the CA bundle your pip uses (fpack mounts it into the container)",
+    "PIP_CERT or SSL_CERT_FILE to the CA bundle your pip uses (fpack copies it into the container)",
     "Python.h": "the build image has no Python headers: use an image with python3-dev, or set "
     "[targets.T] build_image / FPACK_BUILD_IMAGE",
     "pg_config": "the build needs PostgreSQL's client library (pg_config, libpq): depend on "
@@ -241,40 +243,48 @@ def pip_env(index: Sequence[str]) -> dict[str, str]:
 
 def _build_in_container(source: Locked, platform: Platform, image: str, out: Path, *,
                         env: Mapping[str, str], settings: container.Settings) -> Path:
+    """The source copied in, `pip wheel` run, /out copied back into `out`: through the Docker
+    API, so an engine that sees none of this machine's files (remote, Docker-in-Docker, Podman)
+    builds the same wheel."""
     with tempfile.TemporaryDirectory(prefix="fpack-src-") as tmp:
-        argument, mounts = _source_mounts(source, Path(tmp))
+        argument, inputs = _source_inputs(source, Path(tmp))
         command = ["sh", "-c", guest.text(SCRIPT), "fpack-build", platform.python_version, argument,
                    f"cp{platform.python[0]}{platform.python[1]}"]
-        mounts.append(container.Mount(source=out, target="/out", read_only=False))
         result = container.run(
             image, command, platform=platform.docker_platform,
-            settings=settings, mounts=mounts, network="host",
-            env={**env, "FPACK_OWNER": f"{os.getuid()}:{os.getgid()}"},
+            settings=settings, copy_in=inputs, network="host", env=env,
+            outputs={"/out": out},
         )
     _check_result(result, source, platform, image)
     wheels = sorted(out.glob("*.whl"))
     if len(wheels) != 1:
-        raise DependencyError(f"building {source.name} in {image} produced {len(wheels)} wheels, "
-                              "expected one")
+        found = ", ".join(w.name for w in wheels) or "none"
+        raise DependencyError(
+            f"building {source.name} in {image} produced {len(wheels)} wheels ({found}), "
+            "expected exactly one",
+            hint="the build exited 0 but its /out held no single wheel: run again with --debug "
+            "to see the build's log",
+        )
     return wheels[0]
 
 
-def _source_mounts(source: Locked, tmp: Path) -> tuple[str, list[container.Mount]]:
-    """The argument for `pip wheel` inside the container, and what must be mounted for it."""
+def _source_inputs(source: Locked, tmp: Path) -> tuple[str, dict[str, Path]]:
+    """The argument for `pip wheel` inside the container, and what must be copied in for it
+    (container path -> host path)."""
     if source.kind in ("sdist", "archive") and "://" in source.location \
             and not source.location.startswith("file://"):
         fragment = f"#sha256={source.sha256}" if source.sha256 else ""
         if source.subdirectory:
             fragment += ("&" if fragment else "#") + f"subdirectory={source.subdirectory}"
-        return source.location + fragment, []
+        return source.location + fragment, {}
     if source.kind in ("sdist", "archive"):
         path = Path(source.location.removeprefix("file://"))
-        return f"/src/{path.name}", [container.Mount(source=path, target=f"/src/{path.name}")]
+        return f"/src/{path.name}", {f"/src/{path.name}": path}
     tree = _checkout(source, tmp) if source.kind == "vcs" else Path(source.location)
     copy = tmp / "tree"
     shutil.copytree(tree, copy, symlinks=True, ignore=_ignore)
     inside = "/src/tree" + (f"/{source.subdirectory}" if source.subdirectory else "")
-    return inside, [container.Mount(source=copy, target="/src/tree")]
+    return inside, {"/src/tree": copy}
 
 
 def _checkout(source: Locked, tmp: Path) -> Path:

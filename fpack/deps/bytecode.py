@@ -14,7 +14,6 @@ get no pyc, exactly as without `compile = true`.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,9 +26,11 @@ from fpack.platforms import Platform
 from fpack.proc import run
 
 _ARGS: Final = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
-# In the container: the target's Python, found as the build script finds it, then hand the tree
-# back to the host's user.
+# In the container: the target's Python, found as the build script finds it; the pycs written
+# under /out (PYTHONPYCACHEPREFIX), copied back out.
 SCRIPT: Final = "compile.sh"  # in fpack/guest/, passed whole to `sh -c`
+# compileall exits 1 when some file failed to compile: those simply get no pyc (see above).
+_COMPILED: Final = (0, 1)
 
 
 def local_python(platform: Platform, which: Callable[[str], str | None] = shutil.which,
@@ -45,32 +46,62 @@ def local_python(platform: Platform, which: Callable[[str], str | None] = shutil
 
 
 def compile_tree(tree: Path, platform: Platform, image: str) -> None:
-    """Write unchecked-hash pycs beside every module of `tree`, for `platform`'s Python."""
+    """Write unchecked-hash pycs beside every module of `tree`, for `platform`'s Python; a run
+    that writes none for a tree with modules is an error, never a quiet success."""
     python = local_python(platform)
     if python is not None:
         result = run([python, *_ARGS, "-s", str(tree), str(tree)])
         _check(result.returncode, result.stdout + result.stderr, f"{python}")
-        return
-    outcome = container.run(
-        image, ["sh", "-c", guest.text(SCRIPT), "fpack-compile", platform.python_version,
-                f"cp{platform.python[0]}{platform.python[1]}"],
-        platform=platform.docker_platform, network=False,
-        mounts=[container.Mount(source=tree, target="/tree", read_only=False)],
-        env={"FPACK_OWNER": f"{os.getuid()}:{os.getgid()}"},
-    )
-    if outcome.exit_code == 97:
+    else:
+        _compile_in_container(tree, platform, image)
+    modules = sum(1 for _ in tree.rglob("*.py"))
+    if modules and not any(tree.rglob("*.pyc")):
+        where = python or image
         raise DependencyError(
-            f"compile = true: {image} has no Python {platform.python_version}, and there is no "
-            f"python{platform.python_version} on PATH",
-            hint="install that Python version locally, or set [targets.T] build_image (or "
-            "FPACK_BUILD_IMAGE) to an image that has it",
+            f"compile = true: compiling {modules} module(s) with Python "
+            f"{platform.python_version} ({where}) reported success but wrote no bytecode",
+            hint="run again with --debug; set compile = false to build without bytecode",
         )
-    _check(outcome.exit_code, outcome.stdout + outcome.stderr, image)
+
+
+def _compile_in_container(tree: Path, platform: Platform, image: str) -> None:
+    """The tree copied in to /tree, compiled with PYTHONPYCACHEPREFIX=/out so that only the pycs
+    come back (`/out/tree/pkg/mod.cpython-XY.pyc`), each then put where Python looks for it
+    (`pkg/__pycache__/`). The bytes are those of a compile in place: `-s /tree` fixes the path
+    recorded in them either way. Through the Docker API, so a remote engine compiles the tree,
+    not an empty directory."""
+    with tempfile.TemporaryDirectory(prefix="fpack-pycs-") as tmp:
+        out = Path(tmp)
+        outcome = container.run(
+            image, ["sh", "-c", guest.text(SCRIPT), "fpack-compile", platform.python_version,
+                    f"cp{platform.python[0]}{platform.python[1]}"],
+            platform=platform.docker_platform, network=False,
+            copy_in={"/tree": tree}, outputs={"/out": out}, output_codes=_COMPILED,
+        )
+        if outcome.exit_code == 97:
+            raise DependencyError(
+                f"compile = true: {image} has no Python {platform.python_version}, and there is "
+                f"no python{platform.python_version} on PATH",
+                hint="install that Python version locally, or set [targets.T] build_image (or "
+                "FPACK_BUILD_IMAGE) to an image that has it",
+            )
+        _check(outcome.exit_code, outcome.stdout + outcome.stderr, image)
+        _place(out / "tree", tree)
+
+
+def _place(prefix: Path, tree: Path) -> None:
+    """Each pyc of the PYTHONPYCACHEPREFIX tree moved to its module's `__pycache__/`."""
+    if not prefix.is_dir():
+        return  # nothing compiled: compile_tree says so
+    for pyc in sorted(prefix.rglob("*.pyc")):
+        rel = pyc.relative_to(prefix)
+        dest = tree / rel.parent / "__pycache__" / rel.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(pyc), dest)
 
 
 def _check(code: int, output: str, where: str) -> None:
-    # compileall exits 1 when some file failed to compile: those simply get no pyc (see above).
-    if code in (0, 1):
+    if code in _COMPILED:
         return
     tail = "\n".join("    " + line for line in output.strip().splitlines()[-15:])
     raise DependencyError(f"compile = true: compiling bytecode with {where} failed "

@@ -8,5 +8,5 @@ done
 "$py" -m pip --version >/dev/null 2>&1 || "$py" -m ensurepip -q >/dev/null 2>&1 ||   { echo "no pip for $py in this image" >&2; exit 98; }
 if [ -d "$src" ]; then cp -a "$src" /tmp/fpack-src; src=/tmp/fpack-src; fi
 "$py" -m pip wheel --no-deps --no-cache-dir --disable-pip-version-check   --wheel-dir /tmp/fpack-out "$src"
+mkdir -p /out
 cp /tmp/fpack-out/*.whl /out/
-chown -R "$FPACK_OWNER" /out

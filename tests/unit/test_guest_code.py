@@ -30,9 +30,9 @@ BUILTIN_TYPES = frozenset({"bool", "bytes", "dict", "float", "frozenset", "int",
 # sha256 of each build script, with the cache format its output is stored under. A change to a
 # script fails here: if it changes what a build produces, bump the format, then the hash.
 SCRIPTS = {
-    "build_wheel.sh": ("b8843ed0f050c882262651047583c92f188504b4cdef442ed485a3ffa39a412a",
+    "build_wheel.sh": ("b7086a873e78253fcec1cc88a3d42c1fc26ba072559928a2d55da87937302746",
                        "BUILD_FORMAT 1"),
-    "compile.sh": ("9517dcdc1569452e30a2c37e33bfb81f03291a208c67ab53ade8aab111a592aa",
+    "compile.sh": ("6a93e17158ae620a4863b9a7542881f55bab8fd8d4084504ba9f26a857822d19",
                    "compiled trees are keyed by keys.TREE_FORMAT"),
 }
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fpack import inputs
-from fpack.container import RunResult
+from fpack import container, inputs
+from fpack.container import RunResult, Settings
 from fpack.deps import builder
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
@@ -161,7 +161,7 @@ def test_a_failed_build_shows_its_output_redacted_with_a_targeted_hint() -> None
         "failed (exit 1):\n    Looking in indexes: https://***@idx.example/simple\n"
         "    SSLError(SSLCertVerificationError('[SSL: CERTIFICATE_VERIFY_FAILED]'))\n"
         "  hint: the container does not trust the index's certificate: set PIP_CERT or "
-        "SSL_CERT_FILE to the CA bundle your pip uses (fpack mounts it into the container)")
+        "SSL_CERT_FILE to the CA bundle your pip uses (fpack copies it into the container)")
 
 
 @pytest.mark.parametrize(("output", "hint_starts"), [
@@ -180,3 +180,59 @@ def test_a_failed_source_build_gets_the_hint_its_output_calls_for(output: str,
         builder._check_result(RunResult(exit_code=1, stdout="", stderr=output), SDIST, AL2_X86,
                               "build-image")
     assert (e.value.hint or "").startswith(hint_starts)
+
+
+# --- what crosses into and out of the build container -------------------------------------------
+
+
+class FakeRun:
+    """container.run as the builder calls it: records the call, "builds" into the outputs."""
+
+    def __init__(self, wheels: tuple[str, ...]) -> None:
+        self.wheels = wheels
+        self.calls: list[dict[str, object]] = []
+
+    def __call__(self, image: str, command: list[str], **kwargs: object) -> RunResult:
+        self.calls.append(kwargs)
+        outputs = kwargs["outputs"]
+        assert isinstance(outputs, dict)
+        for name in self.wheels:
+            (outputs["/out"] / name).write_bytes(b"wheel")
+        return RunResult(exit_code=0, stdout="", stderr="")
+
+
+def test_sources_are_copied_in_and_the_wheel_copied_out_never_mounted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "ext-1.0.tar.gz"
+    archive.write_bytes(b"sdist")
+    local = dataclasses.replace(SDIST, location=f"file://{archive}")
+    run = FakeRun(("ext-1.0-cp311-cp311-linux_x86_64.whl",))
+    monkeypatch.setattr(container, "run", run)
+    out = tmp_path / "out"
+    out.mkdir()
+    wheel = builder._build_in_container(local, AL2_X86, "img", out, env={},
+                                        settings=Settings())
+    assert wheel == out / "ext-1.0-cp311-cp311-linux_x86_64.whl"
+    (call,) = run.calls
+    assert call["copy_in"] == {"/src/ext-1.0.tar.gz": archive}
+    assert call["outputs"] == {"/out": out}
+    assert "mounts" not in call and call["network"] == "host"
+    # a directory is copied (without its build output) and that copy goes in
+    tree = tmp_path / "lib"
+    (tree / "build").mkdir(parents=True)
+    (tree / "setup.py").write_text("")
+    (tree / "build" / "old.o").write_text("")
+    directory = Locked(name="ext", version="1.0", kind="directory", location=str(tree))
+    argument, copied = builder._source_inputs(directory, tmp_path / "tmp")
+    assert argument == "/src/tree" and list(copied) == ["/src/tree"]
+    assert sorted(p.name for p in copied["/src/tree"].iterdir()) == ["setup.py"]
+
+
+@pytest.mark.parametrize("wheels", [(), ("a-1-py3-none-any.whl", "b-1-py3-none-any.whl")])
+def test_a_build_that_hands_back_anything_but_one_wheel_fails(
+        wheels: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container, "run", FakeRun(wheels))
+    with pytest.raises(DependencyError, match=f"produced {len(wheels)} wheels .*expected exactly "
+                       "one"):
+        builder._build_in_container(SDIST, AL2_X86, "img", tmp_path, env={},
+                                    settings=Settings())
