@@ -13,22 +13,24 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from fpack.cloud.safety import Backoff, Secrets
-from fpack.errors import ConfigError, DeployError
+from fpack.cloud.google_api import (  # noqa: F401 - anonymous_if_loopback: its users' name
+    GoogleApi,
+    Sleep,
+    anonymous_if_loopback,
+    sdk_client,
+)
+from fpack.cloud.safety import Secrets
+from fpack.errors import DeployError
 
-Sleep = Callable[[float], None]
-LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
 # What Cloud Functions (and Cloud Run) report for a max instance count nobody set: a function
 # whose fpack.toml sets none is left alone at it, rather than patched on every deploy.
 DEFAULT_MAX_INSTANCES: Final = 100
-_TRANSIENT: Final = ("TooManyRequests", "ResourceExhausted", "ServiceUnavailable",
-                     "InternalServerError", "Aborted", "DeadlineExceeded")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,48 +69,17 @@ def endpoint_for(configured: str | None, environ: Mapping[str, str]) -> str | No
     return configured or environ.get("FPACK_GCP_API_ENDPOINT") or None
 
 
-class GcpClient:
-    def __init__(self, sdk: Any, *, sleep: Sleep = time.sleep, backoff: Backoff | None = None,
-                 secrets: Secrets | None = None) -> None:
-        self.sdk = sdk
-        self.sleep = sleep
-        self.backoff = backoff or Backoff()
-        self.secrets = secrets or Secrets()
+class GcpClient(GoogleApi):
+    PRODUCT = "Cloud Functions"
 
     @classmethod
     def connect(cls, endpoint: str | None, *, secrets: Secrets | None = None,
                 sleep: Sleep = time.sleep) -> GcpClient:
-        from google.auth.exceptions import DefaultCredentialsError  # noqa: PLC0415
         from google.cloud import functions_v2  # noqa: PLC0415 - heavy; only deploy pays for it
 
-        options: dict[str, Any] = {}
-        credentials = None
-        if endpoint is not None:
-            options["api_endpoint"] = endpoint
-            credentials = anonymous_if_loopback(endpoint)
-        try:
-            sdk = functions_v2.FunctionServiceClient(transport="rest", client_options=options,
-                                                     credentials=credentials)
-        except DefaultCredentialsError as e:
-            raise DeployError("no Google credentials (Application Default Credentials)",
-                              hint="run `gcloud auth application-default login`, or set "
-                              "GOOGLE_APPLICATION_CREDENTIALS to a key file") from e
+        sdk = sdk_client(functions_v2.FunctionServiceClient, endpoint,
+                         "[targets.gcp] api_endpoint")
         return cls(sdk, sleep=sleep, secrets=secrets)
-
-    def call(self, what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """`method(**kwargs)`, retried on transient errors; errors become DeployErrors."""
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        for delay in (*self.backoff.delays()[:8], None):
-            try:
-                return method(**kwargs)
-            except exceptions.GoogleAPICallError as e:  # noqa: PERF203 - a retry loop
-                if type(e).__name__ in _TRANSIENT and delay is not None:
-                    self.sleep(delay)
-                    continue
-                raise DeployError(f"Cloud Functions: {what} failed: "
-                                  f"{self.secrets.scrub(str(e))}") from e
-        raise AssertionError("unreachable: the last attempt raises or returns")
 
     def get(self, name: str) -> LiveFunction | None:
         from google.api_core import exceptions  # noqa: PLC0415
@@ -182,22 +153,6 @@ def instances_differ(want: int | None, have: int | None, default: int | None = N
     if want is None:
         return have is not None and have != default
     return want != have
-
-
-def anonymous_if_loopback(endpoint: str, key: str = "[targets.gcp] api_endpoint") -> Any:
-    """Anonymous credentials for plain http on loopback (an emulator, the tests' fakes); None
-    (Application Default Credentials) for https; plain http anywhere else is refused. `key` names
-    where the endpoint came from, for the error."""
-    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-    if parts.scheme != "http":
-        return None  # https: Application Default Credentials, as for Google's own endpoint
-    if parts.hostname not in LOOPBACK:
-        raise ConfigError(f'{key} = "{endpoint}": plain http is allowed only '
-                          "on loopback (127.0.0.1, localhost, ::1), where fpack sends no "
-                          "credentials", hint="use an https:// endpoint")
-    from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
-
-    return AnonymousCredentials()  # type: ignore[no-untyped-call]
 
 
 def put_bundle(url: str, bundle: Path, *, secrets: Secrets) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from fpack.cloud.gcp_client import anonymous_if_loopback
+from fpack.cloud.google_api import anonymous_if_loopback
 from fpack.cloud.safety import Backoff, Secrets
 from fpack.errors import DeployError
 

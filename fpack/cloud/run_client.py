@@ -18,20 +18,17 @@ environment variable) survives, and the read's etag makes a concurrent change fa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from fpack.cloud.gcp_client import anonymous_if_loopback
-from fpack.cloud.safety import Backoff, Secrets
+from fpack.cloud.google_api import GoogleApi, Sleep, sdk_client
+from fpack.cloud.safety import Secrets
 from fpack.errors import DeployError
 
-Sleep = Callable[[float], None]
 ENV_ENDPOINT: Final = "FPACK_CLOUD_RUN_API_ENDPOINT"
 INVOKER: Final = "roles/run.invoker"
 PUBLIC: Final = "allUsers"
-_TRANSIENT: Final = ("TooManyRequests", "ResourceExhausted", "ServiceUnavailable",
-                     "InternalServerError", "Aborted", "DeadlineExceeded")
 HINT: Final = ("enable the API (gcloud services enable run.googleapis.com) and let the deploying "
                "account manage services (roles/run.admin) and act as their runtime service "
                "account (roles/iam.serviceAccountUser)")
@@ -63,49 +60,17 @@ def endpoint_for(configured: str | None, environ: Mapping[str, str]) -> str | No
     return configured or environ.get(ENV_ENDPOINT) or None
 
 
-class RunClient:
-    def __init__(self, sdk: Any, *, sleep: Sleep = time.sleep, backoff: Backoff | None = None,
-                 secrets: Secrets | None = None) -> None:
-        self.sdk = sdk
-        self.sleep = sleep
-        self.backoff = backoff or Backoff()
-        self.secrets = secrets or Secrets()
+class RunClient(GoogleApi):
+    PRODUCT = "Cloud Run"
+    DENIED_HINT = HINT
 
     @classmethod
     def connect(cls, endpoint: str | None, *, secrets: Secrets | None = None,
                 sleep: Sleep = time.sleep) -> RunClient:
-        from google.auth.exceptions import DefaultCredentialsError  # noqa: PLC0415
         from google.cloud import run_v2  # noqa: PLC0415 - heavy; only deploy pays for it
 
-        options: dict[str, Any] = {}
-        credentials = None
-        if endpoint is not None:
-            options["api_endpoint"] = endpoint
-            credentials = anonymous_if_loopback(endpoint, "[targets.docker] cloud_run.api_endpoint")
-        try:
-            sdk = run_v2.ServicesClient(transport="rest", client_options=options,
-                                        credentials=credentials)
-        except DefaultCredentialsError as e:
-            raise DeployError("no Google credentials (Application Default Credentials)",
-                              hint="run `gcloud auth application-default login`, or set "
-                              "GOOGLE_APPLICATION_CREDENTIALS to a key file") from e
+        sdk = sdk_client(run_v2.ServicesClient, endpoint, "[targets.docker] cloud_run.api_endpoint")
         return cls(sdk, sleep=sleep, secrets=secrets)
-
-    def call(self, what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """`method(**kwargs)`, retried on transient errors; errors become DeployErrors."""
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        for delay in (*self.backoff.delays()[:8], None):
-            try:
-                return method(**kwargs)
-            except exceptions.GoogleAPICallError as e:  # noqa: PERF203 - a retry loop
-                if type(e).__name__ in _TRANSIENT and delay is not None:
-                    self.sleep(delay)
-                    continue
-                hint = HINT if isinstance(e, exceptions.PermissionDenied) else None
-                raise DeployError(f"Cloud Run: {what} failed: {self.secrets.scrub(str(e))}",
-                                  hint=hint) from e
-        raise AssertionError("unreachable: the last attempt raises or returns")
 
     def get(self, name: str) -> LiveService | None:
         from google.api_core import exceptions  # noqa: PLC0415
