@@ -325,7 +325,9 @@ def execute(run: LocalRun) -> tuple[dict[str, Any], str]:
     if run.read_only:
         options.update(read_only=True, tmpfs={"/tmp": "rw,mode=1777"})  # noqa: S108 - Lambda's /tmp
     with container.container(run.image, [], platform=run.platform, env=dict(run.env),
-                             mounts=run.mounts, network=False, user=run.user, **options) as ctr:
+                             # copied in, never bind-mounted: the engine may be remote
+                             copy_in={m.target: m.source for m in run.mounts}, network=False,
+                             user=run.user, **options) as ctr:
         ctr.start()
         try:
             status = ctr.wait(timeout=run.timeout)

@@ -111,8 +111,9 @@ def _running(run: invoke.LocalRun, inner: int, host_port: int) -> Iterator[Any]:
     if run.read_only:
         options.update(read_only=True, tmpfs={"/tmp": "rw,mode=1777"})  # noqa: S108 - Lambda's /tmp
     env = {**run.env, "PORT": str(invoke.HTTP_PORT)}
-    with container.container(run.image, [], platform=run.platform, env=env, mounts=run.mounts,
-                             user=run.user, ports={f"{inner}/tcp": ("127.0.0.1", host_port)},
+    with container.container(run.image, [], platform=run.platform, env=env,
+                             copy_in={m.target: m.source for m in run.mounts}, user=run.user,
+                             ports={f"{inner}/tcp": ("127.0.0.1", host_port)},
                              **options) as ctr:
         ctr.start()
         yield ctr

@@ -317,9 +317,6 @@ def test_a_local_run_container_takes_its_directories_copied_in_read_only(
             assert ctr.logs().decode().strip() == "", "the engine saw the host's directory"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="fpack/local/ still passes mounts=; with copy_in= this passes (checked "
-                   "by hand with the two-line change): then drop this marker")
 def test_fpack_invoke_runs_an_aws_zip_on_the_engine(tmp_path: Path, remote_engine: str) -> None:
     (tmp_path / "app.py").write_text("def hello(event, context):\n    return {'ok': True}\n")
     (tmp_path / "fpack.toml").write_text(
