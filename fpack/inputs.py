@@ -2,9 +2,9 @@
 
 Everything a build takes from outside fpack.toml and the source tree sits in `BuildInputs`: the
 archive timestamp (SOURCE_DATE_EPOCH), the cache root, the package index and proxy settings, the
-CA bundle, the build-image override. `read()` is the only place that looks at `os.environ` for
-them; every module below takes what it needs as a parameter, so a plan is a function of its
-arguments and a test hands in the environment it wants.
+CA bundle, the build-image override, the shared cache's settings. `read()` is the only place that
+looks at `os.environ` for them; every module below takes what it needs as a parameter, so a plan
+is a function of its arguments and a test hands in the environment it wants.
 
 The variable tables live here once: which index variables uv reads, which pip reads (build
 containers run pip, which ignores UV_*: a uv setting reaches them translated, never raw), which
@@ -17,8 +17,11 @@ import configparser
 import contextlib
 import hashlib
 import os
+import re
+import time
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final
@@ -30,6 +33,16 @@ from fpack.errors import ConfigError
 DEFAULT_EPOCH: Final = 315532800
 IMAGE_ENV: Final = "FPACK_BUILD_IMAGE"
 CACHE_ENV: Final = "FPACK_CACHE_DIR"
+# The shared cache (fpack/deps/remote.py): where it is (s3://bucket/prefix, gs://bucket/prefix;
+# wins over fpack.toml's [cache] url), pull only (pull requests from forks), the local cache's
+# size cap ("2GB"), and the conventional variable that points Cloud Storage clients at an emulator.
+CACHE_URL_ENV: Final = "FPACK_CACHE_URL"
+CACHE_READONLY_ENV: Final = "FPACK_CACHE_READONLY"
+CACHE_MAX_ENV: Final = "FPACK_CACHE_MAX"
+GCS_EMULATOR_ENV: Final = "STORAGE_EMULATOR_HOST"
+_SIZE_UNITS: Final = {"": 1, "B": 1, "K": 1000, "KB": 1000, "M": 1000**2, "MB": 1000**2,
+                      "G": 1000**3, "GB": 1000**3, "T": 1000**4, "TB": 1000**4,
+                      "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 # The index settings that change which wheels a resolution may pick: uv's own, and pip's, which
 # fpack translates for uv when the user has no uv ones. https://docs.astral.sh/uv/reference/environment/
 UV_INDEX_ENV: Final = ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX",
@@ -104,6 +117,33 @@ def _named(value: str) -> list[str]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SharedCache:
+    """The shared (remote) cache settings from the environment, and this command's identity."""
+
+    url: str | None = None  # FPACK_CACHE_URL; None: fpack.toml's [cache] url, if any, decides
+    readonly: bool = False  # FPACK_CACHE_READONLY=1: pull, never push
+    max_size: int | None = None  # FPACK_CACHE_MAX in bytes: the local cache's cap after a build
+    gcs_endpoint: str | None = None  # STORAGE_EMULATOR_HOST, for a Cloud Storage emulator
+    # One per `read()`: a command's stages share one connection, one failure state and one
+    # set of counts (fpack cache info reports the last session's).
+    session: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.time)  # entries used since then are this one's
+
+
+def parse_size(value: str, name: str = CACHE_MAX_ENV) -> int:
+    """Bytes of "2GB", "500MB", "1.5GiB" or a plain number."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{name}={value!r}: expected a size such as 2GB, 500MB or 1GiB")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True, kw_only=True)
 class BuildInputs:
     """What a build takes from the environment, read once (`read`)."""
 
@@ -114,6 +154,7 @@ class BuildInputs:
     ca_bundle: Path | None  # the host's CA bundle, mounted into containers when set
     build_image: str | None  # FPACK_BUILD_IMAGE: wins over every target's build_image
     environ: Mapping[str, str]  # the rest, read-only: ${VAR} in requirements files, NETRC
+    shared: SharedCache = field(default_factory=SharedCache)
 
     @property
     def epoch(self) -> int:
@@ -146,6 +187,12 @@ def read(environ: Mapping[str, str] | None = None) -> BuildInputs:
         ca_bundle=host_ca_bundle(env),
         build_image=env.get(IMAGE_ENV) or None,
         environ=MappingProxyType(env),
+        shared=SharedCache(
+            url=env.get(CACHE_URL_ENV, "").strip() or None,
+            readonly=_flag(env.get(CACHE_READONLY_ENV)),
+            max_size=parse_size(env[CACHE_MAX_ENV]) if env.get(CACHE_MAX_ENV, "").strip()
+            else None,
+            gcs_endpoint=env.get(GCS_EMULATOR_ENV) or None),
     )
 
 
