@@ -9,6 +9,7 @@ builder, the ELF audit or the container adapter. Pure: what comes from the envir
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
 
 from fpack.archive import ARCHIVE_VERSION
@@ -45,9 +46,26 @@ def resolve_key(spec: DependencySpec, platform: Platform, image: str, uv_version
     return sha(spec.key(), platform.key(), uv_version, index_fingerprint, image, RESOLVE_FORMAT)
 
 
+# A local file named in a lock, with the sha256 that pins its content: `path = "/abs/x.whl"` (or
+# `url = "file:///abs/x.whl"`), then, within the same inline table, `hashes = { sha256 = "…" }`.
+_PINNED_FILE: Final = re.compile(
+    r'(?P<field>path|url) = "(?P<where>(?:file://)?/[^"]*/)(?P<name>[^"/]+)"'
+    r'(?P<rest>[^{}]*hashes = \{ sha256 = "[0-9a-f]{64}")')
+
+
+def lock_identity(lock_text: str) -> str:
+    """A lock as its tree key sees it: a local file it names by path with a sha256 (a wheel built
+    in fpack's wheelhouse, a wheel in the checkout) is named by its file name alone, because its
+    content is pinned by the hash and its directory differs on every machine (the cache root, the
+    checkout path). So runners with other cache directories and checkouts share trees."""
+    return _PINNED_FILE.sub(lambda m: f'{m["field"]} = "{m["name"]}"{m["rest"]}', lock_text)
+
+
 def tree_key(lock_text: str, platform: Platform, compile_bytecode: bool) -> str:
-    """What decides an installed tree: the exact lock, the platform, whether pycs are shipped."""
-    return sha(lock_text, platform.key(), TREE_FORMAT, f"compile={compile_bytecode}")
+    """What decides an installed tree: the exact lock (`lock_identity`: the files it pins, not
+    where this machine keeps them), the platform, whether pycs are shipped."""
+    return sha(lock_identity(lock_text), platform.key(), TREE_FORMAT,
+               f"compile={compile_bytecode}")
 
 
 def archive_key(tree: str, epoch_setting: str) -> str:
