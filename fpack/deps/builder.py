@@ -202,7 +202,7 @@ def _build_pure_on_host(source: Locked, out: Path, reporter: Reporter,
     container); None when the build fails or makes a platform wheel, which the caller then
     builds in the target's container, as any compiled source. SOURCE_DATE_EPOCH pins the
     wheel's timestamps: a bundle that ships it (gcp) is the same in every checkout."""
-    reporter.step(f"building {source.name} (a local library) with uv")
+    reporter.step(f"{source.name}: a local library; trying a pure-Python wheel with uv")
     with tempfile.TemporaryDirectory(prefix="fpack-local-") as tmp:
         copy = Path(tmp) / "tree"
         shutil.copytree(Path(source.location), copy, symlinks=True, ignore=_ignore)
