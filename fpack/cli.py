@@ -422,13 +422,43 @@ def check(
 
 @cache_app.command("info")
 def cache_info() -> None:
-    """Where the cache is and how much it holds."""
+    """Where the cache is, how much it holds, and the shared cache's counts for the last build."""
+    from fpack.deps import remote  # noqa: PLC0415
     from fpack.report import human_size  # noqa: PLC0415
 
-    cache = _inputs().cache
+    inputs = _inputs()
+    cache = inputs.cache
     typer.echo(f"cache: {cache.root}")
     for kind, size in cache.size().items():
         typer.echo(f"  {kind:<9} {human_size(size)}")
+    url = inputs.shared.url
+    if url is None:  # fpack.toml's [cache] url, when there is a project here
+        with contextlib.suppress(FpackError):
+            url = _project().cache.url
+    for line in remote.describe(url, inputs.shared.readonly, remote.last_stats(cache)):
+        typer.echo(line)
+
+
+@cache_app.command("gc")
+def cache_gc(
+    older_than: Annotated[float, typer.Option(
+        "--older-than", metavar="DAYS", min=0,
+        help="Remove what no build used in this many days")] = 30,
+    max_size: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--max", metavar="SIZE",
+        help="Then remove the least recently used until the cache holds at most this much "
+        "(e.g. 2GB; default: FPACK_CACHE_MAX)")] = None,
+) -> None:
+    """Remove cache entries no build used recently (under the builds' own locks)."""
+    from fpack.inputs import parse_size  # noqa: PLC0415
+    from fpack.report import human_size  # noqa: PLC0415
+
+    inputs = _inputs()
+    cap = parse_size(max_size, "--max") if max_size else inputs.shared.max_size
+    done = inputs.cache.gc(older_than=older_than * 86400, max_size=cap)
+    entries = "entry" if done.removed == 1 else "entries"
+    typer.echo(f"removed {done.removed} {entries} ({human_size(done.freed)}) from "
+               f"{inputs.cache.root}; {human_size(done.kept)} kept")
 
 
 @cache_app.command("clean")

@@ -24,7 +24,7 @@ from fpack.config_schema import (
     suggest,
     toml_value,
 )
-from fpack.deps import workspace
+from fpack.deps import lockfiles, workspace
 from fpack.errors import ConfigError
 from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
 from fpack.runtime.web import WEB_STYLES
@@ -42,7 +42,10 @@ TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
 STYLES: Final[tuple[Style, ...]] = get_args(Style)
 FLAVORS: Final[tuple[Flavor, ...]] = get_args(Flavor)
 CONFIG_NAME: Final = "fpack.toml"
-DEPENDENCY_FILES: Final = ("uv.lock", "requirements.txt", "pyproject.toml")
+# Found in a project's (or a function's) directory, first match wins; several locks are refused
+# (`_found_spec`). pylock.NAME.toml files count as pylock.toml.
+DEPENDENCY_FILES: Final = ("uv.lock", "poetry.lock", "pdm.lock", "pylock.toml", "Pipfile.lock",
+                           "requirements.txt", "pyproject.toml")
 SNAP_START_PYTHON: Final = (3, 12)  # the first Python runtime Lambda SnapStart supports
 
 # Which targets each style can run on (docker is refined by flavor in `style_fits`).
@@ -161,6 +164,13 @@ class CheckSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    """[cache]: the shared cache CI runners pull from and push to (FPACK_CACHE_URL wins)."""
+
+    url: str | None = None  # s3://bucket/prefix or gs://bucket/prefix
+
+
+@dataclass(frozen=True, kw_only=True)
 class Project:
     root: Path
     config_path: Path
@@ -175,6 +185,10 @@ class Project:
     docker: DockerTarget
     targets: tuple[Target, ...] = ()  # the [targets.X] tables fpack.toml has, in TARGETS order
     check: CheckSettings = field(default_factory=CheckSettings)
+    # [project] groups: the dependency groups and extras a lock's set adds to its main ones
+    # (deps/lockfiles.py; the spec reads them with the lock, deps/spec.py)
+    groups: tuple[str, ...] = ()
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
 
 def find_config(start: Path) -> Path:
@@ -201,12 +215,12 @@ def load(path: Path) -> Project:
 
 
 def _project(r: Reader, raw: dict[str, Any], root: Path) -> Project:
-    tables = ["project", "functions", "targets", "check"]
+    tables = ["project", "functions", "targets", "check", "cache"]
     for key in sorted(set(raw) - set(tables)):
         raise r.fail(
             "",
             f"unknown table [{key}].{suggest(key, tables)} "
-            "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker], [check].",
+            "Allowed: [project], [functions.NAME], [targets.aws|gcp|docker], [check], [cache].",
         )
     proj = r.table(raw.get("project", {}), "[project]", "project")
     name = proj.get("name", root.name)
@@ -245,7 +259,18 @@ def _project(r: Reader, raw: dict[str, Any], root: Path) -> Project:
         docker=_docker(r, targets.get("docker", {}), python),
         targets=tuple(t for t in TARGETS if t in targets),
         check=_check(r, raw.get("check", {})),
+        groups=tuple(proj.get("groups", [])),
+        cache=_cache(r, raw.get("cache", {})),
     )
+
+
+def _cache(r: Reader, raw: Any) -> CacheSettings:
+    t = r.table(raw, "[cache]", "cache")
+    url = t.get("url")
+    if url is not None and not url.startswith(("s3://", "gs://")):
+        raise r.fail("[cache]", f' url = "{url}": expected "s3://BUCKET/PREFIX" or '
+                     '"gs://BUCKET/PREFIX".')
+    return CacheSettings(url=url)
 
 
 def _check(r: Reader, raw: Any) -> CheckSettings:
@@ -618,8 +643,19 @@ def _named_spec(r: Reader, where: str, directory: Path, value: str) -> Path:
 
 
 def _found_spec(directory: Path) -> Path | None:
-    """The dependency file of `directory`, by precedence: uv.lock, requirements.txt, then a
-    pyproject.toml that lists dependencies."""
+    """The dependency file of `directory`, by precedence: a lock (uv.lock, poetry.lock, pdm.lock,
+    pylock.toml or pylock.NAME.toml, Pipfile.lock), requirements.txt, then a pyproject.toml that
+    lists dependencies. Two locks are ambiguous and refused: neither is silently ignored. A
+    Poetry project's spec is its pyproject.toml, read with the poetry.lock beside it (its path
+    dependencies are named there: deps/locals.py)."""
+    locks = lockfiles.found_in(directory)
+    if len(locks) > 1:
+        raise lockfiles.several(directory, locks)
+    if locks:
+        lock = locks[0]
+        if lock.name == "poetry.lock" and lock.with_name("pyproject.toml").is_file():
+            return lock.with_name("pyproject.toml")
+        return lock
     for name in DEPENDENCY_FILES:
         path = directory / name
         if path.is_file() and (name != "pyproject.toml" or _has_deps(path)):
@@ -628,6 +664,7 @@ def _found_spec(directory: Path) -> Path | None:
 
 
 def _has_deps(pyproject: Path) -> bool:
+    """Whether a pyproject.toml lists dependencies: `[project] dependencies` or Poetry's."""
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):

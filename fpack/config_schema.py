@@ -51,7 +51,7 @@ TABLE: Final = (_is_table, "a table")
 
 SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     "project": {"name": STR, "python": STR, "dependencies": STR, "include": STR_LIST,
-                "exclude": STR_LIST},
+                "exclude": STR_LIST, "groups": STR_LIST},
     "functions": {"handler": STR, "trigger": STR, "style": STR, "memory": INT,
                   "timeout": INT, "env": STR_TABLE, "url": BOOL, "bucket": STR,
                   "queue": STR, "topic": STR, "schedule": STR, "max_instances": INT,
@@ -69,6 +69,8 @@ SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     # [targets.docker] cloud_run = { ... }: where deploy runs the http images
     "cloud_run": {"project": STR, "region": STR, "api_endpoint": STR},
     "check": {"allow": STR_LIST},
+    # [cache] url = "s3://bucket/prefix" or "gs://…": the shared cache (FPACK_CACHE_URL wins)
+    "cache": {"url": STR},
 }  # fmt: skip
 
 NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")

@@ -7,6 +7,9 @@ files and touches neither uv, Docker nor the network:
     archive key = tree key + archive format + SOURCE_DATE_EPOCH             -> deterministic zip
 Packages without a wheel for the target are built in a container during resolution
 (`resolution`, `builder`); the final lock then names the built wheels in the cache's wheelhouse.
+With a shared cache (FPACK_CACHE_URL, [cache] url) each stage looks its entry up there before
+making it and uploads what it made (`shared`, `remote`): a CI runner with an empty local cache
+builds from the entries another runner made, without the index or a Docker engine.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Final
 from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
-from fpack.deps import audit, builder, bytecode, keys, lock, resolution, uv
+from fpack.deps import audit, builder, bytecode, keys, lock, remote, resolution, shared, uv
 from fpack.deps import spec as dep_spec
-from fpack.deps.cache import Cache
+from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -59,6 +62,7 @@ class Settings:
 
     build_image: str | None = None  # the target's build_image setting (FPACK_BUILD_IMAGE wins)
     compile: bool = False  # ship bytecode compiled by the target's Python
+    cache_url: str | None = None  # fpack.toml's [cache] url (FPACK_CACHE_URL wins)
 
 
 def settings_for(project: Project, target: Target) -> Settings:
@@ -72,7 +76,16 @@ def settings_for(project: Project, target: Target) -> Settings:
         case "docker":
             table = project.docker
     return Settings(build_image=table.build_image,
-                    compile=keys.compiles_tree(target, table.compile))
+                    compile=keys.compiles_tree(target, table.compile),
+                    cache_url=project.cache.url)
+
+
+def shared_store(inputs: BuildInputs, settings: Settings, reporter: Reporter,
+                 ) -> remote.Store | None:
+    """This command's shared cache, if one is configured (the environment wins)."""
+    s = inputs.shared
+    return remote.store_for(s.url or settings.cache_url, session=s.session, readonly=s.readonly,
+                            gcs_endpoint=s.gcs_endpoint, reporter=reporter)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,16 +118,49 @@ def prepare(
             unpacked_size=0,
             key=keys.sha("none", platform.key()),
         )
+    store = shared_store(inputs, settings, reporter)
+    try:
+        return _prepare(spec, platform, inputs, reporter, refresh=refresh, settings=settings,
+                        zipped=zipped, store=store)
+    finally:
+        finish(inputs, store, reporter)
+
+
+def finish(inputs: BuildInputs, store: remote.Store | None, reporter: Reporter) -> None:
+    """After the stages: record the shared cache's counts, apply FPACK_CACHE_MAX (never to an
+    entry this command used)."""
+    remote.record(inputs.cache, store)
+    cap = inputs.shared.max_size
+    if cap is None:
+        return
+    done = inputs.cache.gc(max_size=cap, protect_since=inputs.shared.started)
+    if done.removed:
+        entries = "entry" if done.removed == 1 else "entries"
+        reporter.done(f"local cache over {human_size(cap)}: removed {done.removed} {entries} "
+                      f"({human_size(done.freed)})")
+
+
+def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, reporter: Reporter,
+             *, refresh: bool, settings: Settings, zipped: bool,
+             store: remote.Store | None) -> Dependencies:
     cache = inputs.cache
     image = keys.build_image(platform, settings.build_image, inputs.build_image)
     resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
                                    inputs.index.fingerprint())
     pylock = _lock(spec, platform, inputs, resolve_key, reporter=reporter, refresh=refresh,
-                   image=image)
+                   image=image, store=store)
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
-    meta = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
-                      settings=settings, image=image, spec=spec)
-    archive = _archive(inputs, tree_key, reporter, spec) if zipped else None
+    archive_key = keys.archive_key(tree_key, inputs.epoch_setting)
+    found = _without_tree(cache, tree_key, archive_key, zipped=zipped, store=store,
+                          reporter=reporter)
+    if found is not None:
+        meta, archive = found
+    else:
+        meta, tree = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
+                                settings=settings, image=image, spec=spec, store=store)
+        archive = _archive(inputs, tree_key, reporter, spec, store) if zipped else None
+        if tree is not None and store is not None:  # made here: share it
+            shared.push_tree(store, tree_key, meta, tree, archive=archive, reporter=reporter)
     packages = tuple(Package(**p) for p in meta["packages"])
     return Dependencies(
         platform=platform,
@@ -123,6 +169,37 @@ def prepare(
         unpacked_size=int(meta["unpacked_size"]),
         key=tree_key,
     )
+
+
+def _without_tree(cache: Cache, tree_key: str, archive_key: str, *, zipped: bool,
+                  store: remote.Store | None, reporter: Reporter,
+                  ) -> tuple[dict[str, Any], Path | None] | None:
+    """(meta, archive) when the build needs no installed tree: the tree's meta and, for a zip,
+    its archive are in the local cache or the shared one. None: the tree is needed."""
+    meta_path = cache.file("trees", tree_key, ".json")
+    archive: Path | None = cache.file("archives", archive_key, ".zip") if zipped else None
+    meta = _read_json(meta_path)
+    if archive is not None and not archive.is_file():
+        if store is None:
+            return None
+        archive = shared.pull_archive(store, cache, archive_key, reporter)
+        if archive is None:
+            return None
+    if meta is None and store is not None:
+        meta = shared.pull_tree_meta(store, cache, tree_key, reporter)
+        if meta is not None:
+            cache.write_file("trees", tree_key, ".json", json.dumps(meta, indent=1).encode())
+    if meta is None:
+        return None
+    cache.use(meta_path, *(p for p in (archive, cache.root / "trees" / f"{tree_key}.ok") if p))
+    return meta, archive
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _lock(
@@ -134,21 +211,40 @@ def _lock(
     reporter: Reporter,
     refresh: bool,
     image: str,
+    store: remote.Store | None = None,
 ) -> Path:
     cache = inputs.cache
     path = cache.file("resolve", f"pylock.{key}", ".toml")
     if not refresh and _healthy(path):
-        return path
+        return _used_lock(cache, path)
     with cache.lock(f"resolve-{key}"):
         if not refresh and _healthy(path):
-            return path
+            return _used_lock(cache, path)
+        if not refresh and store is not None:
+            pulled = shared.pull_lock(store, cache, key, spec.directory, reporter)
+            if pulled is not None and _healthy_text(pulled[0], path.parent, pulled[1]):
+                cache.write_file("resolve", f"pylock.{key}", _LOCAL,
+                                 json.dumps(pulled[1]).encode())
+                return cache.write_file("resolve", f"pylock.{key}", ".toml", pulled[0].encode())
         reporter.step(f"resolving {spec.name} for {platform.label}")
         resolved = resolution.resolve(spec, platform, image=image, inputs=inputs,
-                                      reporter=reporter, refresh=refresh)
+                                      reporter=reporter, refresh=refresh, store=store)
         # The local sources' digests first, the lock last: the lock is the entry's marker.
         local = [{"path": p, "digest": d} for p, d in resolved.local]
         cache.write_file("resolve", f"pylock.{key}", _LOCAL, json.dumps(local).encode())
-        return cache.write_file("resolve", f"pylock.{key}", ".toml", resolved.text.encode())
+        written = cache.write_file("resolve", f"pylock.{key}", ".toml", resolved.text.encode())
+        if store is not None:
+            shared.push_lock(store, cache, key, written, directory=spec.directory, local=local,
+                             reporter=reporter)
+        return written
+
+
+def _used_lock(cache: Cache, path: Path) -> Path:
+    """A lock found healthy: it and the built wheels it names were used now (`gc` reads it)."""
+    text = path.read_text(encoding="utf-8")
+    cache.use(path, *(cache.root / builder.KIND / f"{k}{MARKER}"
+                      for k in shared.built_keys(text, cache, path.parent)))
+    return path
 
 
 def _healthy(path: Path) -> bool:
@@ -156,12 +252,16 @@ def _healthy(path: Path) -> bool:
     local directory built for it still has the content it was built from."""
     if not path.is_file():
         return False
-    packages = lock.parse(path.read_text(encoding="utf-8"), path.parent)
-    if not all(Path(p.location).is_file() for p in packages if "://" not in p.location):
-        return False
     try:
         local = json.loads(path.with_name(path.name.removesuffix(".toml") + _LOCAL).read_text())
     except (OSError, ValueError):
+        return False
+    return _healthy_text(path.read_text(encoding="utf-8"), path.parent, local)
+
+
+def _healthy_text(text: str, base: Path, local: list[dict[str, str]]) -> bool:
+    packages = lock.parse(text, base)
+    if not all(Path(p.location).is_file() for p in packages if "://" not in p.location):
         return False
     return all(Path(e["path"]).is_dir() and
                "tree:" + builder.tree_digest(Path(e["path"])) == e["digest"] for e in local)
@@ -169,15 +269,20 @@ def _healthy(path: Path) -> bool:
 
 def _tree_meta(
     pylock: Path, platform: Platform, inputs: BuildInputs, key: str, *, reporter: Reporter,
-    settings: Settings, image: str, spec: DependencySpec,
-) -> dict[str, Any]:
+    settings: Settings, image: str, spec: DependencySpec, store: remote.Store | None = None,
+) -> tuple[dict[str, Any], Path | None]:
+    """The tree's meta, and the tree itself when this call made it (else None)."""
     cache = inputs.cache
     meta_path = cache.file("trees", key, ".json")
+    marker = cache.root / "trees" / f"{key}{MARKER}"
     if cache.tree(key) is not None and meta_path.is_file():
-        return dict(json.loads(meta_path.read_text()))
+        cache.use(marker, meta_path)
+        return dict(json.loads(meta_path.read_text())), None
     with cache.lock(f"tree-{key}"):
         if cache.tree(key) is not None and meta_path.is_file():
-            return dict(json.loads(meta_path.read_text()))
+            return dict(json.loads(meta_path.read_text())), None
+        if store is not None and (pulled := shared.pull_tree(store, cache, key, reporter)):
+            return pulled, None
         locked = lock.parse(pylock.read_text(encoding="utf-8"), pylock.parent)
         reporter.step(f"installing {plural(len(locked), 'package')} of {spec.name} for "
                       f"{platform.label}")
@@ -194,7 +299,7 @@ def _tree_meta(
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
         reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
                       f"({human_size(meta['unpacked_size'])})")
-        return meta
+        return meta, cache.tree(key)
 
 
 def _audit(tree: Path, platform: Platform) -> None:
@@ -308,19 +413,24 @@ def _record_size(tree: Path, record: Path) -> int:
 
 
 def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
-             spec: DependencySpec) -> Path:
+             spec: DependencySpec, store: remote.Store | None = None) -> Path:
     cache = inputs.cache
     key = keys.archive_key(tree_key, inputs.epoch_setting)
     path = cache.file("archives", key, ".zip")
     if path.is_file():
+        cache.use(path)
         return path
-    tree = cache.tree(tree_key)
-    assert tree is not None
     with cache.lock(f"archive-{key}"):
         if path.is_file():
             return path
+        tree = cache.tree(tree_key)
+        if tree is None:  # the meta alone was here (a gc'd tree): the tree comes back first
+            raise DependencyError(f"the installed tree {tree_key} of {spec.name} is gone",
+                                  hint="run the build again")
         reporter.step(f"compressing the dependencies of {spec.name} (once per dependency set)")
         writer = ZipWriter(path, epoch=inputs.epoch)
         writer.add_tree(tree)
         writer.write()
+    if store is not None:
+        shared.push_archive(store, key, path, reporter)
     return path

@@ -13,10 +13,11 @@ files chosen: a source before it is built, every wheel in the final resolution.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fpack.deps import builder, hashes, uv
+from fpack.deps import builder, hashes, lockfiles, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.builder import Built
 from fpack.deps.cache import Cache
@@ -27,6 +28,9 @@ from fpack.inputs import BuildInputs, IndexSettings
 from fpack.platforms import Platform
 from fpack.report import Reporter
 
+if TYPE_CHECKING:
+    from fpack.deps.remote import Store
+
 
 @dataclass(frozen=True, kw_only=True)
 class Resolved:
@@ -35,7 +39,7 @@ class Resolved:
 
 
 def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: BuildInputs,
-            reporter: Reporter, refresh: bool = False) -> Resolved:
+            reporter: Reporter, refresh: bool = False, store: Store | None = None) -> Resolved:
     """The final pylock.toml for `spec` on `platform`: wheels only, some built from source."""
     assert spec.path is not None
     requirements, constraints = uv.derived(spec)
@@ -49,7 +53,8 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
         return Resolved(text=first.text)
     hashes.verify(rules, sources, where)
     index = dep_spec.index_options(spec, inputs.environ)
-    built = [builder.build(s, platform, image, inputs, reporter, index=index) for s in sources]
+    built = [_build(s, platform, image, inputs, reporter, index=index, store=store)
+             for s in sources]
     final = uv.resolve(spec, platform, index=inputs.index, requirements=requirements,
                        constraints=constraints,
                        overrides=[f"{b.name} @ {b.wheel.as_uri()}" for b in built])
@@ -62,9 +67,30 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
     return Resolved(text=final.text, local=local)
 
 
+def _build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
+           reporter: Reporter, *, index: Sequence[str], store: Store | None) -> Built:
+    """`builder.build`, but a wheel another runner built is pulled from the shared cache first,
+    and one built here is shared."""
+    if store is None:
+        return builder.build(source, platform, image, inputs, reporter, index=index)
+    from fpack.deps import shared  # noqa: PLC0415 - the engine's shared-cache adapters
+
+    cache = inputs.cache
+    key = builder.key(source, builder.source_digest(source), platform, image)
+    here = builder.cached(cache, key) is not None or shared.pull_built(store, cache, key,
+                                                                         reporter)
+    built = builder.build(source, platform, image, inputs, reporter, index=index)
+    if not here:
+        shared.push_built(store, cache, key, reporter)
+    return built
+
+
 def policy(spec: DependencySpec, requirements: str | None) -> hashes.HashPolicy:
-    """The hash policy of the spec: its requirements files', or the exported uv.lock's."""
+    """The hash policy of the spec: its requirements files', the exported uv.lock's, or another
+    tool's lock's (which also refuses a lock out of date with its project: deps/lockfiles.py)."""
     assert spec.path is not None
+    if lockfiles.kind_of(spec.path) is not None:
+        return lockfiles.policy(spec.path, spec.groups)
     if requirements is not None:
         return hashes.policy(str(spec.path), [requirements])
     if spec.kind != "requirements":

@@ -151,7 +151,7 @@ def test_invalid_toml_and_unknown_tables(tmp_path: Path) -> None:
     assert error(tmp_path, "[project\n").startswith("fpack.toml: not valid TOML: ")
     assert error(tmp_path, GOOD + "[target.aws]\n") == (
         'fpack.toml: unknown table [target]. Did you mean "targets"? Allowed: [project], '
-        "[functions.NAME], [targets.aws|gcp|docker], [check]."
+        "[functions.NAME], [targets.aws|gcp|docker], [check], [cache]."
     )
     assert error(tmp_path, GOOD + "[targets.azure]\n") == (
         'fpack.toml: unknown target [targets.azure]. Allowed: "aws", "gcp", "docker".'
