@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import posixpath
 import shutil
 from dataclasses import asdict, dataclass
@@ -215,14 +216,15 @@ def _lock(
 ) -> Path:
     cache = inputs.cache
     path = cache.file("resolve", f"pylock.{key}", ".toml")
-    if not refresh and _healthy(path):
+    if not refresh and _healthy(path, spec.directory):
         return _used_lock(cache, path)
     with cache.lock(f"resolve-{key}"):
-        if not refresh and _healthy(path):
+        if not refresh and _healthy(path, spec.directory):
             return _used_lock(cache, path)
         if not refresh and store is not None:
             pulled = shared.pull_lock(store, cache, key, spec.directory, reporter)
-            if pulled is not None and _healthy_text(pulled[0], path.parent, pulled[1]):
+            if pulled is not None and _healthy_text(pulled[0], path.parent, pulled[1],
+                                                    spec.directory):
                 cache.write_file("resolve", f"pylock.{key}", _LOCAL,
                                  json.dumps(pulled[1]).encode())
                 return cache.write_file("resolve", f"pylock.{key}", ".toml", pulled[0].encode())
@@ -230,11 +232,12 @@ def _lock(
         resolved = resolution.resolve(spec, platform, image=image, inputs=inputs,
                                       reporter=reporter, refresh=refresh, store=store)
         # The local sources' digests first, the lock last: the lock is the entry's marker.
-        local = [{"path": p, "digest": d} for p, d in resolved.local]
+        found = [{"path": p, "digest": d} for p, d in resolved.local]
+        local = [{**e, "path": _relative(e["path"], spec.directory)} for e in found]
         cache.write_file("resolve", f"pylock.{key}", _LOCAL, json.dumps(local).encode())
         written = cache.write_file("resolve", f"pylock.{key}", ".toml", resolved.text.encode())
         if store is not None:
-            shared.push_lock(store, cache, key, written, directory=spec.directory, local=local,
+            shared.push_lock(store, cache, key, written, directory=spec.directory, local=found,
                              reporter=reporter)
         return written
 
@@ -247,24 +250,37 @@ def _used_lock(cache: Cache, path: Path) -> Path:
     return path
 
 
-def _healthy(path: Path) -> bool:
+def _relative(directory: str, base: Path | None) -> str:
+    """A local library's directory as `.local.json` records it: relative to the spec's
+    directory when it is below the same root, so that it means the same library in every
+    checkout that shares this cache (git worktrees, a cache restored at another path)."""
+    if base is None:
+        return directory
+    return os.path.relpath(directory, base)
+
+
+def _healthy(path: Path, directory: Path | None = None) -> bool:
     """A cached lock is usable if it exists, every local wheel it names still does, and every
-    local directory built for it still has the content it was built from."""
+    local directory built for it still has the content it was built from. The key does not
+    name the checkout, so the directories are this checkout's: read relative to `directory`,
+    the spec's own (a second checkout's library edit is seen, not the first checkout's)."""
     if not path.is_file():
         return False
     try:
         local = json.loads(path.with_name(path.name.removesuffix(".toml") + _LOCAL).read_text())
     except (OSError, ValueError):
         return False
-    return _healthy_text(path.read_text(encoding="utf-8"), path.parent, local)
+    return _healthy_text(path.read_text(encoding="utf-8"), path.parent, local, directory)
 
 
-def _healthy_text(text: str, base: Path, local: list[dict[str, str]]) -> bool:
+def _healthy_text(text: str, base: Path, local: list[dict[str, str]],
+                  directory: Path | None = None) -> bool:
     packages = lock.parse(text, base)
     if not all(Path(p.location).is_file() for p in packages if "://" not in p.location):
         return False
-    return all(Path(e["path"]).is_dir() and
-               "tree:" + builder.tree_digest(Path(e["path"])) == e["digest"] for e in local)
+    here = directory or Path("/")
+    return all((here / e["path"]).is_dir() and
+               "tree:" + builder.tree_digest(here / e["path"]) == e["digest"] for e in local)
 
 
 def _tree_meta(

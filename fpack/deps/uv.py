@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,19 @@ class NoWheelError(DependencyError):
     """A wheels-only resolution failed because some package has no wheel for the target."""
 
 
+# The first call may come from several build workers at once, and the uv package's finder reads
+# sysconfig, whose lazy set-up is not thread-safe (a racing thread reads None for EXE).
+_FINDING: Final = threading.Lock()
+
+
 @functools.cache
 def binary() -> str:
     """The uv executable: FPACK_UV, the `uv` Python package fpack depends on, or PATH."""
+    with _FINDING:
+        return _find()
+
+
+def _find() -> str:
     if env := os.environ.get("FPACK_UV"):
         return env
     try:

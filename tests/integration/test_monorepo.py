@@ -595,15 +595,6 @@ def test_changed_since_builds_and_lists_only_the_changed_functions(changes: Path
     assert ls_changed(changes, own_env(), "HEAD~1") == ["orders", "users", "billing"]
 
 
-SHARED_CACHE_BUG = (
-    "fpack bug: a cached resolution records the local library directories of the checkout that "
-    "first resolved it (resolve/pylock.<key>.local.json) while its key is checkout-independent "
-    "(spec files relative to the spec): a second checkout sharing the cache checks the FIRST "
-    "checkout's libraries for changes, sees none, and packages the wheels built from the first "
-    "checkout; its own library edit is never packaged (reports 'up to date')")
-
-
-@pytest.mark.xfail(raises=AssertionError, reason=SHARED_CACHE_BUG)
 def test_a_second_checkout_sharing_the_cache_packages_its_own_library_edit(
         template: Path, env: Env, aws_single: Built, tmp_path: Path) -> None:
     """Two checkouts (a git worktree, a CI runner's restored cache) share one fpack cache:
@@ -620,15 +611,7 @@ def test_a_second_checkout_sharing_the_cache_packages_its_own_library_edit(
     assert json.loads(result["body"])["text_version"] == "2"
 
 
-UV_RACE_BUG = (
-    "fpack bug: fpack.deps.uv.binary() (functools.cache, not a lock) is first called from "
-    "build.plan_artifacts' parallel prepare threads; uv's find_uv_bin() reads "
-    "sysconfig.get_config_var('EXE'), which on Python 3.11 returns None while another thread "
-    "is still filling sysconfig's config vars: `fpack build` with 2+ dependency sets fails "
-    "about 1 run in 5 with 'TypeError: can only concatenate str (not \"NoneType\") to str'")
 
-
-@pytest.mark.xfail(raises=AssertionError, reason=UV_RACE_BUG)
 def test_parallel_prepare_steps_find_uv_in_every_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """What made this module's builds fail now and then: every dependency set is prepared in
     a thread of its own (-j), and the first of them look for uv at once, as in a fresh process.
