@@ -370,3 +370,33 @@ def test_a_full_build_removes_what_fpack_toml_no_longer_names(
     assert cli.main(["build", "--target", "aws"]) == 0
     assert sorted(p.name for p in (tmp_path / "dist/aws").iterdir()) == [
         ".fpack-state.json", "notes.txt", "orders.manifest.json", "orders.zip"]
+
+
+def test_a_failing_set_names_its_functions_and_leaves_dist_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets are prepared in parallel; the one that fails names the functions that use it, and
+    nothing of the others is written (dist/ is all or nothing)."""
+    from fpack.deps import engine
+    from fpack.errors import DependencyError
+
+    service(tmp_path, "orders", "six==1.16.0\n")
+    service(tmp_path, "carts", "six==1.16.0\n")
+    service(tmp_path, "users")
+    repo(tmp_path, TWO.replace("users", "carts") + '[functions.users]\ndir = "services/users"\n'
+         'handler = "app:handler"\n')
+    real = engine.prepare
+
+    def prepare(spec: dep_spec.DependencySpec, *args: object, **kwargs: object) -> object:
+        if spec.kind == "requirements":
+            raise DependencyError("six 1.16.0 has no wheel for the target",
+                                  hint="pin another version")
+        return real(spec, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", "--target", "aws", "-j", "2"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: functions orders, carts: six 1.16.0 has no wheel for the target\n"
+        "  hint: pin another version\n")
+    assert not (tmp_path / "dist").exists()
