@@ -267,6 +267,12 @@ def _trigger(project: Project, name: str) -> Trigger | None:
     if fn.trigger == "storage" and fn.bucket:
         return Trigger(event_type=STORAGE_EVENT, region=region, bucket=fn.bucket)
     if fn.trigger in ("queue", "schedule") and fn.topic:
+        if fn.topic.startswith("arn:"):  # an SNS topic (the aws wiring): not a Pub/Sub topic
+            raise ConfigError(
+                f'{project.config_path}: [functions.{name}] topic = "{fn.topic}": an SNS topic '
+                "ARN, which only the aws target subscribes to; Cloud Functions needs a Pub/Sub "
+                'topic, e.g. topic = "orders" or "projects/P/topics/orders"',
+                hint="deploy this function with --target aws, or name a Pub/Sub topic")
         topic = fn.topic if fn.topic.startswith("projects/") else \
             f"projects/{project.gcp.project}/topics/{fn.topic}"
         return Trigger(event_type=PUBSUB_EVENT, region=region, pubsub_topic=topic)

@@ -94,6 +94,19 @@ def test_a_pubsub_function_without_topic_cannot_be_deployed(tmp_path: Path) -> N
         'deploy to Cloud Functions, e.g. topic = "photos"')
 
 
+def test_an_sns_topic_is_refused_for_cloud_functions(tmp_path: Path) -> None:
+    arn = "arn:aws:sns:us-east-1:123456789012:orders"
+    (tmp_path / "fpack.toml").write_text(TOML.replace('topic = "orders"', f'topic = "{arn}"'))
+    project = config.load(tmp_path / "fpack.toml")
+    with pytest.raises(ConfigError) as info:
+        gcp.spec(project, bundle(MANIFEST, tmp_path))
+    assert str(info.value) == (
+        f'{tmp_path / "fpack.toml"}: [functions.consume] topic = "{arn}": an SNS topic ARN, '
+        "which only the aws target subscribes to; Cloud Functions needs a Pub/Sub topic, e.g. "
+        'topic = "orders" or "projects/P/topics/orders"\n'
+        "  hint: deploy this function with --target aws, or name a Pub/Sub topic")
+
+
 SCHEDULE_TOML = TOML + """
 [functions.tick]
 handler = "app:tick"
