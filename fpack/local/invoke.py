@@ -97,7 +97,14 @@ def build_stale(project: Project, target: Target, name: str, *, inputs: BuildInp
                          f"{', '.join(project.functions)}")
     from fpack import build  # noqa: PLC0415 - the build machinery is heavy
 
-    build.build(project, target, inputs=inputs, out=out, reporter=reporter, only=(name,))
+    # An artifact built with --arch keeps its arch: rebuilding it for the project's would run
+    # another artifact than the one the user made (and fail for an arm64 base image).
+    try:
+        arch = load_manifest(project, target, name, out).arch
+    except UsageError:
+        arch = None
+    build.build(project, target, inputs=inputs, out=out, reporter=reporter, only=(name,),
+                arch="arm64" if arch == "arm64" else "x86_64" if arch == "x86_64" else None)
     return load_manifest(project, target, name, out)
 
 
