@@ -36,7 +36,7 @@ def test_two_builds_at_once_share_one_cache_without_corrupting_it(tmp_path: Path
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     stderr = "".join(err for _, err in outputs)
     for stage in ("resolving requirements.txt", "building fpack-labext-race",
-                  "installing 2 packages", "compressing dependencies"):
+                  "installing 2 packages", "compressing the dependencies"):
         assert stderr.count(stage) == 1, stage  # the other process waited, then found it made
     first, second = (only_function(json.loads(out)) for out, _ in outputs)
     assert first["sha256"] == second["sha256"]
