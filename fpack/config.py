@@ -117,6 +117,8 @@ class AwsTarget:
     create_bucket: bool = False  # create artifact_bucket when it does not exist
     compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
     snap_start: bool = False  # Lambda SnapStart on published versions (python3.12+, zips only)
+    slim: bool = False  # drop what no import needs at run time (deps/slim.py)
+    slim_keep: tuple[str, ...] = ()  # kept anyway: dotted module paths or globs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +156,8 @@ class DockerTarget:
     repository: str | None = None
     compile: bool = False  # ship bytecode compiled by the target's Python (deps/bytecode.py)
     cloud_run: CloudRun | None = None  # deploy the http images as Cloud Run services
+    slim: bool = False  # drop what no import needs at run time (deps/slim.py)
+    slim_keep: tuple[str, ...] = ()  # kept anyway: dotted module paths or globs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -591,6 +595,8 @@ def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
         create_bucket=t.get("create_bucket", False),
         compile=t.get("compile", False),
         snap_start=_snap_start(r, t, runtime),
+        slim=t.get("slim", False),
+        slim_keep=tuple(t.get("slim_keep", ())),
     )
 
 
@@ -622,6 +628,8 @@ def _docker(r: Reader, raw: Any, python: tuple[int, int]) -> DockerTarget:
         repository=t.get("repository"),
         compile=t.get("compile", False),
         cloud_run=_cloud_run(r, t, flavor, arch),
+        slim=t.get("slim", False),
+        slim_keep=tuple(t.get("slim_keep", ())),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from fpack.deps.engine import Package
+from fpack.deps.slim import Saving
 from fpack.errors import BuildError
 
 Kind = Literal["function", "layer", "image"]
@@ -35,6 +36,11 @@ class _Common:
     size: int
     unpacked_size: int
     packages: tuple[Package, ...] = ()
+    slim: Saving | None = None  # what slim = true removed from the dependencies (aws, docker)
+
+    def _slim(self) -> dict[str, Any]:
+        """`{"slim": ...}` last, only when slim = true: a manifest without it is unchanged."""
+        return {"slim": self.slim.to_json()} if self.slim is not None else {}
 
     def _head(self, kind: str) -> dict[str, Any]:
         return {"function": self.function, "target": self.target, "kind": kind,
@@ -76,7 +82,8 @@ class AwsFunction(_Zip):
 
     def to_json(self, root: Path) -> dict[str, Any]:
         return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
-                "layers": [_rel(p, root) for p in self.layers], "packages": self._packages()}
+                "layers": [_rel(p, root) for p in self.layers], "packages": self._packages(),
+                **self._slim()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +92,7 @@ class AwsLayer(_Zip):
 
     def to_json(self, root: Path) -> dict[str, Any]:
         return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
-                "packages": self._packages()}
+                "packages": self._packages(), **self._slim()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,7 +130,7 @@ class DockerImage(_Common):
         return {**self._head(self.kind), **self._sizes(), "image": self.image,
                 "image_id": self.image_id, "tags": list(self.tags),
                 "base_image": self.base_image, "flavor": self.flavor, "digest": self.digest,
-                "packages": self._packages()}
+                "packages": self._packages(), **self._slim()}
 
 
 Manifest = AwsFunction | AwsLayer | GcpBundle | DockerImage
@@ -157,6 +164,7 @@ def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> M
         "packages": tuple(Package(name=p["name"], version=p["version"], wheel=p["wheel"],
                                   sha256=p["sha256"], size=0, source=p.get("source", "index"))
                           for p in data.get("packages", ())),
+        "slim": Saving.from_json(data["slim"]) if data.get("slim") else None,
     }
     kind = data.get("kind", "function")
     if kind == "image":
@@ -168,6 +176,7 @@ def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> M
     if kind == "layer":
         return AwsLayer(**common, path=path)
     if common["target"] == "gcp" or "signature_type" in data:
+        del common["slim"]
         return GcpBundle(**common, path=path, signature_type=str(data["signature_type"]),
                          build_env={str(k): str(v) for k, v in
                                     (data.get("build_env") or {}).items()})

@@ -14,11 +14,15 @@ builds from the entries another runner made, without the index or a Docker engin
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import json
 import os
 import posixpath
 import shutil
+import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
-from fpack.deps import audit, builder, bytecode, keys, lock, remote, resolution, shared, uv
+from fpack.deps import audit, builder, bytecode, keys, lock, remote, resolution, shared, slim, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
@@ -64,6 +68,8 @@ class Settings:
     build_image: str | None = None  # the target's build_image setting (FPACK_BUILD_IMAGE wins)
     compile: bool = False  # ship bytecode compiled by the target's Python
     cache_url: str | None = None  # fpack.toml's [cache] url (FPACK_CACHE_URL wins)
+    slim: bool = False  # ship a slimmed variant of the tree (deps/slim.py)
+    slim_keep: tuple[str, ...] = ()  # kept by slimming anyway: dotted module paths or globs
 
 
 def settings_for(project: Project, target: Target) -> Settings:
@@ -76,9 +82,14 @@ def settings_for(project: Project, target: Target) -> Settings:
             table = project.gcp
         case "docker":
             table = project.docker
+    # gcp's bundle ships requirements, never the tree: nothing to slim there.
+    slimmed, keep = (False, ()) if target == "gcp" else (project.aws.slim, project.aws.slim_keep)
+    if target == "docker":
+        slimmed, keep = project.docker.slim, project.docker.slim_keep
     return Settings(build_image=table.build_image,
                     compile=keys.compiles_tree(target, table.compile),
-                    cache_url=project.cache.url)
+                    cache_url=project.cache.url, slim=slimmed,
+                    slim_keep=keep if slimmed else ())
 
 
 def shared_store(inputs: BuildInputs, settings: Settings, reporter: Reporter,
@@ -96,6 +107,7 @@ class Dependencies:
     archive: Path | None  # the installed tree as a zip with no prefix; None without dependencies
     unpacked_size: int
     key: str
+    slim: slim.Saving | None = None  # what slim = true removed, when it is on
 
 
 def prepare(
@@ -151,25 +163,164 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     pylock = _lock(spec, platform, inputs, resolve_key, reporter=reporter, refresh=refresh,
                    image=image, store=store)
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
-    archive_key = keys.archive_key(tree_key, inputs.epoch_setting)
-    found = _without_tree(cache, tree_key, archive_key, zipped=zipped, store=store,
+    # slim = true ships its own tree entry, made from the installed one (left as it is).
+    key = slim_key(tree_key, settings.slim_keep) if settings.slim else tree_key
+    archive_key = keys.archive_key(key, inputs.epoch_setting)
+    found = _without_tree(cache, key, archive_key, zipped=zipped, store=store,
                           reporter=reporter)
     if found is not None:
         meta, archive = found
     else:
         meta, tree = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
                                 settings=settings, image=image, spec=spec, store=store)
-        archive = _archive(inputs, tree_key, reporter, spec, store) if zipped else None
+        if settings.slim:
+            meta, tree = _slim_tree(inputs.cache, tree_key, key, settings.slim_keep,
+                                    platform=platform, spec=spec, reporter=reporter)
+        archive = _archive(inputs, key, reporter, spec, store) if zipped else None
         if tree is not None and store is not None:  # made here: share it
-            shared.push_tree(store, tree_key, meta, tree, archive=archive, reporter=reporter)
+            shared.push_tree(store, key, meta, tree, archive=archive, reporter=reporter)
     packages = tuple(Package(**p) for p in meta["packages"])
+    saving = slim.Saving.from_json(meta["slim"]) if settings.slim and "slim" in meta else None
+    if saving is not None:
+        reporter.done(f"slim: {human_size(saving.saved)} removed from {spec.name} "
+                      f"({human_size(int(meta['unpacked_size']))} left)")
     return Dependencies(
         platform=platform,
         packages=packages,
         archive=archive,
         unpacked_size=int(meta["unpacked_size"]),
-        key=tree_key,
+        key=key,
+        slim=saving,
     )
+
+
+def slim_key(tree_key: str, keep: tuple[str, ...]) -> str:
+    """What decides a slimmed tree: the installed tree, the rules, the keep list, and the tool
+    that strips debug sections (another binutils may write other bytes)."""
+    return keys.sha("slim", tree_key, slim.RULES_VERSION, *sorted(set(keep)), _strip_tool())
+
+
+def _strip_tool() -> str:
+    """objcopy as the slim key sees it: its size (one stat, no process), or "none"."""
+    found = shutil.which("objcopy")
+    try:
+        return f"objcopy:{Path(found).stat().st_size}" if found else "none"
+    except OSError:
+        return "none"
+
+
+def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
+               platform: Platform, spec: DependencySpec, reporter: Reporter,
+               ) -> tuple[dict[str, Any], Path | None]:
+    """The slimmed variant of tree `base_key` as its own entry `key`: the files the rules keep
+    (hard links where the bytes are unchanged), shared objects without debug sections, every
+    RECORD listing exactly what it ships (stripped files with their new hash and size)."""
+    meta_path = cache.file("trees", key, ".json")
+    if cache.tree(key) is not None and meta_path.is_file():
+        cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
+        return dict(json.loads(meta_path.read_text())), None
+    with cache.lock(f"tree-{key}"):
+        if cache.tree(key) is not None and meta_path.is_file():
+            return dict(json.loads(meta_path.read_text())), None
+        base = cache.tree(base_key)
+        base_meta = _read_json(cache.file("trees", base_key, ".json"))
+        if base is None or base_meta is None:
+            raise DependencyError(f"the installed tree {base_key} of {spec.name} is gone",
+                                  hint="run the build again")
+        reporter.step(f"slimming the dependencies of {spec.name}")
+        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        removal = slim.plan(files, lambda p: (base / p).read_text("utf-8", errors="replace"),
+                            keep)
+        dropped = removal.paths
+        removed: dict[str, tuple[int, int]] = {}
+        for rule, paths in removal.files.items():
+            removed[rule] = (len(paths), sum((base / p).stat().st_size for p in paths))
+        with cache.new_tree(key) as tmp:
+            for rel in files:
+                if rel in dropped:
+                    continue
+                dest = tmp / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if rel.endswith(".dist-info/RECORD"):
+                    shutil.copy2(base / rel, dest)  # rewritten below: never the base's inode
+                    continue
+                try:
+                    os.link(base / rel, dest)
+                except OSError:
+                    shutil.copy2(base / rel, dest)
+            stripped = _strip_debug(tmp, [f for f in files if f not in dropped
+                                          and slim.is_shared_object(f)], reporter)
+            removed["debug-sections"] = (len(stripped), sum(stripped.values()))
+            for info in tmp.glob("*.dist-info"):
+                _prune_record(tmp, info / "RECORD")
+                _rehash_record(tmp, info / "RECORD", set(stripped))
+            _audit(tmp, platform)
+            pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
+                    for p in base_meta["packages"]}
+            meta = _describe(tmp, pins)
+            meta["slim"] = slim.Saving(
+                saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"]),
+                removed=removed, test_dirs=removal.test_dirs,
+                keep=tuple(sorted(set(keep)))).to_json()
+            cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
+        return meta, cache.tree(key)
+
+
+def _strip_debug(tree: Path, objects: list[str], reporter: Reporter) -> dict[str, int]:
+    """`objcopy --strip-debug` on each shared object that has debug sections (symbols stay);
+    a result is kept only when objcopy succeeded and it is smaller. rel -> bytes saved."""
+    candidates = []
+    for rel in objects:
+        path = tree / rel
+        with path.open("rb") as f:
+            def read(offset: int, size: int, f: Any = f) -> bytes:
+                f.seek(offset)
+                return bytes(f.read(size))
+            if slim.has_debug_sections(f.read(64), read):
+                candidates.append(rel)
+    if not candidates:
+        return {}
+    tool = shutil.which("objcopy")
+    if tool is None:
+        reporter.warn(f"slim: objcopy not found, {plural(len(candidates), 'shared object')} "
+                      "keep their debug sections")
+        return {}
+    saved: dict[str, int] = {}
+    for rel in candidates:
+        path = tree / rel
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".strip-")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            done = subprocess.run(  # noqa: S603 - argv is built by fpack, never by a shell
+                [tool, "--strip-debug", str(path), str(tmp)], capture_output=True, check=False)
+            before, after = path.stat().st_size, tmp.stat().st_size
+            if done.returncode == 0 and 0 < after < before:
+                tmp.chmod(path.stat().st_mode & 0o7777)
+                os.replace(tmp, path)  # a new inode: the installed tree's link is untouched
+                saved[rel] = before - after
+        finally:
+            tmp.unlink(missing_ok=True)
+    return saved
+
+
+def _rehash_record(tree: Path, record: Path, changed: set[str]) -> None:
+    """Rewrite the RECORD lines of files whose bytes slimming changed (stripped shared
+    objects) with their new sha256 and size; every other line stays byte for byte."""
+    if not changed or not record.is_file():
+        return
+    out = []
+    for line in record.read_bytes().splitlines(keepends=True):
+        row = next(csv.reader([line.decode("utf-8", "surrogateescape")]), [])
+        path = posixpath.normpath(row[0]) if row else ""
+        if path in changed:
+            data = (tree / path).read_bytes()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            end = b"\r\n" if line.endswith(b"\r\n") else b"\n"
+            out.append(f"{row[0]},sha256={digest.decode()},{len(data)}".encode() + end)
+        else:
+            out.append(line)
+    record.write_bytes(b"".join(out))
 
 
 def _without_tree(cache: Cache, tree_key: str, archive_key: str, *, zipped: bool,

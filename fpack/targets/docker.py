@@ -192,7 +192,7 @@ def _image(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, base: Base,
         arch=bp.platform.arch, handler=fp.handler_setting, sha256="", size=0,
         unpacked_size=unpacked, packages=deps.packages + _client_packages(client),
         manifest_path=fp.manifest, image=tags[0], image_id="", tags=tags, base_image=base.image,
-        flavor=bp.project.docker.flavor)
+        flavor=bp.project.docker.flavor, slim=deps.slim)
     return ImagePlan(
         key=key, inputs={**file_inputs(context), **package_inputs(deps),
                          "base image": base.image_id, **setting_inputs(bp, compile=compiled)},

@@ -59,10 +59,28 @@ def test_over_the_unzipped_limit_is_an_error_naming_the_largest_packages(tmp_pat
     assert message.split(" unzipped")[1] == (
         " (function and layers); AWS Lambda allows 262.1 MB (262144000 bytes). "
         "Largest packages: torch 200.0 MB, numpy 40.0 MB, scipy 30.0 MB, six 10.0 KB\n"
-        '  hint: drop dependencies the function does not need, or use the docker target with '
-        'flavor = "lambda" (container images may be 10 GB)'
+        "  hint: drop dependencies the function does not need; set slim = true in "
+        "[targets.aws] (drops the dependencies' test directories, stubs and debug sections); "
+        'or use the docker target with flavor = "lambda" (container images may be up to 10 GiB)'
     )
     assert not (tmp_path / "dist").exists()  # nothing was written
+
+
+def test_over_the_limit_with_slim_on_offers_what_is_left(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def hello(request):\n    return {}\n")
+    (tmp_path / "fpack.toml").write_text(
+        '[project]\nname = "big"\n[functions.hello]\nhandler = "app:hello"\n'
+        "[targets.aws]\nslim = true\n")
+    bp = plan(config.load(tmp_path / "fpack.toml"), "aws", snapshot(tmp_path, ["*.py"], ()),
+              runtime_snapshot(), inputs=inputs.read(), out=tmp_path / "dist")
+    with pytest.raises(BuildError) as info:
+        aws.plan(bp, deps(bp.platform, {"torch": 300_000_000}))
+    assert str(info.value).split(" unzipped")[1] == (
+        " (function and layers); AWS Lambda allows 262.1 MB (262144000 bytes). "
+        "Largest packages: torch 300.0 MB\n"
+        "  hint: drop dependencies the function does not need; "
+        'or use the docker target with flavor = "lambda" (container images may be up to 10 GiB)'
+    )
 
 
 def test_over_the_direct_upload_size_warns(tmp_path: Path) -> None:
