@@ -9,7 +9,9 @@ anything the rules cannot prove unused stays.
   or lazily: `numpy.testing`, `torch.testing`, `xarray.testing`, ...), when `slim_keep` names it,
   or when any module of the same top-level package outside test directories has an import
   statement naming it (`import a.b.tests`, `from a.b.tests import x`, `from a.b import tests`,
-  `from .tests import x`, indented or not: a lazy import counts). Files under a dropped test
+  `from .tests import x`, indented or not: a lazy import counts; `conftest.py`, pytest's own,
+  does not), or any module of a kept test directory does (`numpy.testing` imports
+  `numpy._core.tests._natype`, found by the lab test). Files under a dropped test
   directory that `slim_keep` names keep their directory.
 - **Stubs**: `*.pyi`, read by type checkers only.
 - **dist-info files that nothing reads at run time**, by a deny list, not an allow list:
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 # Bump when a rule changes: it is part of the slimmed tree's cache key.
-RULES_VERSION: Final = "1"
+RULES_VERSION: Final = "2"  # 2: a kept test directory's imports keep what they name
 TEST_DIR_NAMES: Final = frozenset({"tests", "test", "testing"})
 # Test directories imported at run time by their own package (paths relative to site-packages).
 # numpy imports numpy.testing lazily (numpy.__getattr__) and scipy, scikit-learn, pandas use it;
@@ -162,18 +164,24 @@ def plan(paths: Iterable[str], read: Callable[[str], str], keep: Iterable[str] =
             kept_dirs[d] = "imported at run time (known)"
         elif _kept(d, patterns):
             kept_dirs[d] = "slim_keep"
-    undecided = [d for d in candidates if d not in kept_dirs]
-    if undecided:
+    # Modules outside test directories, and those of kept test directories (numpy.testing
+    # imports numpy._core.tests._natype): until nothing more is kept.
+    texts: dict[str, str] = {}
+    while undecided := [d for d in candidates if d not in kept_dirs]:
         tops = {d.split("/", 1)[0] for d in undecided}
+        # conftest.py is pytest's, imported by no run-time code: its imports do not count.
         modules = [p for p in all_paths if p.endswith(".py") and p.split("/", 1)[0] in tops
-                   and _test_dir(p) is None]
-        texts = {p: read(p) for p in modules}
+                   and _test_dir(p) in (None, *kept_dirs) and not p.endswith("/conftest.py")
+                   and p not in texts]
+        if not modules:
+            break
+        texts.update({p: read(p) for p in modules})
         for d in undecided:
             top, parent = d.split("/", 1)[0], d.rpartition("/")[0]
             absolute = _import_re(d)
             relative = _relative_re(d.rpartition("/")[2])
             for p, text in texts.items():
-                if p.split("/", 1)[0] != top:
+                if p.split("/", 1)[0] != top or _test_dir(p) == d:
                     continue
                 here = p.rpartition("/")[0]
                 if absolute.search(text) or (here == parent and relative.search(text)):

@@ -16,8 +16,10 @@ TREE = {
     "pandas/_testing/__init__.py": "",
     "pandas/util/_tester.py": "def test():\n    import pytest\n",
     "numpy/__init__.py": "def __getattr__(a):\n    import numpy.testing as testing\n",
-    "numpy/testing/__init__.py": "",
+    "numpy/testing/__init__.py": "from numpy._core.tests._natype import pd_NA\n",
+    "numpy/_core/tests/_natype.py": "",
     "numpy/_core/tests/test_x.py": "",
+    "numpy/lib/tests/test_y.py": "",
     "numpy/_core/__init__.pyi": "",
     "numpy-2.2.6.dist-info/METADATA": "",
     "numpy-2.2.6.dist-info/RECORD": "",
@@ -35,6 +37,7 @@ TREE = {
     "other/tests/__init__.py": "",
     "doc/__init__.py": '"""See doc.tests for examples."""\n',
     "doc/tests/test_doc.py": "",
+    "doc/conftest.py": "import doc.tests\n",  # pytest's: no run-time import
 }
 
 
@@ -45,14 +48,16 @@ def read(path: str) -> str:
 def test_the_rules_drop_tests_stubs_and_installer_records_and_keep_what_imports_need() -> None:
     removal = slim.plan(TREE, read)
     assert removal.files == {
-        "tests": ("doc/tests/test_doc.py", "numpy/_core/tests/test_x.py",
+        "tests": ("doc/tests/test_doc.py", "numpy/lib/tests/test_y.py",
                   "pandas/tests/__init__.py", "pandas/tests/frame/test_api.py"),
         "stubs": ("numpy/_core/__init__.pyi", "pandas/core/frame.pyi"),
         "dist-info": ("numpy-2.2.6.dist-info/INSTALLER", "numpy-2.2.6.dist-info/REQUESTED"),
     }
-    assert removal.test_dirs == ("doc/tests", "numpy/_core/tests", "pandas/tests")
+    assert removal.test_dirs == ("doc/tests", "numpy/lib/tests", "pandas/tests")
     assert removal.kept_test_dirs == {
         "lazy/test": "imported by lazy",  # a lazy import inside a function counts
+        # a kept test directory's imports count too
+        "numpy/_core/tests": "imported by numpy.testing",
         "numpy/testing": "imported at run time (known)",
         "other/tests": "imported by other",
         "rel/testing": "imported by rel",
@@ -66,8 +71,8 @@ def test_slim_keep_takes_dotted_modules_and_globs() -> None:
     assert removal.kept_test_dirs["pandas/tests"] == "slim_keep"
     assert "pandas/core/frame.pyi" in removal.paths
     # a file kept inside a dropped test directory: the rest of the directory still goes
-    removal = slim.plan(TREE, read, keep=["numpy._core.tests.test_x"])
-    assert "numpy/_core/tests/test_x.py" not in removal.paths
+    removal = slim.plan(TREE, read, keep=["numpy.lib.tests.test_y"])
+    assert "numpy/lib/tests/test_y.py" not in removal.paths
 
 
 def test_keep_patterns() -> None:
