@@ -8,7 +8,13 @@ the network off: a groupby, `numpy.testing` (kept: numpy reaches for it at run t
 
 from __future__ import annotations
 
+import base64
+import ctypes
+import hashlib
 import json
+import os
+import shutil
+import subprocess
 import textwrap
 import zipfile
 from pathlib import Path
@@ -16,6 +22,10 @@ from typing import Any
 
 import pytest
 
+from fpack.deps import audit, engine
+from fpack.deps import slim as slim_rules
+from fpack.deps.elf import read_elf
+from fpack.report import NullReporter
 from tests.integration import lab
 
 pytestmark = pytest.mark.lab
@@ -115,3 +125,31 @@ def test_slim_pandas_numpy_is_smaller_and_still_runs(built: Any, tmp_path: Path)
     (result,) = run.results
     assert result["sums"] == {"a": 4, "b": 2}
     assert result["pandas"].startswith("2.") and result["numpy"].startswith("2.")
+
+
+@pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("objcopy")), reason="gcc, objcopy")
+def test_strip_debug_keeps_symbols_the_loader_and_a_consistent_record(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text("int add(int a, int b) { return a + b; }\n")
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    so = tree / "pkg" / "liba.so"
+    subprocess.run(["gcc", "-g", "-shared", "-fPIC", "-o", str(so), str(tmp_path / "a.c")],
+                   check=True)
+    base = tmp_path / "base.so"
+    os.link(so, base)  # the installed tree's copy: must stay as it was
+    record = tree / "pkg-1.dist-info" / "RECORD"
+    record.parent.mkdir()
+    record.write_text(f"pkg/liba.so,sha256=old,{so.stat().st_size}\npkg-1.dist-info/RECORD,,\n")
+    saved = engine._strip_debug(tree, ["pkg/liba.so"], NullReporter())
+    engine._rehash_record(tree, record, set(saved))
+    assert saved["pkg/liba.so"] > 0 and base.stat().st_size == so.stat().st_size + saved[
+        "pkg/liba.so"]
+    digest = base64.urlsafe_b64encode(hashlib.sha256(so.read_bytes()).digest()).rstrip(b"=")
+    assert record.read_text() == (f"pkg/liba.so,sha256={digest.decode()},{so.stat().st_size}\n"
+                                  "pkg-1.dist-info/RECORD,,\n")
+    assert read_elf(so) is not None
+    assert not audit.audit(tree, machine="x86_64", glibc=(2, 26),
+                           os_libraries=audit.MANYLINUX_LIBRARIES, glibcxx=None)
+    assert ctypes.CDLL(str(so)).add(2, 3) == 5  # still loads, `add` still exported
+    assert not slim_rules.has_debug_sections(so.read_bytes()[:64],
+                                       lambda o, n: so.read_bytes()[o:o + n])
