@@ -17,10 +17,8 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import free_port, wait_http  # one way to start a loopback server
 from tests.integration import deps_support, lab
 from tests.integration.test_deps import make_project, only_function
 
@@ -46,33 +45,12 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-sec
 STAGES = ("resolving", "building", "installing", "compressing")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
-
-
 @contextlib.contextmanager
 def _server(args: list[str], probe: str, log: Path) -> Iterator[None]:
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait(probe, proc)
+            wait_http(probe, proc)
             yield
         finally:
             proc.terminate()
