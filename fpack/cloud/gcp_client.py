@@ -82,15 +82,8 @@ class GcpClient(GoogleApi):
         return cls(sdk, sleep=sleep, secrets=secrets)
 
     def get(self, name: str) -> LiveFunction | None:
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        try:
-            got = self.call(f"get {name}", self.sdk.get_function, request={"name": name})
-        except DeployError as e:
-            if isinstance(e.__cause__, exceptions.NotFound):
-                return None
-            raise
-        return _live(got)
+        got = self.find(f"get {name}", self.sdk.get_function, request={"name": name})
+        return None if got is None else _live(got)
 
     def labeled(self, parent: str, key: str, value: str) -> list[LiveFunction]:
         """The functions under `parent` whose label `key` is `value` (AIP-160 filter; the labels
@@ -102,14 +95,7 @@ class GcpClient(GoogleApi):
 
     def delete(self, name: str) -> None:
         """Delete a function and wait for it; one already gone counts as done."""
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        try:
-            op = self.call(f"delete {name}", self.sdk.delete_function, request={"name": name})
-            self._finish(f"delete {name}", op)
-        except DeployError as e:
-            if not isinstance(e.__cause__, exceptions.NotFound):
-                raise
+        self.remove(f"delete {name}", self.sdk.delete_function, request={"name": name})
 
     def upload(self, parent: str, bundle: Path) -> dict[str, str]:
         """Upload a bundle to a fresh signed URL; returns the storage source to build from."""
@@ -135,17 +121,8 @@ class GcpClient(GoogleApi):
 
     def _wait(self, what: str, op: Any) -> LiveFunction:
         """Poll the long-running operation with our sleep, then take its result."""
-        return _live(self._finish(what, op))
+        return _live(self.finish(what, op))
 
-    def _finish(self, what: str, op: Any) -> Any:
-        """Poll the long-running operation with our sleep; its result (raises if it failed)."""
-        for delay in (*self.backoff.delays(), None):
-            if self.call(what, op.done, retry=None):
-                return self.call(what, op.result, timeout=0)
-            if delay is not None:
-                self.sleep(delay)
-        raise DeployError(f"Cloud Functions: {what} did not finish",
-                          hint="run fpack deploy again: it continues where it stopped")
 
 
 def instances_differ(want: int | None, have: int | None, default: int | None = None) -> bool:

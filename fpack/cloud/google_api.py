@@ -85,3 +85,34 @@ class GoogleApi:
                 raise DeployError(f"{self.PRODUCT}: {what} failed: "
                                   f"{self.secrets.scrub(str(e))}", hint=hint) from e
         raise AssertionError("unreachable: the last attempt raises or returns")
+
+    def find(self, what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """`call`, but None when the API answers NotFound (a get of what may not exist)."""
+        from google.api_core import exceptions  # noqa: PLC0415
+
+        try:
+            return self.call(what, method, **kwargs)
+        except DeployError as e:
+            if isinstance(e.__cause__, exceptions.NotFound):
+                return None
+            raise
+
+    def remove(self, what: str, method: Callable[..., Any], **kwargs: Any) -> None:
+        """A delete, waited for; what is already gone counts as done."""
+        from google.api_core import exceptions  # noqa: PLC0415
+
+        try:
+            self.finish(what, self.call(what, method, **kwargs))
+        except DeployError as e:
+            if not isinstance(e.__cause__, exceptions.NotFound):
+                raise
+
+    def finish(self, what: str, op: Any) -> Any:
+        """Poll the long-running operation with our sleep; its result (raises if it failed)."""
+        for delay in (*self.backoff.delays(), None):
+            if self.call(what, op.done, retry=None):
+                return self.call(what, op.result, timeout=0)
+            if delay is not None:
+                self.sleep(delay)
+        raise DeployError(f"{self.PRODUCT}: {what} did not finish",
+                          hint="run fpack deploy again: it continues where it stopped")

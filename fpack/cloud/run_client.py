@@ -24,7 +24,6 @@ from typing import Any, Final
 
 from fpack.cloud.google_api import GoogleApi, Sleep, sdk_client
 from fpack.cloud.safety import Secrets
-from fpack.errors import DeployError
 
 ENV_ENDPOINT: Final = "FPACK_CLOUD_RUN_API_ENDPOINT"
 INVOKER: Final = "roles/run.invoker"
@@ -73,15 +72,8 @@ class RunClient(GoogleApi):
         return cls(sdk, sleep=sleep, secrets=secrets)
 
     def get(self, name: str) -> LiveService | None:
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        try:
-            got = self.call(f"get {name}", self.sdk.get_service, request={"name": name})
-        except DeployError as e:
-            if isinstance(e.__cause__, exceptions.NotFound):
-                return None
-            raise
-        return live_of(got)
+        got = self.find(f"get {name}", self.sdk.get_service, request={"name": name})
+        return None if got is None else live_of(got)
 
     def labeled(self, parent: str, key: str, value: str) -> list[LiveService]:
         """The services under `parent` whose label `key` is `value`. The v2 API lists without a
@@ -98,7 +90,7 @@ class RunClient(GoogleApi):
         _set(service, config)
         op = self.call(f"create {service_id}", self.sdk.create_service,
                        request={"parent": parent, "service": service, "service_id": service_id})
-        return live_of(self._finish(f"create {service_id}", op))
+        return live_of(self.finish(f"create {service_id}", op))
 
     def update(self, live: LiveService, config: ServiceConfig) -> LiveService:
         """Set fpack's fields on the service as read (others are kept); labels are merged."""
@@ -108,18 +100,11 @@ class RunClient(GoogleApi):
         _set(service, config)
         op = self.call(f"update {live.name}", self.sdk.update_service,
                        request={"service": service})
-        return live_of(self._finish(f"update {live.name}", op))
+        return live_of(self.finish(f"update {live.name}", op))
 
     def delete(self, name: str) -> None:
         """Delete a service and wait for it; one already gone counts as done."""
-        from google.api_core import exceptions  # noqa: PLC0415
-
-        try:
-            op = self.call(f"delete {name}", self.sdk.delete_service, request={"name": name})
-            self._finish(f"delete {name}", op)
-        except DeployError as e:
-            if not isinstance(e.__cause__, exceptions.NotFound):
-                raise
+        self.remove(f"delete {name}", self.sdk.delete_service, request={"name": name})
 
     def is_public(self, name: str) -> bool:
         """Whether allUsers may invoke the service (roles/run.invoker)."""
@@ -144,15 +129,6 @@ class RunClient(GoogleApi):
         self.call(f"set the IAM policy of {name}", self.sdk.set_iam_policy,
                   request={"resource": name, "policy": policy})
 
-    def _finish(self, what: str, op: Any) -> Any:
-        """Poll the long-running operation with our sleep; its result (raises if it failed)."""
-        for delay in (*self.backoff.delays(), None):
-            if self.call(what, op.done, retry=None):
-                return self.call(what, op.result, timeout=0)
-            if delay is not None:
-                self.sleep(delay)
-        raise DeployError(f"Cloud Run: {what} did not finish",
-                          hint="run fpack deploy again: it continues where it stopped")
 
 
 def _set(service: Any, c: ServiceConfig) -> None:
