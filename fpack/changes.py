@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from fpack import plan as planning
 from fpack.config import Function, Project
 from fpack.deps import locals as local_libraries
 from fpack.deps import spec as dep_spec
@@ -75,10 +76,9 @@ def changed_functions(project: Project, ref: str) -> tuple[str, ...]:
 def inputs_of(project: Project, fn: Function, changed: Iterable[Path]) -> list[Path]:
     """Those of `changed` that are inputs of `fn`."""
     root = (project.root / fn.dir) if fn.dir else project.root
-    include = fn.include if fn.include is not None else (
-        project.include if not fn.dir else None)
-    include = tuple(include) if include is not None else default_include(root)
-    exclude = (*DEFAULT_EXCLUDE, *(fn.exclude if fn.dir else (*project.exclude, *fn.exclude)))
+    include, own_exclude = planning.patterns(project, fn)  # the build's, exactly
+    include = include if include is not None else default_include(root)
+    exclude = (*DEFAULT_EXCLUDE, *own_exclude)
     others = [project.root / f.dir for f in project.functions.values()
               if f.dir and f.dir != fn.dir]
     spec = dep_spec.read(fn.dependencies, project.config_path, fn.member)

@@ -66,14 +66,20 @@ class Group:
         return self.dir or "."
 
 
+def patterns(project: Project, fn: Function) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """The include (None: the directory's default) and exclude globs of `fn`'s files: its own
+    for a function with a `dir`; the project's, with its own added, for one without."""
+    include = fn.include if fn.include is not None else (project.include if not fn.dir else None)
+    exclude = fn.exclude if fn.dir else (*project.exclude, *fn.exclude)
+    return include, exclude
+
+
 def groups(project: Project, only: Sequence[str] = ()) -> tuple[Group, ...]:
     """The selected functions (all, or `only`) by where their files and dependencies come
     from, in fpack.toml's order."""
     found: dict[tuple[object, ...], list[Function]] = {}
     for fn in _selected(project, only):
-        include = fn.include if fn.include is not None else (
-            project.include if not fn.dir else None)
-        exclude = fn.exclude if fn.dir else (*project.exclude, *fn.exclude)
+        include, exclude = patterns(project, fn)
         key = (fn.dir, include, exclude, fn.dependencies, fn.member)
         found.setdefault(key, []).append(fn)
     return tuple(Group(dir=str(k[0]), include=k[1], exclude=k[2],  # type: ignore[arg-type]
