@@ -167,28 +167,41 @@ def build(
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
     from fpack import build as building  # noqa: PLC0415
+    from fpack import stamp  # noqa: PLC0415
     from fpack.platforms import ARCHES  # noqa: PLC0415
 
-    project = _project()
-    function = _changed(project, function, changed_since)
-    if function == []:
-        return
-    chosen = next((a for a in ARCHES if a == arch), None)
-    if arch is not None and chosen is None:
-        raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
-    out_dir = out if out.is_absolute() else project.root / out
-    chosen_target = _target(target)
-    if dry_run:
+    # Recorded from the start, fpack.toml's reading included: the stamp lists what was read.
+    command = None if dry_run else stamp.command(ARGV, cwd=str(Path.cwd()))
+    recorder = stamp.record() if command is not None else None
+    try:
+        project = _project()
+        function = _changed(project, function, changed_since)
+        if function == []:
+            return
+        chosen = next((a for a in ARCHES if a == arch), None)
+        if arch is not None and chosen is None:
+            raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
+        out_dir = out if out.is_absolute() else project.root / out
+        chosen_target = _target(target)
+        if dry_run:
+            with _reporting() as reporter:
+                planned = building.dry_run(project, chosen_target, inputs=_inputs(),
+                                           out=out_dir, reporter=reporter, only=function or (),
+                                           arch=chosen, refresh=refresh, jobs=jobs)
+            _print_planned(planned, as_json, project.root)
+            return
+        inputs = _inputs()
         with _reporting() as reporter:
-            planned = building.dry_run(project, chosen_target, inputs=_inputs(), out=out_dir,
-                                       reporter=reporter, only=function or (), arch=chosen,
-                                       refresh=refresh, jobs=jobs)
-        _print_planned(planned, as_json, project.root)
-        return
-    with _reporting() as reporter:
-        built = building.build(project, chosen_target, inputs=_inputs(), out=out_dir,
-                               reporter=reporter, only=function or (), arch=chosen,
-                               refresh=refresh, sbom=sbom, jobs=jobs)
+            built = building.build(project, chosen_target, inputs=inputs, out=out_dir,
+                                   reporter=reporter, only=function or (), arch=chosen,
+                                   refresh=refresh, sbom=sbom, jobs=jobs)
+        if command is not None and recorder is not None:
+            recorder.warnings = list(reporter.warnings)
+            stamp.write(recorder, command, cache=inputs.cache.root,
+                        out_dir=out_dir / chosen_target, artifacts=len(built),
+                        shown=_shown(out_dir / chosen_target, project.root))
+    finally:
+        stamp.stop()
     _print_built(built, as_json, project.root, out_dir / chosen_target)
 
 
@@ -469,8 +482,13 @@ def cache_clean() -> None:
     typer.echo(f"emptied {cache.root}")
 
 
+# This run's arguments, for the build stamp (fpack/stamp.py): click does not keep them.
+ARGV: list[str] = []
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the one place that turns errors into messages and exit codes."""
+    ARGV[:] = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         # Without standalone mode, click returns (not raises) the code of a `typer.Exit(code)`.

@@ -28,6 +28,7 @@ from typing import Final
 
 from fpack.deps.cache import Cache
 from fpack.errors import ConfigError
+from fpack.stamp import cache_root
 
 # 1980-01-01, zip's epoch: the timestamp of every entry when SOURCE_DATE_EPOCH is unset.
 DEFAULT_EPOCH: Final = 315532800
@@ -160,14 +161,6 @@ class BuildInputs:
     def epoch(self) -> int:
         """The timestamp of every archive entry, file and SBOM: SOURCE_DATE_EPOCH, else 1980."""
         return int(self.epoch_setting) if self.epoch_setting else DEFAULT_EPOCH
-
-
-def cache_root(environ: Mapping[str, str]) -> Path:
-    """FPACK_CACHE_DIR, else $XDG_CACHE_HOME/fpack, else ~/.cache/fpack."""
-    if env := environ.get(CACHE_ENV):
-        return Path(env)
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fpack"
 
 
 def read(environ: Mapping[str, str] | None = None) -> BuildInputs:

@@ -45,6 +45,7 @@ class ConsoleReporter:
         self._mutex = threading.Lock()
         self._running: dict[int, str] = {}  # worker thread -> the step it is on
         self._drawn = 0  # live lines now on the screen
+        self.warnings: list[str] = []  # every warning given, for the build stamp to repeat
 
     def _paint(self, code: str, text: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
@@ -71,6 +72,7 @@ class ConsoleReporter:
 
     def warn(self, message: str) -> None:
         with self._mutex:
+            self.warnings.append(message)
             self._print(f"{self._paint('33', 'warning:')} {message}")
 
     def close(self) -> None:

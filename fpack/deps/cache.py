@@ -1,6 +1,6 @@
 """The content-addressed cache: resolutions, installed dependency trees and dependency archives.
 
-Layout under the cache root (`fpack.inputs.cache_root`: FPACK_CACHE_DIR, else
+Layout under the cache root (`fpack.stamp.cache_root`: FPACK_CACHE_DIR, else
 $XDG_CACHE_HOME/fpack, else ~/.cache/fpack):
     locks/<key>.lock          flock'd while an entry is being made, so concurrent builds wait
     resolve/<key>.toml        a pylock.toml: the exact wheels for one spec on one platform
