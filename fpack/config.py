@@ -41,6 +41,10 @@ Flavor = Literal["http", "lambda"]
 TRIGGERS: Final[tuple[Trigger, ...]] = get_args(Trigger)
 STYLES: Final[tuple[Style, ...]] = get_args(Style)
 FLAVORS: Final[tuple[Flavor, ...]] = get_args(Flavor)
+# [targets.aws] sdk: "bundle" ships boto3 and its kin like any dependency; "runtime" leaves them
+# to the Lambda runtime when the project accepts its version (deps/sdk.py).
+SdkMode = Literal["bundle", "runtime"]
+SDK_MODES: Final[tuple[SdkMode, ...]] = get_args(SdkMode)
 CONFIG_NAME: Final = "fpack.toml"
 # Found in a project's (or a function's) directory, first match wins; several locks are refused
 # (`_found_spec`). pylock.NAME.toml files count as pylock.toml.
@@ -119,6 +123,7 @@ class AwsTarget:
     snap_start: bool = False  # Lambda SnapStart on published versions (python3.12+, zips only)
     slim: bool = False  # drop what no import needs at run time (deps/slim.py)
     slim_keep: tuple[str, ...] = ()  # kept anyway: dotted module paths or globs
+    sdk: SdkMode = "bundle"  # "runtime": boto3 & co. from the Lambda runtime (deps/sdk.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -597,6 +602,7 @@ def _aws(r: Reader, raw: Any, python: tuple[int, int]) -> AwsTarget:
         snap_start=_snap_start(r, t, runtime),
         slim=t.get("slim", False),
         slim_keep=tuple(t.get("slim_keep", ())),
+        sdk=r.choice("[targets.aws]", "sdk", t.get("sdk", "bundle"), SDK_MODES),
     )
 
 

@@ -62,7 +62,7 @@ SCHEMA: Final[dict[str, dict[str, tuple[Checker, str]]]] = {
     "aws": {"runtime": STR, "arch": STR, "layer": BOOL, "region": STR, "role": STR,
             "build_image": STR, "base_image": STR, "alias": STR, "artifact_bucket": STR,
             "create_bucket": BOOL, "compile": BOOL, "snap_start": BOOL,
-            "slim": BOOL, "slim_keep": STR_LIST},
+            "slim": BOOL, "slim_keep": STR_LIST, "sdk": STR},
     "gcp": {"runtime": STR, "region": STR, "project": STR, "vendor": BOOL,
             "build_image": STR, "base_image": STR, "api_endpoint": STR, "compile": BOOL},
     "docker": {"flavor": STR, "arch": STR, "python": STR, "base_image": STR,

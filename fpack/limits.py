@@ -19,3 +19,24 @@ LAMBDA_IMAGE_MAX: Final = 10_737_418_240  # a container image, uncompressed, all
 # 536870912B" (sahava/multisite-lighthouse-gcp#16).
 GCF_ZIPPED_MAX: Final = 104_857_600
 GCF_UNZIPPED_MAX: Final = 536_870_912
+
+# Packages that `[targets.aws] sdk = "runtime"` can leave to the Lambda runtime (deps/sdk.py).
+_RUNTIME_SDK: Final = ("boto3", "botocore", "s3transfer", "jmespath")
+
+
+def lambda_remedies(*, slim: bool, sdk: str, largest: tuple[str, ...]) -> str:
+    """What fits an artifact over Lambda's unzipped limit, given its settings and its largest
+    packages (names, biggest first). Not a layer split: the limit counts the function and all
+    its layers together, so moving dependencies into a layer frees nothing (it helps the 50 MB
+    direct-upload limit, a warning, not this error). `sdk = "runtime"` only when the SDK is
+    among the largest and still bundled: otherwise it frees little or nothing."""
+    steps = ["drop dependencies the function does not need"]
+    if not slim:
+        steps.append("set slim = true in [targets.aws] (drops the dependencies' test "
+                     "directories, stubs and debug sections)")
+    if sdk == "bundle" and any(name in _RUNTIME_SDK[:2] for name in largest):
+        steps.append('set sdk = "runtime" in [targets.aws] (boto3, botocore, s3transfer and '
+                     "jmespath come from the Lambda runtime instead)")
+    steps.append('or use the docker target with flavor = "lambda" (container images may be up '
+                 "to 10 GiB)")
+    return "; ".join(steps)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from fpack.deps.engine import Package
+from fpack.deps.sdk import Provided
 from fpack.deps.slim import Saving
 from fpack.errors import BuildError
 
@@ -37,10 +38,16 @@ class _Common:
     unpacked_size: int
     packages: tuple[Package, ...] = ()
     slim: Saving | None = None  # what slim = true removed from the dependencies (aws, docker)
+    # aws, sdk = "runtime": the packages left to the Lambda runtime, absent from `packages`
+    sdk: Provided | None = None
 
     def _slim(self) -> dict[str, Any]:
         """`{"slim": ...}` last, only when slim = true: a manifest without it is unchanged."""
         return {"slim": self.slim.to_json()} if self.slim is not None else {}
+
+    def _sdk(self) -> dict[str, Any]:
+        """`{"sdk": ...}` after slim, only when sdk = "runtime" left the SDK out."""
+        return {"sdk": self.sdk.to_json()} if self.sdk is not None else {}
 
     def _head(self, kind: str) -> dict[str, Any]:
         return {"function": self.function, "target": self.target, "kind": kind,
@@ -83,7 +90,7 @@ class AwsFunction(_Zip):
     def to_json(self, root: Path) -> dict[str, Any]:
         return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
                 "layers": [_rel(p, root) for p in self.layers], "packages": self._packages(),
-                **self._slim()}
+                **self._slim(), **self._sdk()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +99,7 @@ class AwsLayer(_Zip):
 
     def to_json(self, root: Path) -> dict[str, Any]:
         return {**self._head(self.kind), "path": _rel(self.path, root), **self._aws_sizes(),
-                "packages": self._packages(), **self._slim()}
+                "packages": self._packages(), **self._slim(), **self._sdk()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,9 +172,11 @@ def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> M
                                   sha256=p["sha256"], size=0, source=p.get("source", "index"))
                           for p in data.get("packages", ())),
         "slim": Saving.from_json(data["slim"]) if data.get("slim") else None,
+        "sdk": Provided.from_json(data["sdk"]) if data.get("sdk") else None,
     }
     kind = data.get("kind", "function")
     if kind == "image":
+        del common["sdk"]
         return DockerImage(**common, manifest_path=manifest_path or root / "manifest.json",
                            image=str(data["image"]), image_id=str(data["image_id"]),
                            tags=tuple(data.get("tags", ())), base_image=str(data["base_image"]),
@@ -176,7 +185,7 @@ def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> M
     if kind == "layer":
         return AwsLayer(**common, path=path)
     if common["target"] == "gcp" or "signature_type" in data:
-        del common["slim"]
+        del common["slim"], common["sdk"]
         return GcpBundle(**common, path=path, signature_type=str(data["signature_type"]),
                          build_env={str(k): str(v) for k, v in
                                     (data.get("build_env") or {}).items()})

@@ -23,6 +23,7 @@ import posixpath
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -31,6 +32,7 @@ from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
 from fpack.deps import audit, builder, bytecode, keys, lock, remote, resolution, shared, slim, uv
+from fpack.deps import sdk as sdk_rules
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
@@ -70,6 +72,7 @@ class Settings:
     cache_url: str | None = None  # fpack.toml's [cache] url (FPACK_CACHE_URL wins)
     slim: bool = False  # ship a slimmed variant of the tree (deps/slim.py)
     slim_keep: tuple[str, ...] = ()  # kept by slimming anyway: dotted module paths or globs
+    sdk: str = "bundle"  # "runtime": leave boto3 & co. to the Lambda runtime (deps/sdk.py)
 
 
 def settings_for(project: Project, target: Target) -> Settings:
@@ -89,7 +92,9 @@ def settings_for(project: Project, target: Target) -> Settings:
     return Settings(build_image=table.build_image,
                     compile=keys.compiles_tree(target, table.compile),
                     cache_url=project.cache.url, slim=slimmed,
-                    slim_keep=keep if slimmed else ())
+                    slim_keep=keep if slimmed else (),
+                    # Only Lambda's runtimes carry the SDK: the other targets always bundle.
+                    sdk=project.aws.sdk if target == "aws" else "bundle")
 
 
 def shared_store(inputs: BuildInputs, settings: Settings, reporter: Reporter,
@@ -108,6 +113,7 @@ class Dependencies:
     unpacked_size: int
     key: str
     slim: slim.Saving | None = None  # what slim = true removed, when it is on
+    sdk: sdk_rules.Provided | None = None  # what sdk = "runtime" left to the Lambda runtime
 
 
 def prepare(
@@ -165,17 +171,35 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
     # slim = true ships its own tree entry, made from the installed one (left as it is).
     key = slim_key(tree_key, settings.slim_keep) if settings.slim else tree_key
+
+    def base() -> tuple[dict[str, Any], Path | None]:
+        """The tree `key` names before sdk = "runtime": installed, then slimmed if asked."""
+        meta, tree = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
+                                settings=settings, image=image, spec=spec, store=store)
+        if settings.slim:
+            meta, tree = _slim_tree(inputs.cache, tree_key, key, settings.slim_keep,
+                                    platform=platform, spec=spec, reporter=reporter)
+        return meta, tree
+
+    made: _Made | None = None
+    decision: sdk_rules.Decision | None = None
+    base_key = key
+    if settings.sdk == "runtime":
+        decision, made = _sdk_decision(cache, key, platform, spec, base)
+        if decision.leave_out:  # its own entry, derived from the base tree (left as it is)
+            key = sdk_key(base_key, platform)
     archive_key = keys.archive_key(key, inputs.epoch_setting)
     found = _without_tree(cache, key, archive_key, zipped=zipped, store=store,
                           reporter=reporter)
     if found is not None:
         meta, archive = found
     else:
-        meta, tree = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
-                                settings=settings, image=image, spec=spec, store=store)
-        if settings.slim:
-            meta, tree = _slim_tree(inputs.cache, tree_key, key, settings.slim_keep,
-                                    platform=platform, spec=spec, reporter=reporter)
+        meta, tree = made if made is not None else base()
+        if decision is not None and decision.leave_out:
+            if tree is not None and store is not None:  # the base made here: share it too
+                shared.push_tree(store, base_key, meta, tree, archive=None, reporter=reporter)
+            meta, tree = _sdk_tree(cache, base_key, key, decision, platform=platform,
+                                   spec=spec, reporter=reporter)
         archive = _archive(inputs, key, reporter, spec, store) if zipped else None
         if tree is not None and store is not None:  # made here: share it
             shared.push_tree(store, key, meta, tree, archive=archive, reporter=reporter)
@@ -184,6 +208,13 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     if saving is not None:
         reporter.done(f"slim: {human_size(saving.saved)} removed from {spec.name} "
                       f"({human_size(int(meta['unpacked_size']))} left)")
+    provided = sdk_rules.Provided.from_json(meta["sdk"]) \
+        if decision is not None and decision.leave_out and "sdk" in meta else None
+    if provided is not None:
+        reporter.done(sdk_rules.provided_line(provided.names, provided.runtime,
+                                        human_size(provided.saved), spec.name))
+    if decision is not None and decision.conflicts:
+        reporter.warn(sdk_rules.conflict_warning(decision))
     return Dependencies(
         platform=platform,
         packages=packages,
@@ -191,7 +222,88 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
         unpacked_size=int(meta["unpacked_size"]),
         key=key,
         slim=saving,
+        sdk=provided,
     )
+
+
+_Made = tuple[dict[str, Any], Path | None]  # a tree's meta, and the tree when made by this call
+
+
+def sdk_key(base_key: str, platform: Platform) -> str:
+    """What decides a tree without the runtime's SDK: the tree it comes from and the rules.
+    (The decision to leave it out has its own key, `_sdk_decision`.)"""
+    return keys.sha("sdk", base_key, sdk_rules.RULES_VERSION, platform.runtime.name)
+
+
+def _sdk_decision(cache: Cache, base_key: str, platform: Platform, spec: DependencySpec,
+                  base: Callable[[], _Made]) -> tuple[sdk_rules.Decision, _Made | None]:
+    """Whether sdk = "runtime" leaves the SDK out of tree `base_key`, and the base tree's
+    (meta, tree) when deciding had to make or find it. The decision reads the tree's METADATA
+    and the spec's files, so it is cached under both (a direct `boto3>=...` edit is a new spec
+    key with the same resolution) and the runtime's table row: a rebuild reads one small file."""
+    row = sdk_rules.runtime_sdk(platform.runtime.name)
+    key = keys.sha("sdk-decision", base_key, sdk_rules.RULES_VERSION, platform.runtime.name,
+                   row.boto3, row.botocore, spec.key())
+    path = cache.file("trees", key, ".sdk.json")
+    cached = _read_json(path)
+    if cached is not None:
+        cache.use(path)
+        return sdk_rules.Decision.from_json(cached), None
+    made = base()
+    tree = cache.tree(base_key)
+    if tree is None:
+        raise DependencyError(f"the installed tree {base_key} of {spec.name} is gone",
+                              hint="run the build again")
+    decision = sdk_rules.decide_tree(tree, platform, [f for f, _ in spec.files])
+    cache.write_file("trees", key, ".sdk.json", json.dumps(decision.to_json()).encode())
+    return decision, made
+
+
+def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decision, *,
+              platform: Platform, spec: DependencySpec, reporter: Reporter,
+              ) -> tuple[dict[str, Any], Path | None]:
+    """Tree `base_key` without the packages `decision` leaves out, as its own entry `key`:
+    hard links of every other file (RECORDs of the packages kept are theirs, unchanged)."""
+    meta_path = cache.file("trees", key, ".json")
+    if cache.tree(key) is not None and meta_path.is_file():
+        cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
+        return dict(json.loads(meta_path.read_text())), None
+    with cache.lock(f"tree-{key}"):
+        if cache.tree(key) is not None and meta_path.is_file():
+            return dict(json.loads(meta_path.read_text())), None
+        base = cache.tree(base_key)
+        base_meta = _read_json(cache.file("trees", base_key, ".json"))
+        if base is None or base_meta is None:
+            raise DependencyError(f"the installed tree {base_key} of {spec.name} is gone",
+                                  hint="run the build again")
+        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        dropped = sdk_rules.files_of(base, files, decision.leave_out)
+        with cache.new_tree(key) as tmp:
+            for rel in files:
+                if rel in dropped:
+                    continue
+                dest = tmp / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(base / rel, dest)
+                except OSError:
+                    shutil.copy2(base / rel, dest)
+            _audit(tmp, platform)
+            left = set(decision.leave_out)
+            pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
+                    for p in base_meta["packages"] if p["name"] not in left}
+            meta = _describe(tmp, pins)
+            if "slim" in base_meta:  # what slimming saved stays on record
+                meta["slim"] = base_meta["slim"]
+            sizes = {p["name"]: (p["name"], p["version"], int(p["size"]))
+                     for p in base_meta["packages"] if p["name"] in left}
+            meta["sdk"] = sdk_rules.Provided(
+                runtime=platform.runtime.name,
+                packages=tuple(sizes[n] for n in decision.leave_out if n in sizes),
+                saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"])).to_json()
+            cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
+        reporter.step(f"left the runtime's SDK out of the dependencies of {spec.name}")
+        return meta, cache.tree(key)
 
 
 def slim_key(tree_key: str, keep: tuple[str, ...]) -> str:

@@ -75,7 +75,8 @@ def _function(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, *,
         function=fp.function.name, target="aws", runtime=bp.platform.runtime.name,
         arch=bp.platform.arch, handler=fp.handler_setting, path=fp.artifact, sha256="", size=0,
         unpacked_size=_code_size(code, entry) + (deps.unpacked_size if embedded else 0),
-        layers=layers, packages=deps.packages, slim=deps.slim if embedded else None)
+        layers=layers, packages=deps.packages, slim=deps.slim if embedded else None,
+        sdk=deps.sdk)  # layer or not, the function runs on the runtime's SDK
     return ZipPlan(
         path=fp.artifact,
         # Bytecode is the target Python's: a compiled zip is keyed by the platform too.
@@ -96,7 +97,7 @@ def _layer(bp: BuildPlan, deps: Dependencies) -> ZipPlan:
     manifest = AwsLayer(
         function=bp.layer.stem, target="aws", runtime=bp.platform.runtime.name,
         arch=bp.platform.arch, handler=None, path=bp.layer, sha256="", size=0,
-        unpacked_size=deps.unpacked_size, packages=deps.packages, slim=deps.slim)
+        unpacked_size=deps.unpacked_size, packages=deps.packages, slim=deps.slim, sdk=deps.sdk)
     return ZipPlan(path=bp.layer, key=_key(bp, "layer", deps.key),
                    inputs={**package_inputs(deps), **setting_inputs(bp)}, files=(),
                    splices=(Splice(archive=deps.archive, prefix="python/"),),
@@ -116,22 +117,9 @@ def _check_unzipped(
             f"{fp.function.name}: {human_size(total)} unzipped (function and layers); AWS Lambda "
             f"allows {human_size(UNZIPPED_MAX)} ({UNZIPPED_MAX} bytes). "
             f"Largest packages: {listing}",
-            hint=remedies(slim=plan.project.aws.slim),
+            hint=limits.lambda_remedies(slim=plan.project.aws.slim, sdk=plan.project.aws.sdk,
+                                        largest=tuple(p.name for p in largest)),
         )
-
-
-def remedies(*, slim: bool) -> str:
-    """What fits an artifact over Lambda's unzipped limit. Not a layer split: the limit counts
-    the function and all its layers together, so moving dependencies into a layer frees nothing
-    (it helps the 50 MB direct-upload limit, a warning, not this error). `sdk = "runtime"` is
-    not offered until it exists."""
-    steps = ["drop dependencies the function does not need"]
-    if not slim:
-        steps.append("set slim = true in [targets.aws] (drops the dependencies' test "
-                     "directories, stubs and debug sections)")
-    steps.append('or use the docker target with flavor = "lambda" (container images may be up '
-                 "to 10 GiB)")
-    return "; ".join(steps)
 
 
 def plan_artifacts(bp: BuildPlan, deps: Dependencies, reporter: Reporter) -> tuple[ZipPlan, ...]:
