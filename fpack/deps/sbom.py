@@ -5,6 +5,8 @@ component, with the artifact's sha256), the vendored fpack runtime, and every th
 bundled in it with its version, the wheel it was installed from (purl `file_name` qualifier and
 sha256) and where that wheel came from (`fpack:source`: the index, a URL, or the image it was built
 in). An AWS function zip whose dependencies live in a layer lists none: the layer's SBOM does.
+With `sdk = "runtime"` boto3 and its kin are not components (the artifact does not hold them):
+an `fpack:provided-by-runtime` property names each.
 
 Deterministic, like the artifacts: the serial number is derived from the artifact's sha256 and the
 timestamp is the build's SOURCE_DATE_EPOCH (else 1980-01-01), so an unchanged artifact has an
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from fpack import __version__
-from fpack.manifest import AwsFunction, DockerImage
+from fpack.manifest import AwsFunction, AwsLayer, DockerImage
 
 if TYPE_CHECKING:
     from cyclonedx.model.component import Component
@@ -96,4 +98,8 @@ def _describe(artifact: Manifest) -> list[tuple[str, str]]:
         pairs += [("layer", layer.name) for layer in artifact.layers]
     if isinstance(artifact, DockerImage):
         pairs.append(("image", artifact.image))
+    # sdk = "runtime": not components (they are not inside), but what the artifact runs on
+    if isinstance(artifact, AwsFunction | AwsLayer) and artifact.sdk is not None:
+        pairs += [("provided-by-runtime", f"{name} ({artifact.sdk.runtime})")
+                  for name in artifact.sdk.names]
     return pairs

@@ -3,13 +3,14 @@ config key, the manifest record and the over-limit remedy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
 from fpack import config, limits, manifest
-from fpack.deps import engine, sdk
+from fpack.deps import engine, sbom, sdk
 from fpack.deps.sdk import Decision, Demand, Provided
 from fpack.platforms import RUNTIMES, Platform
 from tests.unit.test_config import GOOD, error, write
@@ -220,3 +221,17 @@ def test_remedies_offer_sdk_runtime_when_the_sdk_is_large_and_bundled() -> None:
     assert "sdk" not in limits.lambda_remedies(slim=True, sdk="runtime",
                                                largest=("botocore", "numpy"))
     assert "sdk" not in limits.lambda_remedies(slim=True, sdk="bundle", largest=("numpy",))
+
+
+def test_the_sbom_lists_the_sdk_as_provided_not_as_components(tmp_path: Path) -> None:
+    pillow = engine.Package(name="pillow", version="11.0.0", wheel="pillow.whl", sha256="cd" * 32,
+                            size=1)
+    layer = manifest.AwsLayer(function="d", target="aws", runtime="python3.11", arch="x86_64",
+                              handler=None, sha256="ab" * 32, size=1, unpacked_size=2,
+                              path=tmp_path / "d.zip", packages=(pillow,),
+                              sdk=Provided(runtime="python3.11", saved=1,
+                                           packages=(("boto3", "1.35.0", 1),)))
+    bom = json.loads(sbom.render(layer, epoch=0))
+    assert [c["name"] for c in bom["components"]] == ["pillow"]
+    props = bom["metadata"]["component"]["properties"]
+    assert {"name": "fpack:provided-by-runtime", "value": "boto3 (python3.11)"} in props
