@@ -10,10 +10,17 @@ shipped, so nothing is lost by not checking.
 
 Files that do not compile for the target (tests written for another Python, templates named .py)
 get no pyc, exactly as without `compile = true`.
+
+A dependency tree's bytecode is cached per distribution (`compile_cached`): `pycs/<key>/` holds
+the pycs of one distribution's modules, keyed by its content (`dists`), the target's Python
+version and the compiler's options. Only the modules of distributions no earlier tree had are
+compiled (numpy and pandas: about 6 s in a container), from a scratch tree of links to them
+laid out as in the tree, so the bytes are those of a compile in place (`-s` strips the prefix).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -21,6 +28,9 @@ from pathlib import Path
 from typing import Final
 
 from fpack import container, guest
+from fpack.deps import dists
+from fpack.deps.cache import Cache
+from fpack.deps.keys import sha
 from fpack.errors import DependencyError
 from fpack.platforms import Platform
 from fpack.proc import run
@@ -31,6 +41,8 @@ _ARGS: Final = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unc
 SCRIPT: Final = "compile.sh"  # in fpack/guest/, passed whole to `sh -c`
 # compileall exits 1 when some file failed to compile: those simply get no pyc (see above).
 _COMPILED: Final = (0, 1)
+KIND: Final = "pycs"  # cache entries: one distribution's bytecode for one Python version
+_FORMAT: Final = "1"  # bump when the pycs this module writes change for the same sources
 
 
 def local_python(platform: Platform, which: Callable[[str], str | None] = shutil.which,
@@ -62,6 +74,56 @@ def compile_tree(tree: Path, platform: Platform, image: str) -> None:
             f"{platform.python_version} ({where}) reported success but wrote no bytecode",
             hint="run again with --debug; set compile = false to build without bytecode",
         )
+
+
+def compile_cached(tree: Path, platform: Platform, image: str, cache: Cache) -> int:
+    """`compile_tree`, but each distribution's pycs come from the cache when an earlier tree had
+    the same distribution; what is compiled now is cached. Returns how many distributions were
+    compiled now."""
+    parts = dists.split(tree)
+    todo: list[tuple[dists.Dist, str]] = []
+    for d in parts.dists:
+        key = sha("pycs", _FORMAT, platform.python_version, *_ARGS, d.key)
+        found = cache.entry(KIND, key)
+        if found is None:
+            todo.append((d, key))
+            continue
+        _link_all(found, tree)
+        cache.use(cache.root / KIND / f"{key}.ok")
+    sources = [rel for d, _ in todo for rel in d.files if rel.endswith(".py")]
+    sources += [rel for rel in parts.loose if rel.endswith(".py")]
+    if not sources:
+        return len(todo)
+    (cache.root / KIND).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache.root / KIND, prefix=".tmp-compile-") as tmp:
+        scratch = Path(tmp)
+        for rel in sources:
+            _link(tree / rel, scratch / rel)
+        compile_tree(scratch, platform, image)
+        for d, key in todo:
+            pycs = [p for rel in d.files if rel.endswith(".py")
+                    for p in (scratch / rel).parent.glob(f"__pycache__/{Path(rel).stem}.*.pyc")]
+            with cache.lock(f"pycs-{key}"), cache.new_entry(KIND, key) as entry:
+                for pyc in pycs:
+                    _link(pyc, entry / pyc.relative_to(scratch))
+        for pyc in scratch.rglob("*.pyc"):
+            _link(pyc, tree / pyc.relative_to(scratch))
+    return len(todo)
+
+
+def _link_all(source: Path, dest: Path) -> None:
+    for path in source.rglob("*.pyc"):
+        _link(path, dest / path.relative_to(source))
+
+
+def _link(source: Path, dest: Path) -> None:
+    """A hard link where the filesystem allows (cache entries are never written again), else a
+    copy."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
 
 
 def _compile_in_container(tree: Path, platform: Platform, image: str) -> None:

@@ -7,6 +7,8 @@ $XDG_CACHE_HOME/fpack, else ~/.cache/fpack):
     trees/<key>/ + <key>.ok   an installed tree; valid only when its marker exists (written last)
     built/<key>/ + <key>.ok   a wheel built from source in a container, with build.json beside it
     archives/<key>.zip        the tree as a deterministic zip, spliced into artifacts raw
+    members/<key>.zip         one distribution's files compressed, spliced into archives raw
+    pycs/<key>/ + <key>.ok    one distribution's bytecode for one Python version (compile = true)
     shared-cache.json         the last build's counts against the shared cache (deps/remote.py)
 Every entry is written to a temporary name in the same directory and renamed into place: a killed
 build leaves garbage at worst (temporary names, cleaned by `fpack cache clean` and `gc`), never a
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Final
 
 MARKER: Final = ".ok"
-KINDS: Final = ("resolve", "trees", "archives", "wheels", "built")
+KINDS: Final = ("resolve", "trees", "archives", "members", "pycs", "wheels", "built")
 _GARBAGE_AGE: Final = 3600.0  # seconds: a temporary name older than this belongs to no build
 
 
@@ -236,6 +238,9 @@ def _identify(kind: str, path: Path) -> tuple[str, str | None]:
         case "built":
             key = name.removesuffix(MARKER)
             return key, f"wheel-{key}"
+        case "pycs":
+            key = name.removesuffix(MARKER)
+            return key, f"pycs-{key}"
         case "archives":
             key = name.removesuffix(".zip")
             return key, f"archive-{key}"

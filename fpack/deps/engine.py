@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Final
 from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
-from fpack.deps import audit, builder, bytecode, keys, lock, remote, resolution, shared, slim, uv
+from fpack.deps import (audit, builder, bytecode, keys, lock, members, remote, resolution,
+                        shared, slim, uv)
 from fpack.deps import sdk as sdk_rules
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
@@ -573,7 +574,7 @@ def _tree_meta(
             _audit(tmp, platform)
             if settings.compile:
                 reporter.step(f"compiling bytecode with Python {platform.python_version}")
-                bytecode.compile_tree(tmp, platform, image)
+                bytecode.compile_cached(tmp, platform, image, cache)
             meta = _describe(tmp, _pins(locked, cache))
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
         reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
@@ -706,10 +707,13 @@ def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
         if tree is None:  # the meta alone was here (a gc'd tree): the tree comes back first
             raise DependencyError(f"the installed tree {tree_key} of {spec.name} is gone",
                                   hint="run the build again")
-        reporter.step(f"compressing the dependencies of {spec.name} (once per dependency set)")
+        reporter.step(f"compressing the dependencies of {spec.name}")
         writer = ZipWriter(path, epoch=inputs.epoch)
-        writer.add_tree(tree)
+        spliced = members.fill(writer, tree, cache)
         writer.write()
+        if spliced.reused:
+            reporter.done(f"compressed {plural(spliced.compressed, 'package')} of {spec.name}; "
+                          f"{plural(spliced.reused, 'package')} reused from earlier sets")
     if store is not None:
         shared.push_archive(store, key, path, reporter)
     return path
