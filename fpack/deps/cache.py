@@ -10,6 +10,7 @@ $XDG_CACHE_HOME/fpack, else ~/.cache/fpack):
     members/<key>.zip         one distribution's files compressed, spliced into archives raw
     pycs/<key>/ + <key>.ok    one distribution's bytecode for one Python version (compile = true)
     shared-cache.json         the last build's counts against the shared cache (deps/remote.py)
+    stamps/<key>.json         what a finished build read, for the nothing-changed fast path
 Every entry is written to a temporary name in the same directory and renamed into place: a killed
 build leaves garbage at worst (temporary names, cleaned by `fpack cache clean` and `gc`), never a
 bad entry. Using an entry touches it (`use`): its newest mtime is its last use, which `gc` reads.
@@ -158,7 +159,7 @@ class Cache:
         return out
 
     def clean(self) -> None:
-        for kind in (*KINDS, "locks"):
+        for kind in (*KINDS, "locks", "stamps"):
             shutil.rmtree(self.root / kind, ignore_errors=True)
 
     def entries(self) -> list[Entry]:

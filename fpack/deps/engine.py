@@ -23,6 +23,7 @@ import posixpath
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,8 +32,21 @@ from typing import TYPE_CHECKING, Any, Final
 from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
-from fpack.deps import (audit, builder, bytecode, keys, lock, members, remote, resolution,
-                        shared, slim, uv)
+from fpack.deps import (
+    audit,
+    builder,
+    bytecode,
+    dists,
+    keys,
+    lock,
+    members,
+    remote,
+    resolution,
+    reuse,
+    shared,
+    slim,
+    uv,
+)
 from fpack.deps import sdk as sdk_rules
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
@@ -567,19 +581,50 @@ def _tree_meta(
         reporter.step(f"installing {plural(len(locked), 'package')} of {spec.name} for "
                       f"{platform.label}")
         with cache.new_tree(key) as tmp:
-            uv.install(pylock, platform, tmp, settings=inputs.index,
-                       index=dep_spec.index_options(spec, inputs.environ),
-                       cwd=spec.directory)
+            _install(pylock, locked, platform, tmp, inputs=inputs, spec=spec, reporter=reporter)
             _clean_tree(tmp)
             _audit(tmp, platform)
             if settings.compile:
                 reporter.step(f"compiling bytecode with Python {platform.python_version}")
                 bytecode.compile_cached(tmp, platform, image, cache)
             meta = _describe(tmp, _pins(locked, cache))
+            meta["platform"] = platform.key()  # an installed tree, which later ones may seed from
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
         reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
                       f"({human_size(meta['unpacked_size'])})")
         return meta, cache.tree(key)
+
+
+def _install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: Path, *,
+             inputs: BuildInputs, spec: DependencySpec, reporter: Reporter) -> None:
+    """The wheels of `pylock` installed into `tree`: those an earlier tree of the platform has
+    are linked from it (deps/reuse.py), uv installs the others."""
+    def with_uv(lock_file: Path) -> None:
+        uv.install(lock_file, platform, tree, settings=inputs.index,
+                   index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory)
+
+    seeded = reuse.seed(inputs.cache, locked, platform.key(), tree)
+    if seeded is None:
+        with_uv(pylock)
+        return
+    rest = [p for p in locked if p.name not in seeded.linked]
+    reporter.step(f"installing {plural(len(rest), 'package')} of {spec.name} for "
+                  f"{platform.label} ({len(seeded.linked)} linked from an earlier set)")
+    if rest:
+        # Beside the lock: the paths of built wheels in it are relative to its directory.
+        partial = pylock.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{pylock.name}")
+        try:
+            text = reuse.without(pylock.read_text(encoding="utf-8"), seeded.linked)
+            partial.write_text(text, encoding="utf-8")
+            if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
+                    sorted(p.name for p in rest):
+                with_uv(partial)
+        finally:
+            partial.unlink(missing_ok=True)
+    if not reuse.matches(tree, locked):  # not what a whole install makes: make that instead
+        shutil.rmtree(tree)
+        tree.mkdir()
+        with_uv(pylock)
 
 
 def _audit(tree: Path, platform: Platform) -> None:
@@ -668,28 +713,18 @@ def _ships(tree: Path, line: bytes) -> bool:
 
 def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Package list with unpacked sizes (from each dist-info RECORD) and the tree's total size."""
+    total, sizes = dists.record_sizes(tree)
     packages = []
-    for info in sorted(tree.glob("*.dist-info")):
-        name = canonicalize_name(info.name[: -len(".dist-info")].rsplit("-", 1)[0])
-        size = _record_size(tree, info / "RECORD")
+    for info, size in sorted(sizes.items()):
+        name = canonicalize_name(info[: -len(".dist-info")].rsplit("-", 1)[0])
         pin = locked.get(name)
         if pin is None:
             raise DependencyError(
-                f"{info.name} was installed but is not in the resolution",
+                f"{info} was installed but is not in the resolution",
                 hint="run the build again with --refresh",
             )
         packages.append(asdict(Package(name=name, size=size, **pin)))
-    total = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
     return {"packages": packages, "unpacked_size": total}
-
-
-def _record_size(tree: Path, record: Path) -> int:
-    total = 0
-    with record.open(newline="", encoding="utf-8") as f:
-        for row in csv.reader(f):
-            if row and (tree / row[0]).is_file():
-                total += (tree / row[0]).stat().st_size
-    return total
 
 
 def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,

@@ -1,0 +1,88 @@
+"""Seeding a new tree from an earlier one: only the same wheels are linked, RECORD is copied,
+bytecode is never carried over, the lock uv sees leaves the linked packages out
+(fpack/deps/reuse.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fpack.deps import reuse
+from fpack.deps.cache import Cache
+from fpack.deps.lock import Locked, parse
+
+PLATFORM = "aws:python3.11:x86_64:x86_64-manylinux_2_17"
+
+
+def locked(name: str, sha: str) -> Locked:
+    return Locked(name=name, version="1", kind="wheel", location=f"https://x/{name}.whl",
+                  sha256=sha)
+
+
+def earlier_tree(cache: Cache, key: str, packages: dict[str, str],
+                 platform: str = PLATFORM) -> Path:
+    with cache.new_tree(key) as tree:
+        for name in packages:
+            info = tree / f"{name}-1.dist-info"
+            info.mkdir()
+            (tree / name / "__pycache__").mkdir(parents=True)
+            (tree / name / "__init__.py").write_text(f"# {name}\n")
+            (tree / name / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"pyc")
+            (info / "RECORD").write_text(f"{name}/__init__.py,,\n{info.name}/RECORD,,\n")
+    meta = {"packages": [{"name": n, "sha256": s} for n, s in packages.items()],
+            "platform": platform}
+    cache.write_file("trees", key, ".json", json.dumps(meta).encode())
+    found = cache.tree(key)
+    assert found is not None
+    return found
+
+
+def test_the_tree_sharing_most_wheels_seeds_the_new_one(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    earlier_tree(cache, "a", {"numpy": "n1", "six": "s0"})
+    base = earlier_tree(cache, "b", {"numpy": "n1", "pandas": "p1", "six": "s2"})
+    earlier_tree(cache, "c", {"numpy": "n1", "pandas": "p1"}, platform="aws:python3.12")
+    dest = tmp_path / "new"
+    dest.mkdir()
+    want = (locked("numpy", "n1"), locked("pandas", "p1"), locked("six", "s1"))
+    seeded = reuse.seed(cache, want, PLATFORM, dest)
+    assert seeded is not None and seeded.base == "b"
+    assert seeded.linked == ("numpy", "pandas")  # six differs there: uv installs it
+    assert (dest / "numpy" / "__init__.py").stat().st_ino == \
+        (base / "numpy" / "__init__.py").stat().st_ino
+    record = dest / "numpy-1.dist-info" / "RECORD"
+    assert record.stat().st_ino != (base / "numpy-1.dist-info" / "RECORD").stat().st_ino
+    assert not (dest / "numpy" / "__pycache__").exists()
+    assert not reuse.matches(dest, want)
+    (dest / "six-1.dist-info").mkdir()
+    assert reuse.matches(dest, want)
+
+
+def test_no_earlier_tree_of_the_platform_means_a_whole_install(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    earlier_tree(cache, "a", {"numpy": "n1"}, platform="aws:python3.12")
+    dest = tmp_path / "new"
+    dest.mkdir()
+    assert reuse.seed(cache, (locked("numpy", "n1"),), PLATFORM, dest) is None
+    assert list(dest.iterdir()) == []
+
+
+LOCK = '''lock-version = "1.0"
+created-by = "uv"
+
+[[packages]]
+name = "numpy"
+version = "2.2.6"
+wheels = [{ url = "https://x/numpy-2.2.6-cp311-none-any.whl", hashes = { sha256 = "aa" } }]
+
+[[packages]]
+name = "Six"
+version = "1.17.0"
+wheels = [{ url = "https://x/six-1.17.0-py3-none-any.whl", hashes = { sha256 = "bb" } }]
+'''
+
+
+def test_the_lock_uv_sees_leaves_the_linked_packages_out(tmp_path: Path) -> None:
+    assert [p.name for p in parse(reuse.without(LOCK, ["numpy"]), tmp_path)] == ["six"]
+    assert [p.name for p in parse(reuse.without(LOCK, ["six"]), tmp_path)] == ["numpy"]
+    assert parse(reuse.without(LOCK, []), tmp_path) == parse(LOCK, tmp_path)
