@@ -60,18 +60,23 @@ def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path
     if best is None:
         return None
     _, key, tree, have = best
+    cache.use(cache.root / "trees" / f"{key}.ok")  # used from now: `gc` leaves it alone
     linked = []
     made: set[str] = set()  # directories made in `dest`: thousands of files, few directories
-    for info, files in dists.files_by_dist(tree).items():
-        name = canonicalize_name(info.removesuffix(".dist-info").rsplit("-", 1)[0])
-        if name not in wanted or have.get(name) != wanted[name]:
-            continue
-        for rel in files:
-            if dists.source_of(rel) is None:  # bytecode is not part of an install
-                _place(f"{tree}/{rel}", f"{dest}/{rel}", made,
-                       copy=rel.endswith(".dist-info/RECORD"))
-        linked.append(name)
-    cache.use(cache.root / "trees" / f"{key}.ok")
+    try:
+        for info, files in dists.files_by_dist(tree).items():
+            name = canonicalize_name(info.removesuffix(".dist-info").rsplit("-", 1)[0])
+            if name not in wanted or have.get(name) != wanted[name]:
+                continue
+            for rel in files:
+                if dists.source_of(rel) is None:  # bytecode is not part of an install
+                    _place(f"{tree}/{rel}", f"{dest}/{rel}", made,
+                           copy=rel.endswith(".dist-info/RECORD"))
+            linked.append(name)
+    except OSError:  # the earlier tree went away meanwhile (another build's gc)
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir()
+        return None
     return Seeded(linked=tuple(sorted(linked)), base=key)
 
 

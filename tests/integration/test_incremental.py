@@ -1,0 +1,66 @@
+"""A changed requirement on a warm cache: the new tree is seeded from the earlier one, only the
+new package is installed, compiled and compressed, and the artifact is the cold build's, byte for
+byte, and runs on its target with the network off (fpack/deps/reuse.py, members.py, bytecode)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration import lab
+from tests.integration.test_deps import make_project
+
+pytestmark = pytest.mark.lab
+
+HANDLER = '''\
+import platform
+
+import attrs
+import idna
+import yaml
+
+
+def add(event, context):
+    pyc = __import__("importlib.util").util.cache_from_source(idna.__file__)
+    return {"sum": event["a"] + event["b"], "machine": platform.machine(),
+            "yaml": yaml.safe_load("a: 1")["a"], "attrs": attrs.__name__,
+            "idna": idna.encode("bücher.example").decode(),
+            "compiled": __import__("os").path.isfile(pyc)}
+'''
+
+
+def build(project: Path, cache: Path) -> tuple[dict[str, object], str]:
+    proc = lab.fpack(project, "build", "--target", "aws", "--json",
+                     env={"FPACK_CACHE_DIR": str(cache)})
+    layer = next(m for m in json.loads(proc.stdout) if m["kind"] == "layer")
+    fn = next(m for m in json.loads(proc.stdout) if m["kind"] == "function")
+    return {"function": fn, "layer": layer}, proc.stderr
+
+
+def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", "pyyaml==6.0.2\nattrs==24.2.0\n", module="yaml",
+                           extra="layer = true\ncompile = true")
+    (project / "app.py").write_text(HANDLER)
+    cache = tmp_path / "cache"
+    build(project, cache)
+    (project / "requirements.txt").write_text("pyyaml==6.0.2\nattrs==24.2.0\nidna==3.10\n")
+    warm, log = build(project, cache)
+    assert "installing 1 package of requirements.txt" in log
+    assert "(2 linked from an earlier set)" in log
+    assert "compressed 1 package of requirements.txt; 2 packages reused" in log
+
+    fresh = tmp_path / "fresh"
+    os.makedirs(fresh)
+    (fresh / "p").mkdir()
+    for name in ("fpack.toml", "app.py", "requirements.txt"):
+        (fresh / "p" / name).write_bytes((project / name).read_bytes())
+    cold, _ = build(fresh / "p", tmp_path / "cold-cache")
+    assert warm["layer"]["sha256"] == cold["layer"]["sha256"]  # type: ignore[index]
+
+    run = lab.run_lambda(warm["function"], project, lab.IMAGES[(3, 11)],  # type: ignore[arg-type]
+                         [{"a": 1, "b": 2}], tmp_path / "run")
+    assert run.results == [{"sum": 3, "machine": "x86_64", "yaml": 1, "attrs": "attrs",
+                            "idna": "xn--bcher-kva.example", "compiled": True}]
