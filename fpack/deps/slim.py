@@ -12,7 +12,9 @@ anything the rules cannot prove unused stays.
   `from .tests import x`, indented or not: a lazy import counts; `conftest.py`, pytest's own,
   does not), or any module of a kept test directory does (`numpy.testing` imports
   `numpy._core.tests._natype`, found by the lab test). Files under a dropped test
-  directory that `slim_keep` names keep their directory.
+  directory that `slim_keep` names keep their directory. In a test directory kept only for
+  such an import, the modules pytest collects (`test_*.py`, `*_test.py`) still go, with their
+  bytecode, unless a kept module imports them.
 - **Stubs**: `*.pyi`, read by type checkers only.
 - **dist-info files that nothing reads at run time**, by a deny list, not an allow list:
   `INSTALLER`, `REQUESTED` (pip's own records), `zip-safe`, `dependency_links.txt`
@@ -38,8 +40,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from fpack.deps.dists import source_of
+
 # Bump when a rule changes: it is part of the slimmed tree's cache key.
-RULES_VERSION: Final = "2"  # 2: a kept test directory's imports keep what they name
+# 2: a kept test directory's imports keep what they name. 3: pytest's modules in a test directory
+# kept for another module's sake go.
+RULES_VERSION: Final = "3"
 TEST_DIR_NAMES: Final = frozenset({"tests", "test", "testing"})
 # Test directories imported at run time by their own package (paths relative to site-packages).
 # numpy imports numpy.testing lazily (numpy.__getattr__) and scipy, scikit-learn, pandas use it;
@@ -134,6 +140,38 @@ def _test_dir(path: str) -> str | None:
     return None
 
 
+def _collected_only(kept_dirs: Mapping[str, str], candidates: Mapping[str, list[str]],
+                    texts: Mapping[str, str], read: Callable[[str], str],
+                    patterns: tuple[str, ...]) -> list[str]:
+    """The test modules pytest collects (`test_*.py`, `*_test.py`) in test directories kept
+    only because run-time code imports some module of theirs (numpy.testing imports
+    numpy._core.tests._natype, not numpy._core.tests.test_multiarray), with their bytecode:
+    no kept module imports them, so only pytest could load them. Everything else in those
+    directories (helpers, data files, `__init__.py`) stays."""
+    pool = [p for d, why in kept_dirs.items() if why.startswith("imported by")
+            for p in candidates[d]]
+    collected = {p for p in pool if _pytest_module(p) and not _kept(p, patterns)}
+    importers = {p: texts[p] if p in texts else read(p) for p in pool
+                 if p.endswith(".py") and p not in collected}
+    importers.update({p: t for p, t in texts.items() if p not in collected})
+    changed = True
+    while changed:  # a collected module a kept one imports is kept, and so are its imports
+        changed = False
+        for p in sorted(collected):
+            stem = re.escape(p.rsplit("/", 1)[-1].removesuffix(".py"))
+            named = re.compile(rf"^[ \t]*(?:from|import)[ \t][^\n]*\b{stem}\b", re.MULTILINE)
+            if any(named.search(text) for text in importers.values()):
+                collected.discard(p)
+                importers[p] = read(p)
+                changed = True
+    return sorted(collected | {p for p in pool if source_of(p) in collected})
+
+
+def _pytest_module(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
 def _import_re(test_dir: str) -> re.Pattern[str]:
     dotted = re.escape(test_dir.replace("/", "."))
     parent, _, name = test_dir.rpartition("/")
@@ -189,6 +227,7 @@ def plan(paths: Iterable[str], read: Callable[[str], str], keep: Iterable[str] =
                     break
     tests = [p for d, ps in candidates.items() if d not in kept_dirs
              for p in ps if not _kept(p, patterns)]
+    tests += _collected_only(kept_dirs, candidates, texts, read, patterns)
     dropped = set(tests)
     stubs = [p for p in all_paths if p.endswith(".pyi") and p not in dropped
              and not _kept(p, patterns)]

@@ -17,8 +17,12 @@ TREE = {
     "pandas/util/_tester.py": "def test():\n    import pytest\n",
     "numpy/__init__.py": "def __getattr__(a):\n    import numpy.testing as testing\n",
     "numpy/testing/__init__.py": "from numpy._core.tests._natype import pd_NA\n",
-    "numpy/_core/tests/_natype.py": "",
-    "numpy/_core/tests/test_x.py": "",
+    "numpy/_core/tests/_natype.py": "from numpy._core.tests.test_helper import h\n",
+    "numpy/_core/tests/test_x.py": "from numpy._core.tests.test_other import y\n",
+    "numpy/_core/tests/__pycache__/test_x.cpython-311.pyc": "",
+    "numpy/_core/tests/test_helper.py": "",  # pytest-named, but a kept module imports it
+    "numpy/_core/tests/test_other.py": "",  # imported by a dropped test module only
+    "numpy/_core/tests/data/x.csv": "",
     "numpy/lib/tests/test_y.py": "",
     "numpy/_core/__init__.pyi": "",
     "numpy-2.2.6.dist-info/METADATA": "",
@@ -48,8 +52,11 @@ def read(path: str) -> str:
 def test_the_rules_drop_tests_stubs_and_installer_records_and_keep_what_imports_need() -> None:
     removal = slim.plan(TREE, read)
     assert removal.files == {
-        "tests": ("doc/tests/test_doc.py", "numpy/lib/tests/test_y.py",
-                  "pandas/tests/__init__.py", "pandas/tests/frame/test_api.py"),
+        # numpy/_core/tests stays for _natype's sake, but for the modules only pytest loads
+        "tests": ("doc/tests/test_doc.py", "numpy/_core/tests/__pycache__/test_x.cpython-311.pyc",
+                  "numpy/_core/tests/test_other.py", "numpy/_core/tests/test_x.py",
+                  "numpy/lib/tests/test_y.py", "pandas/tests/__init__.py",
+                  "pandas/tests/frame/test_api.py"),
         "stubs": ("numpy/_core/__init__.pyi", "pandas/core/frame.pyi"),
         "dist-info": ("numpy-2.2.6.dist-info/INSTALLER", "numpy-2.2.6.dist-info/REQUESTED"),
     }
