@@ -45,6 +45,7 @@ from fpack.deps import (
     reuse,
     shared,
     slim,
+    speculate,
     uv,
 )
 from fpack.deps import sdk as sdk_rules
@@ -181,6 +182,25 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     image = keys.build_image(platform, settings.build_image, inputs.build_image)
     resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
                                    inputs.index.fingerprint())
+    # A set never resolved here: its install starts beside its resolution (deps/speculate.py).
+    guess = None
+    if not refresh and store is None and speculate.plain(spec) and not _healthy(
+            cache.file("resolve", f"pylock.{resolve_key}", ".toml"), spec.directory):
+        guess = speculate.start(spec, platform, inputs, cache)
+    try:
+        return _prepare_set(spec, platform, inputs, reporter, settings=settings, zipped=zipped,
+                            store=store, refresh=refresh, image=image, resolve_key=resolve_key,
+                            guess=guess)
+    finally:
+        if guess is not None:
+            guess.discard()
+
+
+def _prepare_set(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
+                 reporter: Reporter, *, refresh: bool, settings: Settings, zipped: bool,
+                 store: remote.Store | None, image: str, resolve_key: str,
+                 guess: speculate.Speculation | None) -> Dependencies:
+    cache = inputs.cache
     pylock = _lock(spec, platform, inputs, resolve_key, reporter=reporter, refresh=refresh,
                    image=image, store=store)
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
@@ -190,7 +210,8 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     def base() -> tuple[dict[str, Any], Path | None]:
         """The tree `key` names before sdk = "runtime": installed, then slimmed if asked."""
         meta, tree = _tree_meta(pylock, platform, inputs, tree_key, reporter=reporter,
-                                settings=settings, image=image, spec=spec, store=store)
+                                settings=settings, image=image, spec=spec, store=store,
+                                guess=guess)
         if settings.slim:
             meta, tree = _slim_tree(inputs.cache, tree_key, key, settings.slim_keep,
                                     platform=platform, spec=spec, reporter=reporter)
@@ -564,6 +585,7 @@ def _healthy_text(text: str, base: Path, local: list[dict[str, str]],
 def _tree_meta(
     pylock: Path, platform: Platform, inputs: BuildInputs, key: str, *, reporter: Reporter,
     settings: Settings, image: str, spec: DependencySpec, store: remote.Store | None = None,
+    guess: speculate.Speculation | None = None,
 ) -> tuple[dict[str, Any], Path | None]:
     """The tree's meta, and the tree itself when this call made it (else None)."""
     cache = inputs.cache
@@ -581,7 +603,13 @@ def _tree_meta(
         reporter.step(f"installing {plural(len(locked), 'package')} of {spec.name} for "
                       f"{platform.label}")
         with cache.new_tree(key) as tmp:
-            _install(pylock, locked, platform, tmp, inputs=inputs, spec=spec, reporter=reporter)
+            guessed = guess.take(locked) if guess is not None else None
+            if guessed is not None:  # installed while the set was resolved: the lock's tree
+                for child in guessed.iterdir():
+                    child.rename(tmp / child.name)
+            else:
+                _install(pylock, locked, platform, tmp, inputs=inputs, spec=spec,
+                         reporter=reporter)
             _clean_tree(tmp)
             _audit(tmp, platform)
             if settings.compile:

@@ -236,6 +236,17 @@ def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSett
         _check(run(args, cwd=cwd), "installing dependencies", None, platform)
 
 
+def install_requirements(requirements: Path, platform: Platform, target: Path, *,
+                         settings: IndexSettings, cwd: Path | None = None) -> bool:
+    """Resolve and install a plain requirements file into `target` in one call, as the lock's
+    install would lay it out (deps/speculate.py); whether uv succeeded. Its errors are not
+    reported: the resolution of the same file, made meanwhile, reports them."""
+    args: list[str | Path] = [binary(), "pip", "install", "--target", target, "--quiet",
+                              "--link-mode", "copy", *_platform_args(platform),
+                              *settings.uv_args(), "-r", requirements]
+    return run(args, cwd=cwd).returncode == 0
+
+
 def _as_extra(options: Sequence[str]) -> list[str]:
     # Every index only lends its credentials here: extra indexes, so none clashes with
     # --index-url from the environment.

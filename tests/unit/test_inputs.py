@@ -207,8 +207,8 @@ def test_a_ca_bundle_that_does_not_exist_is_not_copied(tmp_path: Path) -> None:
 # deployers (credentials, endpoints, read by the SDKs' own rules).
 # fpack/stamp.py runs before the inputs are read (the nothing-changed fast path) and keys the
 # environment a build would read, as a whole.
-EXEMPT = ("fpack/inputs.py", "fpack/stamp.py", "fpack/runtime/", "fpack/guest/", "fpack/local/", "fpack/cloud/",
-          "fpack/deploy/")
+EXEMPT = ("fpack/inputs.py", "fpack/stamp.py", "fpack/runtime/", "fpack/guest/", "fpack/local/",
+          "fpack/cloud/", "fpack/deploy/")
 # Modules that may read one variable, and no other: NO_COLOR for the console; FPACK_UV, which
 # names the uv binary to run rather than an input of what it builds; DOCKER_CONTEXT, which names
 # the engine to talk to (the SDK reads DOCKER_HOST itself).
