@@ -62,7 +62,7 @@ def plain(spec: DependencySpec) -> bool:
         lines = spec.path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return False
-    return all(_PLAIN.match(line.strip()) for line in lines
+    return all(_PLAIN.match(line.strip()) and "--" not in line for line in lines
                if line.strip() and not line.strip().startswith("#"))
 
 
