@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -300,6 +300,34 @@ def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decisio
               ) -> tuple[dict[str, Any], Path | None]:
     """Tree `base_key` without the packages `decision` leaves out, as its own entry `key`:
     hard links of every other file (RECORDs of the packages kept are theirs, unchanged)."""
+    def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
+        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        _link_tree(base, tmp, files, sdk_rules.files_of(base, files, decision.leave_out))
+        _audit(tmp, platform)
+        left = set(decision.leave_out)
+        pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
+                for p in base_meta["packages"] if p["name"] not in left}
+        meta = _describe(tmp, pins)
+        if "slim" in base_meta:  # what slimming saved stays on record
+            meta["slim"] = base_meta["slim"]
+        sizes = {p["name"]: (p["name"], p["version"], int(p["size"]))
+                 for p in base_meta["packages"] if p["name"] in left}
+        meta["sdk"] = sdk_rules.Provided(
+            runtime=platform.runtime.name,
+            packages=tuple(sizes[n] for n in decision.leave_out if n in sizes),
+            saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"])).to_json()
+        reporter.step(f"left the runtime's SDK out of the dependencies of {spec.name}")
+        return meta
+
+    return _derived(cache, base_key, key, spec, make)
+
+
+def _derived(cache: Cache, base_key: str, key: str, spec: DependencySpec,
+             make: Callable[[Path, dict[str, Any], Path], dict[str, Any]],
+             ) -> tuple[dict[str, Any], Path | None]:
+    """Tree `key` derived from the installed tree `base_key` as its own entry: the cached one
+    (and None for the tree: not made here), else what `make(base, base meta, new tree)` lays
+    out and describes, under the entry's lock."""
     meta_path = cache.file("trees", key, ".json")
     if cache.tree(key) is not None and meta_path.is_file():
         cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
@@ -312,34 +340,27 @@ def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decisio
         if base is None or base_meta is None:
             raise DependencyError(f"the installed tree {base_key} of {spec.name} is gone",
                                   hint="run the build again")
-        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        dropped = sdk_rules.files_of(base, files, decision.leave_out)
         with cache.new_tree(key) as tmp:
-            for rel in files:
-                if rel in dropped:
-                    continue
-                dest = tmp / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(base / rel, dest)
-                except OSError:
-                    shutil.copy2(base / rel, dest)
-            _audit(tmp, platform)
-            left = set(decision.leave_out)
-            pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
-                    for p in base_meta["packages"] if p["name"] not in left}
-            meta = _describe(tmp, pins)
-            if "slim" in base_meta:  # what slimming saved stays on record
-                meta["slim"] = base_meta["slim"]
-            sizes = {p["name"]: (p["name"], p["version"], int(p["size"]))
-                     for p in base_meta["packages"] if p["name"] in left}
-            meta["sdk"] = sdk_rules.Provided(
-                runtime=platform.runtime.name,
-                packages=tuple(sizes[n] for n in decision.leave_out if n in sizes),
-                saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"])).to_json()
+            meta = make(base, base_meta, tmp)
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
-        reporter.step(f"left the runtime's SDK out of the dependencies of {spec.name}")
         return meta, cache.tree(key)
+
+
+def _link_tree(base: Path, dest: Path, files: list[str], dropped: Collection[str]) -> None:
+    """Every file of `files` but `dropped`, hard-linked from `base` into `dest` (copied where
+    links fail). A RECORD is copied: a derived tree may rewrite it, never the base's inode."""
+    for rel in files:
+        if rel in dropped:
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".dist-info/RECORD"):
+            shutil.copy2(base / rel, target)
+            continue
+        try:
+            os.link(base / rel, target)
+        except OSError:
+            shutil.copy2(base / rel, target)
 
 
 def slim_key(tree_key: str, keep: tuple[str, ...]) -> str:
@@ -363,18 +384,7 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
     """The slimmed variant of tree `base_key` as its own entry `key`: the files the rules keep
     (hard links where the bytes are unchanged), shared objects without debug sections, every
     RECORD listing exactly what it ships (stripped files with their new hash and size)."""
-    meta_path = cache.file("trees", key, ".json")
-    if cache.tree(key) is not None and meta_path.is_file():
-        cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
-        return dict(json.loads(meta_path.read_text())), None
-    with cache.lock(f"tree-{key}"):
-        if cache.tree(key) is not None and meta_path.is_file():
-            return dict(json.loads(meta_path.read_text())), None
-        base = cache.tree(base_key)
-        base_meta = _read_json(cache.file("trees", base_key, ".json"))
-        if base is None or base_meta is None:
-            raise DependencyError(f"the installed tree {base_key} of {spec.name} is gone",
-                                  hint="run the build again")
+    def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
         reporter.step(f"slimming the dependencies of {spec.name}")
         files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
         removal = slim.plan(files, lambda p: (base / p).read_text("utf-8", errors="replace"),
@@ -383,35 +393,24 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
         removed: dict[str, tuple[int, int]] = {}
         for rule, paths in removal.files.items():
             removed[rule] = (len(paths), sum((base / p).stat().st_size for p in paths))
-        with cache.new_tree(key) as tmp:
-            for rel in files:
-                if rel in dropped:
-                    continue
-                dest = tmp / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if rel.endswith(".dist-info/RECORD"):
-                    shutil.copy2(base / rel, dest)  # rewritten below: never the base's inode
-                    continue
-                try:
-                    os.link(base / rel, dest)
-                except OSError:
-                    shutil.copy2(base / rel, dest)
-            stripped = _strip_debug(tmp, [f for f in files if f not in dropped
-                                          and slim.is_shared_object(f)], reporter)
-            removed["debug-sections"] = (len(stripped), sum(stripped.values()))
-            for info in tmp.glob("*.dist-info"):
-                _prune_record(tmp, info / "RECORD")
-                _rehash_record(tmp, info / "RECORD", set(stripped))
-            _audit(tmp, platform)
-            pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
-                    for p in base_meta["packages"]}
-            meta = _describe(tmp, pins)
-            meta["slim"] = slim.Saving(
-                saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"]),
-                removed=removed, test_dirs=removal.test_dirs,
-                keep=tuple(sorted(set(keep)))).to_json()
-            cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
-        return meta, cache.tree(key)
+        _link_tree(base, tmp, files, dropped)
+        stripped = _strip_debug(tmp, [f for f in files if f not in dropped
+                                      and slim.is_shared_object(f)], reporter)
+        removed["debug-sections"] = (len(stripped), sum(stripped.values()))
+        for info in tmp.glob("*.dist-info"):
+            _prune_record(tmp, info / "RECORD")
+            _rehash_record(tmp, info / "RECORD", set(stripped))
+        _audit(tmp, platform)
+        pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
+                for p in base_meta["packages"]}
+        meta = _describe(tmp, pins)
+        meta["slim"] = slim.Saving(
+            saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"]),
+            removed=removed, test_dirs=removal.test_dirs,
+            keep=tuple(sorted(set(keep)))).to_json()
+        return meta
+
+    return _derived(cache, base_key, key, spec, make)
 
 
 def _strip_debug(tree: Path, objects: list[str], reporter: Reporter) -> dict[str, int]:
