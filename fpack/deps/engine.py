@@ -182,10 +182,13 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     image = keys.build_image(platform, settings.build_image, inputs.build_image)
     resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
                                    inputs.index.fingerprint())
-    # A set never resolved here: its install starts beside its resolution (deps/speculate.py).
+    # A set never resolved here, on a platform with no tree to seed from (deps/reuse.py): its
+    # install starts beside its resolution (deps/speculate.py). With such a tree, the install
+    # after the resolution links what it can, which beats copying everything meanwhile.
     guess = None
     if not refresh and store is None and speculate.plain(spec) and not _healthy(
-            cache.file("resolve", f"pylock.{resolve_key}", ".toml"), spec.directory):
+            cache.file("resolve", f"pylock.{resolve_key}", ".toml"), spec.directory) \
+            and not reuse.installed_for(cache, platform.key()):
         guess = speculate.start(spec, platform, inputs, cache)
     try:
         return _prepare_set(spec, platform, inputs, reporter, settings=settings, zipped=zipped,

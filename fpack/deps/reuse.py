@@ -41,6 +41,16 @@ def identity(packages: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {str(p["name"]): str(p["sha256"]) for p in packages if p.get("sha256")}
 
 
+def installed_for(cache: Cache, platform_key: str) -> bool:
+    """Whether the cache holds any installed tree of `platform_key` (a set could be seeded)."""
+    for meta_path in (cache.root / "trees").glob("*.json"):
+        meta = _read(meta_path)
+        if meta is not None and meta.get("platform") == platform_key and \
+                cache.tree(meta_path.name.removesuffix(".json")) is not None:
+            return True
+    return False
+
+
 def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path,
          ) -> Seeded | None:
     """Link into `dest` the distributions an earlier tree of `platform_key` shares with

@@ -86,3 +86,12 @@ def test_the_lock_uv_sees_leaves_the_linked_packages_out(tmp_path: Path) -> None
     assert [p.name for p in parse(reuse.without(LOCK, ["numpy"]), tmp_path)] == ["six"]
     assert [p.name for p in parse(reuse.without(LOCK, ["six"]), tmp_path)] == ["numpy"]
     assert parse(reuse.without(LOCK, []), tmp_path) == parse(LOCK, tmp_path)
+
+
+def test_a_platform_with_an_installed_tree_is_known(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    assert not reuse.installed_for(cache, PLATFORM)
+    earlier_tree(cache, "a", {"numpy": "n1"}, platform="aws:python3.12")
+    assert not reuse.installed_for(cache, PLATFORM)
+    earlier_tree(cache, "b", {"numpy": "n1"})
+    assert reuse.installed_for(cache, PLATFORM)
