@@ -233,7 +233,12 @@ def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSett
             "-r",
             replay,
         ]
-        _check(run(args, cwd=cwd), "installing dependencies", None, platform)
+        # Offline first: the lock names every file by URL and hash, and uv's cache usually has
+        # them (a warm cache), so asking the index whether its pages changed costs a round trip
+        # per package for nothing. A miss is retried online: uv fetches every file before it
+        # installs any, so a failed offline run has written nothing into `target`.
+        if run([*args, "--offline"], cwd=cwd).returncode != 0:
+            _check(run(args, cwd=cwd), "installing dependencies", None, platform)
 
 
 def install_requirements(requirements: Path, platform: Platform, target: Path, *,
