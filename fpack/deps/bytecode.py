@@ -103,9 +103,12 @@ def compile_cached(tree: Path, platform: Platform, image: str, cache: Cache) -> 
         for d, key in todo:
             pycs = [p for rel in d.files if rel.endswith(".py")
                     for p in (scratch / rel).parent.glob(f"__pycache__/{Path(rel).stem}.*.pyc")]
-            with cache.lock(f"pycs-{key}"), cache.new_entry(KIND, key) as entry:
-                for pyc in pycs:
-                    _link(pyc, entry / pyc.relative_to(scratch))
+            with cache.lock(f"pycs-{key}"):
+                if cache.entry(KIND, key) is not None:
+                    continue  # another build made it meanwhile; never replace what it may read
+                with cache.new_entry(KIND, key) as entry:
+                    for pyc in pycs:
+                        _link(pyc, entry / pyc.relative_to(scratch))
         for pyc in scratch.rglob("*.pyc"):
             _link(pyc, tree / pyc.relative_to(scratch))
     return len(todo)
