@@ -189,7 +189,14 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     if not refresh and store is None and speculate.plain(spec) and not _healthy(
             cache.file("resolve", f"pylock.{resolve_key}", ".toml"), spec.directory) \
             and not reuse.installed_for(cache, platform.key()):
-        guess = speculate.start(spec, platform, inputs, cache)
+        def ahead(tree: Path) -> None:
+            """What the tree will go through anyway, while the resolution runs: cleaning, and,
+            when the archive ships these very files, compressing each distribution."""
+            _clean_tree(tree)
+            if zipped and not settings.compile and not settings.slim:
+                members.prefill(tree, cache)
+
+        guess = speculate.start(spec, platform, inputs, cache, then=ahead)
     try:
         return _prepare_set(spec, platform, inputs, reporter, settings=settings, zipped=zipped,
                             store=store, refresh=refresh, image=image, resolve_key=resolve_key,
@@ -620,8 +627,9 @@ def _tree_meta(
             meta = _describe(tmp, _pins(locked, cache))
             meta["platform"] = platform.key()  # an installed tree, which later ones may seed from
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
+        meanwhile = ", while it was resolved" if guessed is not None else ""
         reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
-                      f"({human_size(meta['unpacked_size'])})")
+                      f"({human_size(meta['unpacked_size'])}){meanwhile}")
         return meta, cache.tree(key)
 
 
@@ -776,9 +784,9 @@ def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
         writer = ZipWriter(path, epoch=inputs.epoch)
         spliced = members.fill(writer, tree, cache)
         writer.write()
-        if spliced.reused:
+        if spliced.reused and spliced.compressed:
             reporter.done(f"compressed {plural(spliced.compressed, 'package')} of {spec.name}; "
-                          f"{plural(spliced.reused, 'package')} reused from earlier sets")
+                          f"{plural(spliced.reused, 'package')} reused, compressed earlier")
     if store is not None:
         shared.push_archive(store, key, path, reporter)
     return path

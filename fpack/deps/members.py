@@ -39,14 +39,7 @@ def fill(writer: ZipWriter, tree: Path, cache: Cache, *, jobs: int | None = None
     releases the GIL), across distributions: one large package is not one core's work."""
     parts = dists.split(tree)
     todo = [d for d in parts.dists if not _path(cache, d).is_file()]
-    work = [rel for d in todo for rel in d.files] + list(parts.loose)
-    with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 2)) as pool:
-        done = dict(zip(work, pool.map(lambda rel: _compress(tree, rel), work), strict=True))
-    for d in todo:
-        members = ZipWriter(_path(cache, d), epoch=0)  # timestamps are the final archive's
-        for rel in d.files:
-            members.add(done[rel])
-        members.write()
+    done = _make(tree, cache, todo, parts.loose, jobs=jobs)
     for d in parts.dists:
         path = _path(cache, d)
         for entry in read_entries(path):
@@ -55,6 +48,28 @@ def fill(writer: ZipWriter, tree: Path, cache: Cache, *, jobs: int | None = None
     for rel in parts.loose:
         writer.add(done[rel])
     return Spliced(reused=len(parts.dists) - len(todo), compressed=len(todo))
+
+
+def prefill(tree: Path, cache: Cache, *, jobs: int | None = None) -> int:
+    """Compress the distributions of `tree` no members entry has yet, ahead of the archive that
+    will want them (deps/speculate.py: while the set is still being resolved). How many."""
+    todo = [d for d in dists.split(tree).dists if not _path(cache, d).is_file()]
+    _make(tree, cache, todo, (), jobs=jobs)
+    return len(todo)
+
+
+def _make(tree: Path, cache: Cache, todo: list[dists.Dist], loose: tuple[str, ...], *,
+          jobs: int | None) -> dict[str, Entry]:
+    """Compress the files of `todo` and `loose`; write each of `todo` as its members zip."""
+    work = [rel for d in todo for rel in d.files] + list(loose)
+    with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 2)) as pool:
+        done = dict(zip(work, pool.map(lambda rel: _compress(tree, rel), work), strict=True))
+    for d in todo:
+        members = ZipWriter(_path(cache, d), epoch=0)  # timestamps are the final archive's
+        for rel in d.files:
+            members.add(done[rel])
+        members.write()
+    return done
 
 
 def _path(cache: Cache, d: dists.Dist) -> Path:

@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -66,17 +67,26 @@ def plain(spec: DependencySpec) -> bool:
                if line.strip() and not line.strip().startswith("#"))
 
 
-def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
-          cache: Cache) -> Speculation:
-    """Install `spec` for `platform` into a scratch directory under the cache, in a thread."""
+def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: Cache, *,
+          then: Callable[[Path], None] | None = None) -> Speculation:
+    """Install `spec` for `platform` into a scratch directory under the cache, in a thread;
+    `then(tree)` runs on the installed tree, still beside the resolution (the engine cleans it
+    and compresses its distributions ahead: deps/members.py)."""
     (cache.root / "trees").mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=".tmp-guess-", dir=cache.root / "trees"))
     assert spec.path is not None
     path = spec.path
 
     def install(ok: list[bool]) -> None:
-        ok.append(uv.install_requirements(path, platform, directory / "tree",
-                                          settings=inputs.index, cwd=spec.directory))
+        tree = directory / "tree"
+        installed = uv.install_requirements(path, platform, tree, settings=inputs.index,
+                                            cwd=spec.directory)
+        if installed and then is not None:
+            try:
+                then(tree)
+            except Exception:  # noqa: BLE001 - a guess that fails is no guess: the lock decides
+                installed = False
+        ok.append(installed)
 
     ok: list[bool] = []
     thread = threading.Thread(target=install, args=(ok,), name="fpack-guess", daemon=True)

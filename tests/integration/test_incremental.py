@@ -1,6 +1,7 @@
 """A changed requirement on a warm cache: the new tree is seeded from the earlier one, only the
-new package is installed, compiled and compressed, and the artifact is the cold build's, byte for
-byte, and runs on its target with the network off (fpack/deps/reuse.py, members.py, bytecode)."""
+new package is installed, compiled and compressed, and the artifact is the cold build's (whose
+install ran beside its resolution), byte for byte, and runs on its target with the network off
+(fpack/deps/reuse.py, members.py, speculate.py, bytecode)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ def build(project: Path, cache: Path) -> tuple[dict[str, object], str]:
     return {"function": fn, "layer": layer}, proc.stderr
 
 
-def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compile", "no-compile"])
+def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path, compiled: bool) -> None:
+    # Without compile = true, the cold builds also compress while they resolve (members.prefill).
     project = make_project(tmp_path / "p", "pyyaml==6.0.2\nattrs==24.2.0\n", module="yaml",
-                           extra="layer = true\ncompile = true")
+                           extra=f"layer = true\ncompile = {str(compiled).lower()}")
     (project / "app.py").write_text(HANDLER)
     cache = tmp_path / "cache"
     build(project, cache)
@@ -57,10 +60,13 @@ def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path) -> None
     (fresh / "p").mkdir()
     for name in ("fpack.toml", "app.py", "requirements.txt"):
         (fresh / "p" / name).write_bytes((project / name).read_bytes())
-    cold, _ = build(fresh / "p", tmp_path / "cold-cache")
+    # The cold build installs beside its resolution (deps/speculate.py): the same bytes again.
+    cold, cold_log = build(fresh / "p", tmp_path / "cold-cache")
+    assert "installed 3 packages of requirements.txt" in cold_log
+    assert ", while it was resolved" in cold_log
     assert warm["layer"]["sha256"] == cold["layer"]["sha256"]  # type: ignore[index]
 
     run = lab.run_lambda(warm["function"], project, lab.IMAGES[(3, 11)],  # type: ignore[arg-type]
                          [{"a": 1, "b": 2}], tmp_path / "run")
     assert run.results == [{"sum": 3, "machine": "x86_64", "yaml": 1, "attrs": "attrs",
-                            "idna": "xn--bcher-kva.example", "compiled": True}]
+                            "idna": "xn--bcher-kva.example", "compiled": compiled}]
