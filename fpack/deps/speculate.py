@@ -4,7 +4,8 @@ A set nobody resolved yet used to cost `uv pip compile`, then `uv pip install` o
 after the other (pydantic + requests: 0.6 s, then 0.4 s): most of a small set's cold build. When
 the spec is a plain requirements file (names, versions, markers: nothing uv would build, no
 includes, no local paths), uv can install it into a scratch directory while it resolves the
-same file; the lock stays the truth. The scratch tree is taken only if it holds exactly the lock's
+same file, offline (from what its cache knows: fast, and only a guess); the lock, resolved
+online, stays the truth. The scratch tree is taken only if it holds exactly the lock's
 distributions, each at the lock's version and from a wheel with the lock's file name (its WHEEL
 tags, name and version), which is what installing the lock would have put there; otherwise it is
 thrown away and the lock is installed as before. A failed guess costs CPU, never correctness.

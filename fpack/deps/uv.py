@@ -245,9 +245,11 @@ def install_requirements(requirements: Path, platform: Platform, target: Path, *
                          settings: IndexSettings, cwd: Path | None = None) -> bool:
     """Resolve and install a plain requirements file into `target` in one call, as the lock's
     install would lay it out (deps/speculate.py); whether uv succeeded. Its errors are not
-    reported: the resolution of the same file, made meanwhile, reports them."""
+    reported: the resolution of the same file, made meanwhile, reports them. Offline: from
+    what uv's cache knows, which is fast and only a guess; the online resolution decides
+    whether the guess is the set (a newer release it did not know makes it another set)."""
     args: list[str | Path] = [binary(), "pip", "install", "--target", target, "--quiet",
-                              "--link-mode", "copy", *_platform_args(platform),
+                              "--offline", "--link-mode", "copy", *_platform_args(platform),
                               *settings.uv_args(), "-r", requirements]
     return run(args, cwd=cwd).returncode == 0
 
