@@ -171,8 +171,7 @@ def build(
     from fpack.platforms import ARCHES  # noqa: PLC0415
 
     # Recorded from the start, fpack.toml's reading included: the stamp lists what was read.
-    command = None if dry_run else stamp.command(ARGV, cwd=str(Path.cwd()))
-    recorder = stamp.record() if command is not None else None
+    recorder = None if dry_run else stamp.record(ARGV, cwd=str(Path.cwd()))
     try:
         project = _project()
         function = _changed(project, function, changed_since)
@@ -195,9 +194,9 @@ def build(
             built = building.build(project, chosen_target, inputs=inputs, out=out_dir,
                                    reporter=reporter, only=function or (), arch=chosen,
                                    refresh=refresh, sbom=sbom, jobs=jobs)
-        if command is not None and recorder is not None:
+        if recorder is not None:
             recorder.warnings = list(reporter.warnings)
-            stamp.write(recorder, command, cache=inputs.cache.root,
+            stamp.write(recorder, cache=inputs.cache.root,
                         out_dir=out_dir / chosen_target, artifacts=len(built),
                         shown=_shown(out_dir / chosen_target, project.root))
     finally:

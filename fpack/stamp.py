@@ -4,7 +4,7 @@
 A build with nothing changed used to cost 0.4 to 0.5 s, nearly all of it imports (Typer, Jinja2,
 the dependency engine) needed only to reach the same answer. Now a successful build of a zip
 target (aws, gcp) records, under the cache root (`stamps/<command key>.json`):
-  - the command: its argument vector as `command_key` reads it, the working directory, the
+  - the command: its argument vector as `command` reads it, the working directory, the
     environment variables a build reads, the interpreter, fpack's own code (every file's size and
     mtime) and the packages installed beside it (uv among them);
   - every file the build opened for reading, with its size, mode, mtime and sha256, and the
@@ -180,8 +180,9 @@ def _walk(top: Path) -> Iterator[tuple[str, os.stat_result]]:
 
 @dataclass
 class Recorder:
-    """What the build read and wrote, as the audit hook saw it (absolute paths)."""
+    """What the build `command` read and wrote, as the audit hook saw it (absolute paths)."""
 
+    command: Command
     started_ns: int = field(default_factory=time.time_ns)
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
@@ -216,13 +217,18 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     (rec.writes if writing else rec.reads).add(path)
 
 
-def record() -> Recorder:
-    """Start recording what this process reads (until `stop`)."""
+def record(argv: Sequence[str], *, cwd: str, environ: Mapping[str, str] | None = None,
+           ) -> Recorder | None:
+    """Start recording what this process reads (until `stop`), if the stamp can vouch for the
+    build `argv` asks for (`command`); None otherwise."""
+    cmd = command(argv, cwd=cwd, environ=environ)
+    if cmd is None:
+        return None
     with _HOOKED:
         if not _INSTALLED:
             sys.addaudithook(_hook)
             _INSTALLED.append(True)
-    rec = Recorder()
+    rec = Recorder(command=cmd)
     _ACTIVE[:] = [rec]
     return rec
 
@@ -231,8 +237,7 @@ def stop() -> None:
     _ACTIVE.clear()
 
 
-def write(rec: Recorder, cmd: Command, *, cache: Path, out_dir: Path, artifacts: int,
-          shown: str) -> bool:
+def write(rec: Recorder, *, cache: Path, out_dir: Path, artifacts: int, shown: str) -> bool:
     """Stamp the build `rec` saw, if it can be trusted; whether a stamp was written."""
     stop()
     mine = Path(__file__).resolve().parent
@@ -263,7 +268,7 @@ def write(rec: Recorder, cmd: Command, *, cache: Path, out_dir: Path, artifacts:
     data = {"version": STAMP_VERSION, "tool": tool_digest(), "files": files, "listed": listed,
             "out_dir": str(out_dir), "outputs": outputs, "artifacts": artifacts,
             "shown": shown, "warnings": rec.warnings}
-    dest = stamp_path(cache, cmd)
+    dest = stamp_path(cache, rec.command)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:

@@ -20,7 +20,6 @@ laid out as in the tree, so the bytes are those of a compile in place (`-s` stri
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -88,7 +87,7 @@ def compile_cached(tree: Path, platform: Platform, image: str, cache: Cache) -> 
         if found is None:
             todo.append((d, key))
             continue
-        _link_all(found, tree)
+        dists.link(found, tree, dists.files(found))
         cache.use(cache.root / KIND / f"{key}.ok")
     sources = [rel for d, _ in todo for rel in d.files if rel.endswith(".py")]
     sources += [rel for rel in parts.loose if rel.endswith(".py")]
@@ -97,36 +96,19 @@ def compile_cached(tree: Path, platform: Platform, image: str, cache: Cache) -> 
     (cache.root / KIND).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.root / KIND, prefix=".tmp-compile-") as tmp:
         scratch = Path(tmp)
-        for rel in sources:
-            _link(tree / rel, scratch / rel)
+        dists.link(tree, scratch, sources)
         compile_tree(scratch, platform, image)
+        compiled = [rel for rel in dists.files(scratch) if rel.endswith(".pyc")]
         for d, key in todo:
-            pycs = [p for rel in d.files if rel.endswith(".py")
-                    for p in (scratch / rel).parent.glob(f"__pycache__/{Path(rel).stem}.*.pyc")]
+            modules = {rel for rel in d.files if rel.endswith(".py")}
             with cache.lock(f"pycs-{key}"):
                 if cache.entry(KIND, key) is not None:
                     continue  # another build made it meanwhile; never replace what it may read
                 with cache.new_entry(KIND, key) as entry:
-                    for pyc in pycs:
-                        _link(pyc, entry / pyc.relative_to(scratch))
-        for pyc in scratch.rglob("*.pyc"):
-            _link(pyc, tree / pyc.relative_to(scratch))
+                    dists.link(scratch, entry,
+                               [rel for rel in compiled if dists.source_of(rel) in modules])
+        dists.link(scratch, tree, compiled)
     return len(todo)
-
-
-def _link_all(source: Path, dest: Path) -> None:
-    for path in source.rglob("*.pyc"):
-        _link(path, dest / path.relative_to(source))
-
-
-def _link(source: Path, dest: Path) -> None:
-    """A hard link where the filesystem allows (cache entries are never written again), else a
-    copy."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copy2(source, dest)
 
 
 def _compile_in_container(tree: Path, platform: Platform, image: str) -> None:

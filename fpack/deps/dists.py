@@ -19,7 +19,8 @@ import csv
 import hashlib
 import os
 import posixpath
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,35 @@ def _owners(tree: Path) -> tuple[dict[str, os.stat_result], dict[str, str],
         if path not in owned and (source := source_of(path)) in owned:
             owned[path] = owned[source]
     return stats, owned, digests
+
+
+def files(tree: Path) -> list[str]:
+    """Every regular file of `tree`, tree-relative and sorted."""
+    return sorted(rel for rel, _ in _walk(str(tree), ""))
+
+
+def link(source: Path, dest: Path, rels: Iterable[str]) -> None:
+    """Each of `rels` (tree-relative) hard-linked from `source` into `dest`, copied where the
+    filesystem refuses a link. Safe because a finished cache entry is never written again:
+    every later step replaces files (a new inode) or writes new ones; a RECORD, which a derived
+    tree may rewrite in place, is copied. A file `dest` already has stays (a namespace
+    package's shared `__init__.py`, placed by another distribution)."""
+    made: set[str] = set()  # directories made in `dest`: thousands of files, few directories
+    for rel in rels:
+        target = f"{dest}/{rel}"
+        parent = os.path.dirname(target)  # noqa: PTH120 - strings: this runs once per file
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)  # noqa: PTH103
+            made.add(parent)
+        if os.path.lexists(target):
+            continue
+        if not rel.endswith(".dist-info/RECORD"):
+            try:
+                os.link(f"{source}/{rel}", target)
+                continue
+            except OSError:
+                pass
+        shutil.copy2(f"{source}/{rel}", target)
 
 
 def _walk(top: str, prefix: str) -> Iterator[tuple[str, os.stat_result]]:

@@ -186,8 +186,9 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     # install starts beside its resolution (deps/speculate.py). With such a tree, the install
     # after the resolution links what it can, which beats copying everything meanwhile.
     guess = None
-    if not refresh and store is None and speculate.plain(spec) and not _healthy(
-            cache.file("resolve", f"pylock.{resolve_key}", ".toml"), spec.directory) \
+    # (A plain spec names no local file or directory, so a lock that exists is a healthy one.)
+    if not refresh and store is None and speculate.plain(spec) \
+            and not cache.file("resolve", f"pylock.{resolve_key}", ".toml").is_file() \
             and not reuse.installed_for(cache, platform.key()):
         def ahead(tree: Path) -> None:
             """What the tree will go through anyway, while the resolution runs: cleaning, and,
@@ -311,13 +312,12 @@ def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decisio
     """Tree `base_key` without the packages `decision` leaves out, as its own entry `key`:
     hard links of every other file (RECORDs of the packages kept are theirs, unchanged)."""
     def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
-        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
-        _link_tree(base, tmp, files, sdk_rules.files_of(base, files, decision.leave_out))
+        files = dists.files(base)
+        dropped = sdk_rules.files_of(base, files, decision.leave_out)
+        dists.link(base, tmp, [rel for rel in files if rel not in dropped])
         _audit(tmp, platform)
         left = set(decision.leave_out)
-        pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
-                for p in base_meta["packages"] if p["name"] not in left}
-        meta = _describe(tmp, pins)
+        meta = _describe(tmp, _pins_of(base_meta, without=left))
         if "slim" in base_meta:  # what slimming saved stays on record
             meta["slim"] = base_meta["slim"]
         sizes = {p["name"]: (p["name"], p["version"], int(p["size"]))
@@ -332,19 +332,32 @@ def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decisio
     return _derived(cache, base_key, key, spec, make)
 
 
+def _made_tree(cache: Cache, key: str) -> dict[str, Any] | None:
+    """The meta of tree `key` if the tree was completed and described, used now; else None."""
+    meta_path = cache.file("trees", key, ".json")
+    if cache.tree(key) is None or not meta_path.is_file():
+        return None
+    cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
+    return dict(json.loads(meta_path.read_text()))
+
+
+def _pins_of(meta: dict[str, Any], without: Collection[str] = ()) -> dict[str, dict[str, Any]]:
+    """name -> {version, wheel, sha256, source} of a tree's packages, as `_describe` takes them."""
+    return {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
+            for p in meta["packages"] if p["name"] not in without}
+
+
 def _derived(cache: Cache, base_key: str, key: str, spec: DependencySpec,
              make: Callable[[Path, dict[str, Any], Path], dict[str, Any]],
              ) -> tuple[dict[str, Any], Path | None]:
     """Tree `key` derived from the installed tree `base_key` as its own entry: the cached one
     (and None for the tree: not made here), else what `make(base, base meta, new tree)` lays
     out and describes, under the entry's lock."""
-    meta_path = cache.file("trees", key, ".json")
-    if cache.tree(key) is not None and meta_path.is_file():
-        cache.use(cache.root / "trees" / f"{key}{MARKER}", meta_path)
-        return dict(json.loads(meta_path.read_text())), None
+    if (found := _made_tree(cache, key)) is not None:
+        return found, None
     with cache.lock(f"tree-{key}"):
-        if cache.tree(key) is not None and meta_path.is_file():
-            return dict(json.loads(meta_path.read_text())), None
+        if (found := _made_tree(cache, key)) is not None:
+            return found, None
         base = cache.tree(base_key)
         base_meta = _read_json(cache.file("trees", base_key, ".json"))
         if base is None or base_meta is None:
@@ -354,23 +367,6 @@ def _derived(cache: Cache, base_key: str, key: str, spec: DependencySpec,
             meta = make(base, base_meta, tmp)
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
         return meta, cache.tree(key)
-
-
-def _link_tree(base: Path, dest: Path, files: list[str], dropped: Collection[str]) -> None:
-    """Every file of `files` but `dropped`, hard-linked from `base` into `dest` (copied where
-    links fail). A RECORD is copied: a derived tree may rewrite it, never the base's inode."""
-    for rel in files:
-        if rel in dropped:
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel.endswith(".dist-info/RECORD"):
-            shutil.copy2(base / rel, target)
-            continue
-        try:
-            os.link(base / rel, target)
-        except OSError:
-            shutil.copy2(base / rel, target)
 
 
 def slim_key(tree_key: str, keep: tuple[str, ...]) -> str:
@@ -396,14 +392,14 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
     RECORD listing exactly what it ships (stripped files with their new hash and size)."""
     def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
         reporter.step(f"slimming the dependencies of {spec.name}")
-        files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        files = dists.files(base)
         removal = slim.plan(files, lambda p: (base / p).read_text("utf-8", errors="replace"),
                             keep)
         dropped = removal.paths
         removed: dict[str, tuple[int, int]] = {}
         for rule, paths in removal.files.items():
             removed[rule] = (len(paths), sum((base / p).stat().st_size for p in paths))
-        _link_tree(base, tmp, files, dropped)
+        dists.link(base, tmp, [rel for rel in files if rel not in dropped])
         stripped = _strip_debug(tmp, [f for f in files if f not in dropped
                                       and slim.is_shared_object(f)], reporter)
         removed["debug-sections"] = (len(stripped), sum(stripped.values()))
@@ -411,9 +407,7 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
             _prune_record(tmp, info / "RECORD")
             _rehash_record(tmp, info / "RECORD", set(stripped))
         _audit(tmp, platform)
-        pins = {p["name"]: {k: p[k] for k in ("version", "wheel", "sha256", "source")}
-                for p in base_meta["packages"]}
-        meta = _describe(tmp, pins)
+        meta = _describe(tmp, _pins_of(base_meta))
         meta["slim"] = slim.Saving(
             saved=int(base_meta["unpacked_size"]) - int(meta["unpacked_size"]),
             removed=removed, test_dirs=removal.test_dirs,
@@ -598,14 +592,11 @@ def _tree_meta(
 ) -> tuple[dict[str, Any], Path | None]:
     """The tree's meta, and the tree itself when this call made it (else None)."""
     cache = inputs.cache
-    meta_path = cache.file("trees", key, ".json")
-    marker = cache.root / "trees" / f"{key}{MARKER}"
-    if cache.tree(key) is not None and meta_path.is_file():
-        cache.use(marker, meta_path)
-        return dict(json.loads(meta_path.read_text())), None
+    if (found := _made_tree(cache, key)) is not None:
+        return found, None
     with cache.lock(f"tree-{key}"):
-        if cache.tree(key) is not None and meta_path.is_file():
-            return dict(json.loads(meta_path.read_text())), None
+        if (found := _made_tree(cache, key)) is not None:
+            return found, None
         if store is not None and (pulled := shared.pull_tree(store, cache, key, reporter)):
             return pulled, None
         locked = lock.parse(pylock.read_text(encoding="utf-8"), pylock.parent)

@@ -6,9 +6,9 @@ Now the tree is seeded from the cached tree of the same platform that shares the
 (same name, same sha256): their files are linked in, as listed by their RECORD, and only the
 other packages go to uv, from the lock with the shared ones left out.
 
-Linking is safe because a finished tree is never written again: every later step replaces files
-(a new inode) or writes new ones, and a RECORD, which `_clean_tree` may rewrite, is copied rather
-than linked. Bytecode is never linked (`compile = true` relinks its own from the pycs cache).
+Linking is safe because a finished tree is never written again (`dists.link`: every later step
+replaces files or writes new ones, and a RECORD, which `_clean_tree` may rewrite, is copied).
+Bytecode is never linked (`compile = true` relinks its own from the pycs cache).
 A seeded tree whose dist-info directories are not exactly the lock's packages is refused; the
 caller then installs everything as before.
 """
@@ -16,7 +16,6 @@ caller then installs everything as before.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -72,16 +71,13 @@ def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path
     _, key, tree, have = best
     cache.use(cache.root / "trees" / f"{key}.ok")  # used from now: `gc` leaves it alone
     linked = []
-    made: set[str] = set()  # directories made in `dest`: thousands of files, few directories
     try:
-        for info, files in dists.files_by_dist(tree).items():
+        for info, owned in dists.files_by_dist(tree).items():
             name = canonicalize_name(info.removesuffix(".dist-info").rsplit("-", 1)[0])
             if name not in wanted or have.get(name) != wanted[name]:
                 continue
-            for rel in files:
-                if dists.source_of(rel) is None:  # bytecode is not part of an install
-                    _place(f"{tree}/{rel}", f"{dest}/{rel}", made,
-                           copy=rel.endswith(".dist-info/RECORD"))
+            # Bytecode is not part of an install (compile = true links its own from pycs/).
+            dists.link(tree, dest, [rel for rel in owned if dists.source_of(rel) is None])
             linked.append(name)
     except OSError:  # the earlier tree went away meanwhile (another build's gc)
         shutil.rmtree(dest, ignore_errors=True)
@@ -110,22 +106,6 @@ def _block_name(block: str) -> str | None:
         if line.startswith("name = "):
             return canonicalize_name(json.loads(line.removeprefix("name = ")))
     return None
-
-
-def _place(source: str, dest: str, made: set[str], *, copy: bool) -> None:
-    parent = os.path.dirname(dest)  # noqa: PTH120 - strings: this runs once per file
-    if parent not in made:
-        os.makedirs(parent, exist_ok=True)  # noqa: PTH103
-        made.add(parent)
-    if os.path.lexists(dest):
-        return  # a namespace package's shared file, placed by another distribution
-    if not copy:
-        try:
-            os.link(source, dest)
-            return
-        except OSError:
-            pass
-    shutil.copy2(source, dest)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

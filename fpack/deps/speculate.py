@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -42,12 +42,12 @@ _PLAIN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,. -]*\])?
 class Speculation:
     directory: Path
     thread: threading.Thread
-    ok: list[bool] = field(default_factory=list)
+    installed: bool = False  # set by `thread` when uv (and `then`) succeeded
 
     def take(self, locked: tuple[Locked, ...]) -> Path | None:
         """The scratch tree, if the install succeeded and it is what the lock installs."""
         self.thread.join()
-        if self.ok == [True] and fits(self.directory / "tree", locked):
+        if self.installed and fits(self.directory / "tree", locked):
             return self.directory / "tree"
         return None
 
@@ -78,7 +78,7 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
     assert spec.path is not None
     path = spec.path
 
-    def install(ok: list[bool]) -> None:
+    def install(guess: Speculation) -> None:
         tree = directory / "tree"
         installed = uv.install_requirements(path, platform, tree, settings=inputs.index,
                                             cwd=spec.directory)
@@ -87,12 +87,13 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
                 then(tree)
             except Exception:  # noqa: BLE001 - a guess that fails is no guess: the lock decides
                 installed = False
-        ok.append(installed)
+        guess.installed = installed
 
-    ok: list[bool] = []
-    thread = threading.Thread(target=install, args=(ok,), name="fpack-guess", daemon=True)
-    thread.start()
-    return Speculation(directory=directory, thread=thread, ok=ok)
+    guess = Speculation(directory=directory,
+                        thread=threading.Thread(target=lambda: install(guess),
+                                                name="fpack-guess", daemon=True))
+    guess.thread.start()
+    return guess
 
 
 def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:

@@ -217,22 +217,8 @@ def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSett
     with tempfile.TemporaryDirectory(prefix="fpack-install-") as tmp:
         replay = Path(tmp) / "pylock.toml"
         replay.write_text(text, encoding="utf-8")
-        args: list[str | Path] = [
-            binary(),
-            "pip",
-            "install",
-            "--target",
-            target,
-            "--no-deps",
-            "--quiet",
-            "--link-mode",
-            "copy",
-            *_platform_args(platform),
-            *settings.uv_args(),
-            *_as_extra(index),
-            "-r",
-            replay,
-        ]
+        args = [*_install_args(target, platform, settings), "--no-deps", *_as_extra(index),
+                "-r", replay]
         # Offline first: the lock names every file by URL and hash, and uv's cache usually has
         # them (a warm cache), so asking the index whether its pages changed costs a round trip
         # per package for nothing. A miss is retried online: uv fetches every file before it
@@ -248,10 +234,16 @@ def install_requirements(requirements: Path, platform: Platform, target: Path, *
     reported: the resolution of the same file, made meanwhile, reports them. Offline: from
     what uv's cache knows, which is fast and only a guess; the online resolution decides
     whether the guess is the set (a newer release it did not know makes it another set)."""
-    args: list[str | Path] = [binary(), "pip", "install", "--target", target, "--quiet",
-                              "--offline", "--link-mode", "copy", *_platform_args(platform),
-                              *settings.uv_args(), "-r", requirements]
+    args = [*_install_args(target, platform, settings), "--offline", "-r", requirements]
     return run(args, cwd=cwd).returncode == 0
+
+
+def _install_args(target: Path, platform: Platform, settings: IndexSettings,
+                  ) -> list[str | Path]:
+    """`uv pip install` into `target` for `platform`, copying files out of uv's cache (a tree
+    fpack keeps must not share inodes with a cache uv may rewrite)."""
+    return [binary(), "pip", "install", "--target", target, "--quiet", "--link-mode", "copy",
+            *_platform_args(platform), *settings.uv_args()]
 
 
 def _as_extra(options: Sequence[str]) -> list[str]:

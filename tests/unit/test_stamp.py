@@ -68,10 +68,9 @@ def project(tmp_path: Path) -> Path:
 
 def build(project: Path, cache: Path, *, warnings: tuple[str, ...] = ()) -> bool:
     """What a build does that the stamp sees: read the sources, list a directory, write dist."""
-    cmd = stamp.command(["build", "--target", "aws"], cwd=str(project),
-                        environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
-    assert cmd is not None
-    rec = stamp.record()
+    rec = stamp.record(["build", "--target", "aws"], cwd=str(project),
+                       environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
+    assert rec is not None
     (project / "fpack.toml").read_text()
     os.listdir(project / "app")
     (project / "app" / "main.py").read_bytes()
@@ -82,7 +81,7 @@ def build(project: Path, cache: Path, *, warnings: tuple[str, ...] = ()) -> bool
     out.mkdir(parents=True, exist_ok=True)
     (out / "fn.zip").write_bytes(b"zip")
     rec.warnings = list(warnings)
-    return stamp.write(rec, cmd, cache=cache, out_dir=out, artifacts=1, shown="dist/aws")
+    return stamp.write(rec, cache=cache, out_dir=out, artifacts=1, shown="dist/aws")
 
 
 def verdict(project: Path, cache: Path) -> stamp.Verdict | None:
@@ -135,27 +134,25 @@ def test_the_cache_and_the_outputs_are_not_inputs(project: Path, tmp_path: Path)
 def test_a_file_that_changed_while_the_build_ran_is_never_stamped(project: Path,
                                                                   tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    cmd = stamp.command(["build", "--target", "aws"], cwd=str(project),
-                        environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
-    assert cmd is not None
-    rec = stamp.record()
+    rec = stamp.record(["build", "--target", "aws"], cwd=str(project),
+                       environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
+    assert rec is not None
     (project / "app" / "main.py").read_text()
     (project / "app" / "main.py").write_text("edited meanwhile\n")
     out = project / "dist" / "aws"
     out.mkdir(parents=True)
     (out / "fn.zip").write_bytes(b"zip")
-    assert not stamp.write(rec, cmd, cache=cache, out_dir=out, artifacts=1, shown="dist/aws")
+    assert not stamp.write(rec, cache=cache, out_dir=out, artifacts=1, shown="dist/aws")
     assert verdict(project, cache) is None
 
 
 def test_a_build_that_wrote_nothing_is_not_stamped(project: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    cmd = stamp.command(["build", "--target", "aws"], cwd=str(project),
-                        environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
-    assert cmd is not None
-    rec = stamp.record()
+    rec = stamp.record(["build", "--target", "aws"], cwd=str(project),
+                       environ={**ENV, "FPACK_CACHE_DIR": str(cache)})
+    assert rec is not None
     (project / "fpack.toml").read_text()
-    assert not stamp.write(rec, cmd, cache=cache, out_dir=project / "dist" / "aws",
+    assert not stamp.write(rec, cache=cache, out_dir=project / "dist" / "aws",
                            artifacts=0, shown="dist/aws")
 
 
