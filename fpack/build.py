@@ -20,6 +20,7 @@ from fpack.config import Project
 from fpack.deps import engine, framework
 from fpack.deps import locals as local_libraries
 from fpack.deps import sbom as sbom_document
+from fpack.deps import settings as dep_settings
 from fpack.deps import spec as dep_spec
 from fpack.errors import FpackError, UsageError
 from fpack.executor import Built
@@ -114,7 +115,7 @@ def plan_artifacts(project: Project, target: Target, *, inputs: BuildInputs, out
         specs.setdefault(key, spec)
         users.setdefault(key, []).extend(fp.function.name for fp in bp.functions)
         keys.append(key)
-    settings = engine.settings_for(project, target)
+    settings = dep_settings.settings_for(project, target)
 
     def prepare(key: str) -> engine.Dependencies:
         bp = bps[keys.index(key)]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fpack.config import Project
     from fpack.executor import Built
     from fpack.inputs import BuildInputs
-    from fpack.platforms import Target
+    from fpack.platforms import Arch, Target
     from fpack.report import ConsoleReporter
 
 # Typer's pretty tracebacks print local variables, which may hold credentials: never enable them.
@@ -166,7 +166,6 @@ def build(
     jobs: JobsOpt = None,
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
-    from fpack import build as building  # noqa: PLC0415
     from fpack import stamp  # noqa: PLC0415
     from fpack.platforms import ARCHES  # noqa: PLC0415
 
@@ -182,14 +181,17 @@ def build(
             raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
         out_dir = out if out.is_absolute() else project.root / out
         chosen_target = _target(target)
+        inputs = _inputs()
+        _start_sets(project, chosen_target, inputs, function, chosen, refresh)
+        from fpack import build as building  # noqa: PLC0415 - imported while uv resolves
+
         if dry_run:
             with _reporting() as reporter:
-                planned = building.dry_run(project, chosen_target, inputs=_inputs(),
+                planned = building.dry_run(project, chosen_target, inputs=inputs,
                                            out=out_dir, reporter=reporter, only=function or (),
                                            arch=chosen, refresh=refresh, jobs=jobs)
             _print_planned(planned, as_json, project.root)
             return
-        inputs = _inputs()
         with _reporting() as reporter:
             built = building.build(project, chosen_target, inputs=inputs, out=out_dir,
                                    reporter=reporter, only=function or (), arch=chosen,
@@ -201,7 +203,22 @@ def build(
                         shown=_shown(out_dir / chosen_target, project.root))
     finally:
         stamp.stop()
+        _finish_sets()
     _print_built(built, as_json, project.root, out_dir / chosen_target)
+
+
+def _start_sets(project: Project, target: Target, inputs: BuildInputs,
+                function: list[str] | None, arch: Arch | None, refresh: bool) -> None:
+    """Start resolving the dependency sets now, before the engine and the targets are imported:
+    uv works on them meanwhile (fpack/deps/ahead.py)."""
+    from fpack.deps import ahead  # noqa: PLC0415
+
+    ahead.start(project, target, inputs, only=function or (), arch=arch, refresh=refresh)
+
+
+def _finish_sets() -> None:
+    if "fpack.deps.ahead" in sys.modules:  # nothing was started if it was never imported
+        sys.modules["fpack.deps.ahead"].finish()
 
 
 @contextlib.contextmanager

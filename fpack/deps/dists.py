@@ -10,6 +10,8 @@ whoever owns `pkg/mod.py`), which no RECORD lists when fpack compiled it. Its ke
 file's path, size and sha256: RECORD's own digest where RECORD gives one and the size agrees, the
 file's bytes otherwise (RECORD itself, INSTALLER, bytecode, anything slimming rewrote without
 saying). The files no RECORD claims are the tree's `loose` files: always processed afresh.
+
+`clean` makes a tree as uv installed it one that says nothing of the machine it was installed on.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+# Console scripts carry the build host's interpreter path in their shebang: useless on the target
+# and a source of irreproducibility. Byte code is compiled for the target separately, or not at all.
+_DROP_DIRS: Final = ("bin",)
+# uv's lock on its --target directory: an empty file that belongs to no package.
+_DROP_FILES: Final = (".lock",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,3 +178,55 @@ def _key(tree: Path, files: list[str], stats: dict[str, os.stat_result],
                 hashlib.sha256((tree / rel).read_bytes()).digest()).rstrip(b"=").decode()
         h.update(f"{rel}\0{size}\0{executable:d}\0{digest}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
+
+
+def clean(tree: Path) -> None:
+    """Drop what would carry the build machine into the artifact, then make every RECORD list
+    exactly what is shipped: a RECORD line for a dropped file still holds its hash (a console
+    script's hash covers the host's interpreter path), so the bytes would differ per machine."""
+    for name in _DROP_DIRS:
+        shutil.rmtree(tree / name, ignore_errors=True)
+    for name in _DROP_FILES:
+        (tree / name).unlink(missing_ok=True)
+    for cache_dir in list(tree.rglob("__pycache__")):
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    for info in tree.glob("*.dist-info"):
+        _scrub_dist_info(info)
+        prune_record(tree, info / "RECORD")
+
+
+def _scrub_dist_info(info: Path) -> None:
+    """Drop installer records that describe the build machine: uv's cache stamp (a timestamp)
+    and a direct_url.json naming a local file (a wheel in fpack's cache, a path on this
+    machine). Either would make the artifact differ between machines. `prune_record` then
+    drops their RECORD lines."""
+    (info / "uv_cache.json").unlink(missing_ok=True)
+    direct = info / "direct_url.json"
+    if direct.is_file() and '"file://' in direct.read_text(encoding="utf-8"):
+        direct.unlink()
+
+
+def prune_record(tree: Path, record: Path) -> None:
+    """Remove the RECORD lines of files the tree does not ship, keeping every other line byte
+    for byte: the lines left keep the hashes and sizes the installer wrote, which depend only
+    on the wheels."""
+    if not record.is_file():
+        return
+    lines = record.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if _ships(tree, line)]
+    if len(kept) != len(lines):
+        record.write_bytes(b"".join(kept))
+
+
+def _ships(tree: Path, line: bytes) -> bool:
+    """Whether a RECORD line names a file in `tree` (a line naming nothing is kept as it is).
+    RECORD paths are relative to site-packages, the tree's root, in whatever form the installer
+    wrote them (`bin/x`, `../../bin/x`, an absolute path): normalised here without following
+    links, anything that climbs out of the tree is not shipped."""
+    row = next(csv.reader([line.decode("utf-8", "surrogateescape")]), [])
+    if not row or not row[0].strip():
+        return True
+    path = posixpath.normpath(row[0])
+    if posixpath.isabs(path) or path == ".." or path.startswith("../"):
+        return False
+    return (tree / path).is_file()

@@ -33,6 +33,7 @@ from packaging.utils import canonicalize_name
 
 from fpack.archive import ZipWriter
 from fpack.deps import (
+    ahead,
     audit,
     builder,
     bytecode,
@@ -52,21 +53,17 @@ from fpack.deps import sdk as sdk_rules
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
+from fpack.deps.settings import Settings
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.inputs import BuildInputs
-from fpack.platforms import Platform, Target
+from fpack.platforms import Platform
 from fpack.report import Reporter, human_size, plural
 
 if TYPE_CHECKING:
-    from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
+    pass
 
 _LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it was built from
-# Console scripts carry the build host's interpreter path in their shebang: useless on the target
-# and a source of irreproducibility. Byte code is compiled for the target separately, or not at all.
-_DROP_DIRS: Final = ("bin",)
-# uv's lock on its --target directory: an empty file that belongs to no package.
-_DROP_FILES: Final = (".lock",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,40 +74,6 @@ class Package:
     sha256: str
     size: int  # unpacked bytes
     source: str = "index"  # "index", "url" (a wheel named by URL) or "built in <image>"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """A target's choices that change its dependency tree."""
-
-    build_image: str | None = None  # the target's build_image setting (FPACK_BUILD_IMAGE wins)
-    compile: bool = False  # ship bytecode compiled by the target's Python
-    cache_url: str | None = None  # fpack.toml's [cache] url (FPACK_CACHE_URL wins)
-    slim: bool = False  # ship a slimmed variant of the tree (deps/slim.py)
-    slim_keep: tuple[str, ...] = ()  # kept by slimming anyway: dotted module paths or globs
-    sdk: str = "bundle"  # "runtime": leave boto3 & co. to the Lambda runtime (deps/sdk.py)
-
-
-def settings_for(project: Project, target: Target) -> Settings:
-    """The dependency settings of `target` in `project` (its [targets.T] table)."""
-    table: AwsTarget | GcpTarget | DockerTarget
-    match target:
-        case "aws":
-            table = project.aws
-        case "gcp":
-            table = project.gcp
-        case "docker":
-            table = project.docker
-    # gcp's bundle ships requirements, never the tree: nothing to slim there.
-    slimmed, keep = (False, ()) if target == "gcp" else (project.aws.slim, project.aws.slim_keep)
-    if target == "docker":
-        slimmed, keep = project.docker.slim, project.docker.slim_keep
-    return Settings(build_image=table.build_image,
-                    compile=keys.compiles_tree(target, table.compile),
-                    cache_url=project.cache.url, slim=slimmed,
-                    slim_keep=keep if slimmed else (),
-                    # Only Lambda's runtimes carry the SDK: the other targets always bundle.
-                    sdk=project.aws.sdk if target == "aws" else "bundle")
 
 
 def shared_store(inputs: BuildInputs, settings: Settings, reporter: Reporter,
@@ -178,42 +141,24 @@ def finish(inputs: BuildInputs, store: remote.Store | None, reporter: Reporter) 
 def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, reporter: Reporter,
              *, refresh: bool, settings: Settings, zipped: bool,
              store: remote.Store | None) -> Dependencies:
-    cache = inputs.cache
-    image = keys.build_image(platform, settings.build_image, inputs.build_image)
-    resolve_key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
-                                   inputs.index.fingerprint())
-    # A set never resolved here, on a platform with no tree to seed from (deps/reuse.py): its
-    # install starts beside its resolution (deps/speculate.py). With such a tree, the install
-    # after the resolution links what it can, which beats copying everything meanwhile.
-    guess = None
-    # (A plain spec names no local file or directory, so a lock that exists is a healthy one.)
-    if not refresh and store is None and speculate.plain(spec) \
-            and not cache.file("resolve", f"pylock.{resolve_key}", ".toml").is_file() \
-            and not reuse.installed_for(cache, platform.key()):
-        def ahead(tree: Path) -> None:
-            """What the tree will go through anyway, while the resolution runs: cleaning, and,
-            when the archive ships these very files, compressing each distribution."""
-            _clean_tree(tree)
-            if zipped and not settings.compile and not settings.slim:
-                members.prefill(tree, cache)
-
-        guess = speculate.start(spec, platform, inputs, cache, then=ahead)
+    # Started already if the CLI knew this set before importing the engine (deps/ahead.py).
+    started = ahead.begin(spec, platform, inputs, settings=settings, refresh=refresh,
+                          zipped=zipped, shared=store is not None)
     try:
         return _prepare_set(spec, platform, inputs, reporter, settings=settings, zipped=zipped,
-                            store=store, refresh=refresh, image=image, resolve_key=resolve_key,
-                            guess=guess)
+                            store=store, refresh=refresh, started=started)
     finally:
-        if guess is not None:
-            guess.discard()
+        ahead.done(started)
 
 
 def _prepare_set(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
                  reporter: Reporter, *, refresh: bool, settings: Settings, zipped: bool,
-                 store: remote.Store | None, image: str, resolve_key: str,
-                 guess: speculate.Speculation | None) -> Dependencies:
+                 store: remote.Store | None, started: ahead.Started) -> Dependencies:
     cache = inputs.cache
-    pylock = _lock(spec, platform, inputs, resolve_key, reporter=reporter, refresh=refresh,
-                   image=image, store=store)
+    image, guess = started.image, started.guess
+    early = started.take()
+    pylock = _lock(spec, platform, inputs, started.key, reporter=reporter, refresh=refresh,
+                   image=image, store=store, first=early.result if early is not None else None)
     tree_key = keys.tree_key(pylock.read_text(encoding="utf-8"), platform, settings.compile)
     # slim = true ships its own tree entry, made from the installed one (left as it is).
     key = slim_key(tree_key, settings.slim_keep) if settings.slim else tree_key
@@ -404,7 +349,7 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
                                       and slim.is_shared_object(f)], reporter)
         removed["debug-sections"] = (len(stripped), sum(stripped.values()))
         for info in tmp.glob("*.dist-info"):
-            _prune_record(tmp, info / "RECORD")
+            dists.prune_record(tmp, info / "RECORD")
             _rehash_record(tmp, info / "RECORD", set(stripped))
         _audit(tmp, platform)
         meta = _describe(tmp, _pins_of(base_meta))
@@ -515,7 +460,10 @@ def _lock(
     refresh: bool,
     image: str,
     store: remote.Store | None = None,
+    first: Callable[[], uv.Resolution] | None = None,
 ) -> Path:
+    """The set's lock: cached, pulled from the shared cache, or resolved (`first`: uv's first
+    resolution, already started by deps/ahead.py)."""
     cache = inputs.cache
     path = cache.file("resolve", f"pylock.{key}", ".toml")
     if not refresh and _healthy(path, spec.directory):
@@ -532,7 +480,8 @@ def _lock(
                 return cache.write_file("resolve", f"pylock.{key}", ".toml", pulled[0].encode())
         reporter.step(f"resolving {spec.name} for {platform.label}")
         resolved = resolution.resolve(spec, platform, image=image, inputs=inputs,
-                                      reporter=reporter, refresh=refresh, store=store)
+                                      reporter=reporter, refresh=refresh, store=store,
+                                      started=first)
         # The local sources' digests first, the lock last: the lock is the entry's marker.
         found = [{"path": p, "digest": d} for p, d in resolved.local]
         local = [{**e, "path": _relative(e["path"], spec.directory)} for e in found]
@@ -610,7 +559,7 @@ def _tree_meta(
             else:
                 _install(pylock, locked, platform, tmp, inputs=inputs, spec=spec,
                          reporter=reporter)
-            _clean_tree(tmp)
+            dists.clean(tmp)
             _audit(tmp, platform)
             if settings.compile:
                 reporter.step(f"compiling bytecode with Python {platform.python_version}")
@@ -686,58 +635,6 @@ def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]
                                             "wheel": pkg.filename, "sha256": pkg.sha256,
                                             "source": source}
     return out
-
-
-def _clean_tree(tree: Path) -> None:
-    """Drop what would carry the build machine into the artifact, then make every RECORD list
-    exactly what is shipped: a RECORD line for a dropped file still holds its hash (a console
-    script's hash covers the host's interpreter path), so the bytes would differ per machine."""
-    for name in _DROP_DIRS:
-        shutil.rmtree(tree / name, ignore_errors=True)
-    for name in _DROP_FILES:
-        (tree / name).unlink(missing_ok=True)
-    for cache_dir in list(tree.rglob("__pycache__")):
-        shutil.rmtree(cache_dir, ignore_errors=True)
-    for info in tree.glob("*.dist-info"):
-        _scrub_dist_info(info)
-        _prune_record(tree, info / "RECORD")
-
-
-def _scrub_dist_info(info: Path) -> None:
-    """Drop installer records that describe the build machine: uv's cache stamp (a timestamp)
-    and a direct_url.json naming a local file (a wheel in fpack's cache, a path on this
-    machine). Either would make the artifact differ between machines. `_prune_record` then
-    drops their RECORD lines."""
-    (info / "uv_cache.json").unlink(missing_ok=True)
-    direct = info / "direct_url.json"
-    if direct.is_file() and '"file://' in direct.read_text(encoding="utf-8"):
-        direct.unlink()
-
-
-def _prune_record(tree: Path, record: Path) -> None:
-    """Remove the RECORD lines of files the tree does not ship, keeping every other line byte
-    for byte: the lines left keep the hashes and sizes the installer wrote, which depend only
-    on the wheels."""
-    if not record.is_file():
-        return
-    lines = record.read_bytes().splitlines(keepends=True)
-    kept = [line for line in lines if _ships(tree, line)]
-    if len(kept) != len(lines):
-        record.write_bytes(b"".join(kept))
-
-
-def _ships(tree: Path, line: bytes) -> bool:
-    """Whether a RECORD line names a file in `tree` (a line naming nothing is kept as it is).
-    RECORD paths are relative to site-packages, the tree's root, in whatever form the installer
-    wrote them (`bin/x`, `../../bin/x`, an absolute path): normalised here without following
-    links, anything that climbs out of the tree is not shipped."""
-    row = next(csv.reader([line.decode("utf-8", "surrogateescape")]), [])
-    if not row or not row[0].strip():
-        return True
-    path = posixpath.normpath(row[0])
-    if posixpath.isabs(path) or path == ".." or path.startswith("../"):
-        return False
-    return (tree / path).is_file()
 
 
 def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ files chosen: a source before it is built, every wheel in the final resolution.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,14 +39,16 @@ class Resolved:
 
 
 def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: BuildInputs,
-            reporter: Reporter, refresh: bool = False, store: Store | None = None) -> Resolved:
-    """The final pylock.toml for `spec` on `platform`: wheels only, some built from source."""
+            reporter: Reporter, refresh: bool = False, store: Store | None = None,
+            started: Callable[[], uv.Resolution] | None = None) -> Resolved:
+    """The final pylock.toml for `spec` on `platform`: wheels only, some built from source.
+    `started`: the first resolution, started earlier with these very arguments (deps/ahead.py)."""
     assert spec.path is not None
     requirements, constraints = uv.derived(spec)
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
     first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,
-                   constraints=constraints, reporter=reporter)
+                   constraints=constraints, reporter=reporter, started=started)
     sources = [p for p in first.packages if p.needs_build]
     if not sources:
         hashes.verify(rules, first.packages, where)
@@ -108,8 +110,11 @@ def _read(name: str) -> str:
 
 
 def _first(spec: DependencySpec, platform: Platform, index: IndexSettings, *, refresh: bool,
-           requirements: str | None, constraints: str, reporter: Reporter) -> uv.Resolution:
+           requirements: str | None, constraints: str, reporter: Reporter,
+           started: Callable[[], uv.Resolution] | None = None) -> uv.Resolution:
     try:
+        if started is not None:
+            return started()
         return uv.resolve(spec, platform, index=index, refresh=refresh,
                           requirements=requirements, constraints=constraints)
     except uv.NoWheelError as e:

@@ -7,7 +7,7 @@ Now the tree is seeded from the cached tree of the same platform that shares the
 other packages go to uv, from the lock with the shared ones left out.
 
 Linking is safe because a finished tree is never written again (`dists.link`: every later step
-replaces files or writes new ones, and a RECORD, which `_clean_tree` may rewrite, is copied).
+replaces files or writes new ones, and a RECORD, which `dists.clean` may rewrite, is copied).
 Bytecode is never linked (`compile = true` relinks its own from the pycs cache).
 A seeded tree whose dist-info directories are not exactly the lock's packages is refused; the
 caller then installs everything as before.

@@ -20,6 +20,7 @@ import pytest
 
 from fpack import inputs as build_inputs
 from fpack.deps import engine
+from fpack.deps import settings as dep_settings
 from fpack.deps import spec as dep_spec
 from fpack.errors import DependencyError
 from fpack.platforms import RUNTIMES, Platform
@@ -139,7 +140,7 @@ def test_object_needing_a_newer_glibc_is_refused_for_al2023_and_runs_where_glibc
     requirements.write_text(f"{source}\n")
     spec = dep_spec.read(requirements, tmp_path / "fpack.toml")
     cache = build_inputs.read({**os.environ, "FPACK_CACHE_DIR": str(tmp_path / "cache")})
-    trixie = engine.Settings(build_image=lab.BUILD_IMAGES["3.13"])  # Debian 13, glibc 2.41
+    trixie = dep_settings.Settings(build_image=lab.BUILD_IMAGES["3.13"])  # Debian 13, glibc 2.41
     al2023 = Platform(runtime=RUNTIMES["aws"]["python3.13"], arch="x86_64")
     with pytest.raises(DependencyError) as refused:
         engine.prepare(spec, al2023, cache, Steps(), settings=trixie)

@@ -10,6 +10,7 @@ import pytest
 from fpack import config
 from fpack.checks import deps, resolutions
 from fpack.deps import engine, framework, uv
+from fpack.deps import settings as dep_settings
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.errors import DependencyError
@@ -103,7 +104,7 @@ def test_the_keys_are_the_engines(tmp_path: Path, inputs: BuildInputs,
     spec = dep_spec.read(proj.dependencies, proj.config_path)
     platform = platform_for(proj, "aws")
     got = engine.prepare(spec, platform, inputs, NullReporter(),
-                         settings=engine.settings_for(proj, "aws"))
+                         settings=dep_settings.settings_for(proj, "aws"))
     assert [(p.name, p.size) for p in got.packages] == [("numpy", 52 * MB)]
     image = resolutions.build_image(platform, None, inputs.build_image)
     found = resolutions.resolution(spec, platform, image=image, compile_bytecode=False,

@@ -377,7 +377,7 @@ def test_a_failing_set_names_its_functions_and_leaves_dist_alone(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Sets are prepared in parallel; the one that fails names the functions that use it, and
     nothing of the others is written (dist/ is all or nothing)."""
-    from fpack.deps import engine
+    from fpack.deps import ahead, engine
     from fpack.errors import DependencyError
 
     service(tmp_path, "orders", "six==1.16.0\n")
@@ -394,6 +394,7 @@ def test_a_failing_set_names_its_functions_and_leaves_dist_alone(
         return real(spec, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "prepare", prepare)
+    monkeypatch.setattr(ahead, "start", lambda *_a, **_k: None)  # it would start uv for them
     monkeypatch.chdir(tmp_path)
     assert cli.main(["build", "--target", "aws", "-j", "2"]) == 1
     assert capsys.readouterr().err.endswith(

@@ -11,6 +11,7 @@ from packaging.requirements import Requirement
 
 from fpack import config, limits, manifest
 from fpack.deps import engine, sbom, sdk
+from fpack.deps import settings as dep_settings
 from fpack.deps.sdk import Decision, Demand, Provided
 from fpack.platforms import RUNTIMES, Platform
 from tests.unit.test_config import GOOD, error, write
@@ -187,9 +188,9 @@ def test_sdk_defaults_to_bundle_and_reads_runtime(tmp_path: Path) -> None:
     assert config.load(write(tmp_path, GOOD)).aws.sdk == "bundle"
     project = config.load(write(tmp_path, GOOD + '\n[targets.aws]\nsdk = "runtime"\n'))
     assert project.aws.sdk == "runtime"
-    assert engine.settings_for(project, "aws").sdk == "runtime"
-    assert engine.settings_for(project, "docker").sdk == "bundle"
-    assert engine.settings_for(project, "gcp").sdk == "bundle"
+    assert dep_settings.settings_for(project, "aws").sdk == "runtime"
+    assert dep_settings.settings_for(project, "docker").sdk == "bundle"
+    assert dep_settings.settings_for(project, "gcp").sdk == "bundle"
 
 
 def test_another_sdk_value_is_a_config_error(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 from fpack import config
-from fpack.deps import builder, bytecode, engine
+from fpack.deps import builder, bytecode, dists, engine
+from fpack.deps import settings as dep_settings
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
@@ -31,10 +32,10 @@ def test_settings_come_from_the_target_table(tmp_path: Path) -> None:
     """))
     (tmp_path / "app.py").write_text("def f(request):\n    return None\n")
     project = config.load(tmp_path / "fpack.toml")
-    assert engine.settings_for(project, "aws") == engine.Settings(
+    assert dep_settings.settings_for(project, "aws") == dep_settings.Settings(
         build_image="mirror/sam-build:3.12", compile=True)
-    assert engine.settings_for(project, "gcp") == engine.Settings()
-    assert engine.settings_for(project, "docker") == engine.Settings()
+    assert dep_settings.settings_for(project, "gcp") == dep_settings.Settings()
+    assert dep_settings.settings_for(project, "docker") == dep_settings.Settings()
 
 
 def _lock_with_local(cache: Cache, source: Path, wheel: Path) -> Path:
@@ -78,7 +79,7 @@ def test_installer_records_naming_this_machine_are_dropped_from_record(tmp_path:
     remote.mkdir()
     (remote / "direct_url.json").write_text('{"url":"https://files.example/six.whl"}')
     (remote / "RECORD").write_text("six-1.0.dist-info/direct_url.json,,\n")
-    engine._clean_tree(tmp_path)
+    dists.clean(tmp_path)
     assert sorted(p.name for p in info.iterdir()) == ["METADATA", "RECORD"]
     assert (info / "RECORD").read_text() == (
         "ext-1.0.dist-info/METADATA,sha256=x,10\next.so,sha256=w,40\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fpack.deps import engine
+from fpack.deps import dists
 
 # idna as uv installs it into a --target directory, with the forms other installers write too.
 IDNA_RECORD = (
@@ -63,7 +63,7 @@ def _recorded(tree: Path) -> set[str]:
 
 def test_record_lists_exactly_the_files_left_after_cleaning(tmp_path: Path) -> None:
     tree = _tree(tmp_path / "tree")
-    engine._clean_tree(tree)
+    dists.clean(tree)
     shipped = {p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()}
     assert _recorded(tree) == shipped
     assert (tree / "idna-3.20.dist-info/RECORD").read_bytes() == (
@@ -77,7 +77,7 @@ def test_record_lists_exactly_the_files_left_after_cleaning(tmp_path: Path) -> N
 
 def test_a_record_with_nothing_dropped_is_left_as_it_was(tmp_path: Path) -> None:
     tree = _tree(tmp_path / "tree")
-    engine._clean_tree(tree)
+    dists.clean(tree)
     assert (tree / "six-1.17.0.dist-info/RECORD").read_bytes() == SIX_RECORD
 
 
@@ -96,4 +96,4 @@ def test_which_record_lines_name_a_shipped_file(tmp_path: Path, line: bytes, shi
     tree = tmp_path / "tree"
     (tree / "pkg" / "sub").mkdir(parents=True)
     (tree / "pkg" / "mod.py").write_text("")
-    assert engine._ships(tree, line) is ships
+    assert dists._ships(tree, line) is ships

@@ -1,0 +1,179 @@
+"""Each dependency set's resolution, and its guessed install, started as soon as the set is known.
+
+A set nobody resolved yet waits on `uv pip compile` (pydantic + requests: 0.6 to 0.9 s online),
+and the build used to reach it only after Python had imported the engine, the targets, the
+manifests and the archive code (about 0.25 s on a small machine). The CLI knows the sets right
+after reading fpack.toml, so `start` begins their work there: uv resolves on another core while
+Python imports the rest. The engine asks again, through `begin`, for every set it prepares, and
+is handed what was started, or starts it then (tests and other callers never call `start`): one
+code path, whoever calls first.
+
+What is started is exactly what the engine would start: uv's first, wheels-only resolution of
+the set (deps/resolution.py goes on from it: a source build, the hash checks) and, for a plain
+requirements file, the offline guess (deps/speculate.py). Both are keyed by the set's resolve key,
+so work started for a spec, platform, index or build image the engine does not ask for is never
+used: it is waited for and thrown away by `finish`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fpack import plan as planning
+from fpack.deps import dists, framework, keys, members, reuse, speculate, tags, uv
+from fpack.deps import locals as local_libraries
+from fpack.deps import spec as dep_spec
+from fpack.deps.settings import Settings, settings_for
+from fpack.deps.spec import DependencySpec
+from fpack.errors import FpackError
+from fpack.inputs import BuildInputs
+from fpack.platforms import Arch, Platform, Target
+
+if TYPE_CHECKING:
+    from fpack.config import Project
+
+
+class Pending:
+    """One call running in a thread; `result` waits for it and returns or raises what it did."""
+
+    def __init__(self, call: Callable[[], uv.Resolution]) -> None:
+        self._value: uv.Resolution | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = call()
+            except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="fpack-resolve", daemon=True)
+        self._thread.start()
+
+    def result(self) -> uv.Resolution:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+    def wait(self) -> None:
+        self._thread.join()
+
+
+@dataclass(kw_only=True)
+class Started:
+    """What was started for one set: under `key`, its resolve key, with its build `image`."""
+
+    key: str
+    image: str
+    refresh: bool
+    resolution: Pending | None = None  # uv's first resolution, when the set had no lock
+    guess: speculate.Speculation | None = None  # its install, offline, meanwhile
+    used: bool = False  # a resolution taken by the engine (see `take`)
+
+    def take(self) -> Pending | None:
+        """The started resolution, once: the engine resolves afresh when asked again."""
+        if self.used or self.resolution is None:
+            return None
+        self.used = True
+        return self.resolution
+
+
+_STARTED: dict[tuple[str, bool], Started] = {}
+_LOCK = threading.Lock()
+
+
+def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, settings: Settings,
+          refresh: bool, zipped: bool, shared: bool) -> Started:
+    """The work of `spec` for `platform`, started now unless it already was. `shared`: a shared
+    cache is configured, whose lock and tree the engine looks up first (nothing is started)."""
+    cache = inputs.cache
+    image = keys.build_image(platform, settings.build_image, inputs.build_image)
+    key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
+                           inputs.index.fingerprint())
+    with _LOCK:
+        if (found := _STARTED.get((key, refresh))) is not None:
+            return found
+        started = Started(key=key, image=image, refresh=refresh)
+        _STARTED[(key, refresh)] = started
+        if shared or spec.path is None:
+            return started
+        locked = cache.file("resolve", f"pylock.{key}", ".toml").is_file()
+        if refresh or not locked:
+            started.resolution = Pending(lambda: _first(spec, platform, inputs, refresh))
+        # A set never resolved here, on a platform with no tree to seed from (deps/reuse.py):
+        # its install starts beside its resolution. With such a tree, the install after the
+        # resolution links what it can, which beats copying everything meanwhile.
+        # (A plain spec names no local file or directory, so a lock that exists is healthy.)
+        if not refresh and not locked and speculate.plain(spec) \
+                and not reuse.installed_for(cache, platform.key()):
+            prefill = zipped and not settings.compile and not settings.slim
+
+            def ahead(tree: Path) -> None:
+                """What the tree will go through anyway, while the resolution runs: cleaning,
+                and, when the archive ships these very files, compressing each distribution."""
+                dists.clean(tree)
+                if prefill:
+                    members.prefill(tree, cache)
+
+            started.guess = speculate.start(spec, platform, inputs, cache, then=ahead)
+        return started
+
+
+def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
+           refresh: bool) -> uv.Resolution:
+    """uv's first resolution of the set, as deps/resolution.py makes it."""
+    requirements, constraints = uv.derived(spec)
+    return uv.resolve(spec, platform, index=inputs.index, refresh=refresh,
+                      requirements=requirements, constraints=constraints)
+
+
+def done(started: Started) -> None:
+    """The engine is through with the set: wait for what still runs, drop the guess's tree."""
+    with _LOCK:
+        if _STARTED.get((started.key, started.refresh)) is started:
+            del _STARTED[(started.key, started.refresh)]
+    if started.resolution is not None:
+        started.resolution.wait()
+    if started.guess is not None:
+        started.guess.discard()
+
+
+def finish() -> None:
+    """End of the command: whatever no set used (the build stopped first, or asked for other
+    keys) is waited for, so no uv process or scratch tree outlives it."""
+    with _LOCK:
+        left = list(_STARTED.values())
+    for started in left:
+        done(started)
+
+
+def start(project: Project, target: Target, inputs: BuildInputs, *, only: Sequence[str] = (),
+          arch: Arch | None = None, refresh: bool = False) -> None:
+    """Begin the work of every set the build of `target` will prepare (fpack/build.py reads the
+    same groups, specs and platform). Any problem is left for the build to report in its place,
+    with its context: nothing is started for that set."""
+    settings = settings_for(project, target)
+    shared = bool(inputs.shared.url or settings.cache_url)
+    platform = planning.platform_for(project, target)
+    if arch is not None:
+        platform = Platform(runtime=platform.runtime, arch=arch)
+    seen: set[str] = set()
+    for group in planning.groups(project, only):
+        try:
+            local_libraries.libraries(group.dependencies, group.member)  # as make_plans checks
+            spec = dep_spec.read(group.dependencies, project.config_path, group.member)
+            tags.refuse(spec, platform, target, project.root)  # plan.plan refuses it before uv
+            if target == "gcp":  # as build.plan_artifacts resolves it
+                spec = framework.with_framework(spec, project.config_path, inputs.cache)
+            if spec.kind == "none" or spec.key() in seen:  # no dependencies, or seen
+                continue
+            seen.add(spec.key())
+            begin(spec, platform, inputs, settings=settings, refresh=refresh,
+                  zipped=target != "gcp", shared=shared)
+        except FpackError:
+            continue
