@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fpack import plan as planning
-from fpack.deps import dists, framework, keys, members, reuse, speculate, tags, uv
+from fpack.deps import dists, framework, freshness, keys, members, reuse, speculate, tags, uv
 from fpack.deps import locals as local_libraries
 from fpack.deps import spec as dep_spec
 from fpack.deps.settings import Settings, settings_for
@@ -129,7 +129,8 @@ def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
     """uv's first resolution of the set, as deps/resolution.py makes it."""
     requirements, constraints = uv.derived(spec)
     return uv.resolve(spec, platform, index=inputs.index, refresh=refresh,
-                      requirements=requirements, constraints=constraints)
+                      requirements=requirements, constraints=constraints,
+                      fresh=freshness.window(inputs.cache, inputs.index, inputs.environ))
 
 
 def done(started: Started) -> None:

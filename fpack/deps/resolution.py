@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fpack.deps import builder, hashes, lockfiles, uv
+from fpack.deps import builder, freshness, hashes, lockfiles, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.builder import Built
 from fpack.deps.cache import Cache
@@ -47,8 +47,9 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
     requirements, constraints = uv.derived(spec)
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
+    fresh = freshness.window(inputs.cache, inputs.index, inputs.environ)
     first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,
-                   constraints=constraints, reporter=reporter, started=started)
+                   constraints=constraints, reporter=reporter, started=started, fresh=fresh)
     sources = [p for p in first.packages if p.needs_build]
     if not sources:
         hashes.verify(rules, first.packages, where)
@@ -58,7 +59,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
     built = [_build(s, platform, image, inputs, reporter, index=index, store=store)
              for s in sources]
     final = uv.resolve(spec, platform, index=inputs.index, requirements=requirements,
-                       constraints=constraints,
+                       constraints=constraints, fresh=fresh,
                        overrides=[f"{b.name} @ {b.wheel.as_uri()}" for b in built])
     names = {b.name for b in built}
     _check_final(final.packages, names)
@@ -111,18 +112,19 @@ def _read(name: str) -> str:
 
 def _first(spec: DependencySpec, platform: Platform, index: IndexSettings, *, refresh: bool,
            requirements: str | None, constraints: str, reporter: Reporter,
-           started: Callable[[], uv.Resolution] | None = None) -> uv.Resolution:
+           started: Callable[[], uv.Resolution] | None = None,
+           fresh: freshness.Window | None = None) -> uv.Resolution:
     try:
         if started is not None:
             return started()
         return uv.resolve(spec, platform, index=index, refresh=refresh,
-                          requirements=requirements, constraints=constraints)
+                          requirements=requirements, constraints=constraints, fresh=fresh)
     except uv.NoWheelError as e:
         reporter.step(f"{e.message}: finding its source to build it in a container")
         try:
             found = uv.resolve(spec, platform, index=index, refresh=refresh,
                                requirements=requirements, constraints=constraints,
-                               wheels_only=False)
+                               wheels_only=False, fresh=fresh)
         except DependencyError as again:
             raise again from e
         if not any(p.needs_build for p in found.packages):

@@ -15,14 +15,16 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fpack.deps import lock, lockfiles, poetry
+from fpack.deps import freshness, lock, lockfiles, poetry
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -108,6 +110,10 @@ def _platform_args(platform: Platform, *, wheels_only: bool = True) -> list[str]
         # every call (8+ s of retries where that host is unreachable); the host's Python only
         # runs uv's resolver, it never decides which wheels fit.
         "--no-python-downloads",
+        # Named rather than found: uv's search of PATH ends at whatever `python` is there, and
+        # asking a pyenv shim (a shell script) costs 0.22 s per call, more than a resolution
+        # from uv's cache. uv caches what it learns of this one (by path and mtime).
+        *(["--python", sys.executable] if sys.executable else []),
     ]
     return [*args, "--only-binary", ":all:"] if wheels_only else args
 
@@ -121,7 +127,8 @@ class Resolution:
 def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             refresh: bool = False,
             wheels_only: bool = True, overrides: Sequence[str] = (),
-            requirements: str | None = None, constraints: str = "") -> Resolution:
+            requirements: str | None = None, constraints: str = "",
+            fresh: freshness.Window | None = None) -> Resolution:
     """A pylock.toml pinning one file per package for `platform`.
 
     `wheels_only` keeps source distributions out (a local directory or git URL is still let in:
@@ -132,6 +139,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
     `index`: the user's index settings (uv reads its own UV_* ones; pip's are translated).
     A pdm.lock, pylock.toml or Pipfile.lock pins every package it installs: resolved with
     `--no-deps`, the set is exactly theirs (deps/lockfiles.py).
+    `fresh`: what was seen online lately, to try uv's cache first (deps/freshness.py).
     """
     assert spec.path is not None
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
@@ -155,9 +163,44 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             args.append("--refresh")
         if spec.kind in COMPLETE:
             args.append("--no-deps")
+        if fresh is not None and not refresh:
+            listed = requirements if requirements is not None else \
+                _read_requirements(source) if spec.kind == "requirements" else None
+            if found := _offline(args, out, Path(tmp), fresh, requirements=listed,
+                                 cwd=spec.directory):
+                return found
+        started = time.time()
         _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
         text = out.read_text(encoding="utf-8")
-        return Resolution(text=text, packages=lock.parse(text, Path(tmp)))
+        resolved = Resolution(text=text, packages=lock.parse(text, Path(tmp)))
+        if fresh is not None:
+            fresh.record((p.name for p in resolved.packages), started)
+        return resolved
+
+
+def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Window, *,
+             requirements: str | None, cwd: Path | None) -> Resolution | None:
+    """The resolution from uv's cache alone, if everything it rests on was seen online a
+    moment ago (deps/freshness.py); None to resolve online."""
+    names = freshness.names_in(requirements) if requirements is not None else []
+    if not (fresh.fresh(names) if names else fresh.seen()):
+        return None  # a requirement not seen lately: its page may be stale in uv's cache
+    if run([*args, "--offline"], cwd=cwd).returncode != 0:
+        return None
+    try:
+        text = out.read_text(encoding="utf-8")
+        packages = lock.parse(text, base)
+    except (OSError, DependencyError):
+        return None
+    return Resolution(text=text, packages=packages) if fresh.fresh(p.name for p in packages) \
+        else None
+
+
+def _read_requirements(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def derived(spec: DependencySpec) -> tuple[str | None, str]:

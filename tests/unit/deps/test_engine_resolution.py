@@ -41,7 +41,8 @@ class FakeUv:
     def resolve(self, spec: Any, platform: Platform, *, index: IndexSettings,
                 refresh: bool = False,
                 wheels_only: bool = True, overrides: tuple[str, ...] | list[str] = (),
-                requirements: str | None = None, constraints: str = "") -> uv.Resolution:
+                requirements: str | None = None, constraints: str = "",
+                fresh: object = None) -> uv.Resolution:
         self.calls.append({"wheels_only": wheels_only, "overrides": list(overrides)})
         if not wheels_only:
             return uv.Resolution(text="with source", packages=self.with_source)

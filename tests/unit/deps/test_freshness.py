@@ -1,0 +1,158 @@
+"""A resolution tried from uv's cache first, when every package it rests on was seen online
+within max_age (deps/freshness.py), and online otherwise. uv itself is faked: the tests record
+the command lines fpack gives it and answer with the lock a resolution would write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fpack import inputs
+from fpack.deps import freshness, uv
+from fpack.deps import spec as dep_spec
+from fpack.deps.cache import Cache
+from fpack.errors import ConfigError
+from fpack.platforms import RUNTIMES, Platform
+from fpack.proc import Result
+
+PLATFORM = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+NOW = 1_000_000.0
+
+
+def lock_of(*names: str) -> str:
+    entries = "".join(
+        f'\n[[packages]]\nname = "{n}"\nversion = "1.0"\nwheels = [{{ url = '
+        f'"https://files.example/{n}-1.0-py3-none-any.whl", '
+        f'hashes = {{ sha256 = "{"0" * 64}" }} }}]\n'
+        for n in names)
+    return f'lock-version = "1.0"\ncreated-by = "uv"\n{entries}'
+
+
+class FakeUv:
+    """uv pip compile: writes `online` or `offline` (None: fails) to the -o file."""
+
+    def __init__(self, online: tuple[str, ...], offline: tuple[str, ...] | None) -> None:
+        self.online, self.offline = online, offline
+        self.calls: list[str] = []
+
+    def __call__(self, args: Any, **_: Any) -> Result:
+        argv = [str(a) for a in args]
+        mode = "offline" if "--offline" in argv else "online"
+        self.calls.append(mode)
+        names = self.offline if mode == "offline" else self.online
+        if names is None:
+            return Result(args=tuple(argv), returncode=2, stdout="", stderr="not in the cache")
+        Path(argv[argv.index("-o") + 1]).write_text(lock_of(*names))
+        return Result(args=tuple(argv), returncode=0, stdout="", stderr="")
+
+
+def window(tmp_path: Path, *, at: float = NOW) -> freshness.Window:
+    return freshness.Window(path=tmp_path / "seen.json", max_age=600, clock=lambda: at)
+
+
+def resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeUv,
+            fresh: freshness.Window | None, requirements: str = "pydantic\nrequests\n",
+            refresh: bool = False) -> uv.Resolution:
+    path = tmp_path / "requirements.txt"
+    path.write_text(requirements)
+    monkeypatch.setattr(uv, "run", fake)
+    monkeypatch.setattr(uv.time, "time", lambda: NOW)
+    spec = dep_spec.read(path, tmp_path / "fpack.toml")
+    return uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}), fresh=fresh,
+                      refresh=refresh)
+
+
+def test_an_online_resolution_records_every_package_it_saw(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeUv(online=("pydantic", "requests", "idna"), offline=("pydantic",))
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path))
+    assert fake.calls == ["online"]  # nothing seen yet: no offline attempt
+    assert [p.name for p in found.packages] == ["pydantic", "requests", "idna"]
+    assert window(tmp_path).seen() == {"pydantic": NOW, "requests": NOW, "idna": NOW}
+
+
+def test_everything_seen_lately_is_resolved_from_uvs_cache_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window(tmp_path).record(["pydantic", "requests", "idna"], NOW - 60)
+    fake = FakeUv(online=("never",), offline=("pydantic", "requests", "idna"))
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+                    requirements="pydantic\nrequests\nidna==3.7  # pinned\n")
+    assert fake.calls == ["offline"]
+    assert [p.name for p in found.packages] == ["pydantic", "requests", "idna"]
+
+
+def test_a_package_not_seen_lately_sends_the_resolution_online(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The requirements were all seen, but the offline result rests on a page (anyio's) that
+    uv's cache may hold from long ago: online, where a newer release would show."""
+    window(tmp_path).record(["httpx", "pydantic"], NOW - 60)
+    fake = FakeUv(online=("httpx", "anyio", "pydantic"), offline=("httpx", "anyio", "pydantic"))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="httpx\npydantic\n")
+    assert fake.calls == ["offline", "online"]
+    assert set(window(tmp_path).seen()) == {"httpx", "anyio", "pydantic"}
+
+
+@pytest.mark.parametrize("requirements", ["pydantic\nflask>=3\n", "pydantic\nFlask[async]\n"])
+def test_a_requirement_not_seen_lately_is_not_tried_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requirements: str) -> None:
+    window(tmp_path).record(["pydantic"], NOW - 60)
+    fake = FakeUv(online=("pydantic", "flask"), offline=("pydantic", "flask"))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements=requirements)
+    assert fake.calls == ["online"]
+
+
+def test_seen_too_long_ago_is_not_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window(tmp_path).record(["pydantic"], NOW - 601)
+    fake = FakeUv(online=("pydantic",), offline=("pydantic",))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="pydantic\n")
+    assert fake.calls == ["online"]
+
+
+@pytest.mark.parametrize("case", ["offline fails", "refresh", "turned off"])
+def test_the_online_resolution_stands_when_offline_cannot_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    window(tmp_path).record(["pydantic"], NOW - 1)
+    fake = FakeUv(online=("pydantic",), offline=None if case == "offline fails" else ("x",))
+    resolve(tmp_path, monkeypatch, fake, None if case == "turned off" else window(tmp_path),
+            requirements="pydantic\n", refresh=case == "refresh")
+    assert fake.calls == (["offline", "online"] if case == "offline fails" else ["online"])
+
+
+def test_recording_drops_what_has_gone_stale(tmp_path: Path) -> None:
+    w = window(tmp_path)
+    w.record(["old"], NOW - 700)
+    w.record(["new"], NOW)
+    assert w.seen() == {"new": NOW}
+    assert w.fresh(["New"])  # canonical names
+    assert not w.fresh([])  # nothing to vouch for
+
+
+def test_the_window_is_per_index_and_uv_cache_and_can_be_turned_off(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    pypi = inputs.IndexSettings(values={})
+    private = inputs.IndexSettings(values={"UV_INDEX_URL": "https://pypi.internal/simple"})
+    paths = {freshness.window(cache, index, env).path  # type: ignore[union-attr]
+             for index in (pypi, private)
+             for env in ({}, {"UV_CACHE_DIR": "/elsewhere"})}
+    assert len(paths) == 4
+    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "0"}) is None
+    assert freshness.window(cache, pypi, {"UV_NO_CACHE": "1"}) is None
+    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "30"}).max_age == 30  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", ["ten", "-5"])
+def test_a_bad_max_age_names_the_variable(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        freshness.window(Cache(tmp_path), inputs.IndexSettings(values={}),
+                         {"FPACK_INDEX_MAX_AGE": value})
+    assert e.value.message == (f"FPACK_INDEX_MAX_AGE={value}: expected a number of seconds, "
+                               "0 or more")
+
+
+def test_names_are_read_from_requirement_lines_that_start_with_one() -> None:
+    text = ("# a comment\npydantic[email]>=2\nidna==3.7 ; python_version >= '3.9'\n"
+            "-r other.txt\n--index-url https://x\n./local/lib\nrequests  # why\n"
+            "demo @ https://files.example/demo-1.0-py3-none-any.whl\n")
+    assert freshness.names_in(text) == ["pydantic", "idna", "requests"]
