@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +20,6 @@ from fpack import plan as planning
 from fpack.config import Project
 from fpack.deps import engine, framework
 from fpack.deps import locals as local_libraries
-from fpack.deps import sbom as sbom_document
 from fpack.deps import settings as dep_settings
 from fpack.deps import spec as dep_spec
 from fpack.errors import FpackError, UsageError
@@ -31,10 +31,12 @@ from fpack.outputs import Outputs
 from fpack.platforms import Arch, Target
 from fpack.report import Reporter
 from fpack.sources import project_files, runtime_snapshot
-from fpack.targets import TargetBuilder, aws, docker, gcp
+from fpack.targets import TargetBuilder
 
-TARGET_BUILDERS: Final[dict[Target, TargetBuilder]] = {"aws": aws, "docker": docker,
-                                                       "gcp": gcp}
+# Each target's module (fpack/targets/), imported when that target is built: a build imports one.
+TARGET_BUILDERS: Final[dict[str, str]] = {"aws": "fpack.targets.aws",
+                                          "docker": "fpack.targets.docker",
+                                          "gcp": "fpack.targets.gcp"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,10 +100,11 @@ def plan_artifacts(project: Project, target: Target, *, inputs: BuildInputs, out
     """Every artifact of `target`: the dependencies of each distinct set prepared once (in
     parallel, `jobs` at a time), then each group's artifacts planned against its set. A layer
     shared by several groups is planned once."""
-    builder = TARGET_BUILDERS.get(target)
-    if builder is None:
+    module = TARGET_BUILDERS.get(target)
+    if module is None:
         raise UsageError(f"--target {target}: not available in this version of fpack; "
                          f"available: {', '.join(TARGET_BUILDERS)}")
+    builder: TargetBuilder = importlib.import_module(module)
     bps = make_plans(project, target, inputs=inputs, out=out, only=only, arch=arch)
     specs: dict[str, dep_spec.DependencySpec] = {}
     users: dict[str, list[str]] = {}
@@ -156,6 +159,8 @@ def build(project: Project, target: Target, *, inputs: BuildInputs, out: Path,
         for b in built:
             outputs.text(b.manifest.manifest_path, render(b.manifest, project.root))
             if sbom:  # CycloneDX, beside the artifact: exactly the packages inside it
+                from fpack.deps import sbom as sbom_document  # noqa: PLC0415 - with --sbom only
+
                 outputs.text(sbom_document.path_for(b.manifest),
                              sbom_document.render(b.manifest, epoch=inputs.epoch))
     return built

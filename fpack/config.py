@@ -27,7 +27,6 @@ from fpack.config_schema import (
 from fpack.deps import lockfiles, workspace
 from fpack.errors import ConfigError
 from fpack.platforms import ARCHES, DEFAULT_PYTHON, RUNTIMES, TARGETS, Arch, Target, runtime_name
-from fpack.runtime.web import WEB_STYLES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,6 +43,9 @@ FLAVORS: Final[tuple[Flavor, ...]] = get_args(Flavor)
 # [targets.aws] sdk: "bundle" ships boto3 and its kin like any dependency; "runtime" leaves them
 # to the Lambda runtime when the project accepts its version (deps/sdk.py).
 SdkMode = Literal["bundle", "runtime"]
+# The web framework styles fpack/runtime/web.py bridges (its WEB_STYLES; a test keeps them
+# equal): not imported from there, which would load the runtime package with every command.
+WEB_STYLES: Final = ("asgi", "wsgi")
 SDK_MODES: Final[tuple[SdkMode, ...]] = get_args(SdkMode)
 CONFIG_NAME: Final = "fpack.toml"
 # Found in a project's (or a function's) directory, first match wins; several locks are refused

@@ -25,12 +25,12 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from fpack import container, guest
+from fpack import guest
 from fpack.deps import keys, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
@@ -39,6 +39,9 @@ from fpack.inputs import IMAGE_ENV, BuildInputs
 from fpack.platforms import Platform
 from fpack.proc import redact, run
 from fpack.report import Reporter
+
+if TYPE_CHECKING:
+    from fpack import container
 
 KIND: Final = "built"  # the cache directory of the wheelhouse
 BUILD_FORMAT: Final = "1"  # bump when guest/build_wheel.sh changes what a wheel would contain
@@ -181,6 +184,8 @@ def build(source: Locked, platform: Platform, image: str, inputs: BuildInputs,
                 if source.kind == "directory" else None
             made_by = HOST if wheel is not None else image
             if wheel is None:
+                from fpack import container  # noqa: PLC0415 - only a build in a container needs it
+
                 reporter.step(f"building {what} from source in {image} "
                               f"({platform.docker_platform})")
                 wheel = _build_in_container(source, platform, image, out, env=pip_env(index),
@@ -246,6 +251,8 @@ def _build_in_container(source: Locked, platform: Platform, image: str, out: Pat
     """The source copied in, `pip wheel` run, /out copied back into `out`: through the Docker
     API, so an engine that sees none of this machine's files (remote, Docker-in-Docker, Podman)
     builds the same wheel."""
+    from fpack import container  # noqa: PLC0415 - a wheel-only set never builds
+
     with tempfile.TemporaryDirectory(prefix="fpack-src-") as tmp:
         argument, inputs = _source_inputs(source, Path(tmp))
         command = ["sh", "-c", guest.text(SCRIPT), "fpack-build", platform.python_version, argument,

@@ -24,15 +24,18 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from fpack import container, guest
+from fpack import guest
 from fpack.deps import dists
 from fpack.deps.cache import Cache
 from fpack.deps.keys import sha
 from fpack.errors import DependencyError
 from fpack.platforms import Platform
 from fpack.proc import run
+
+if TYPE_CHECKING:
+    pass
 
 _ARGS: Final = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
 # In the container: the target's Python, found as the build script finds it; the pycs written
@@ -117,6 +120,8 @@ def _compile_in_container(tree: Path, platform: Platform, image: str) -> None:
     (`pkg/__pycache__/`). The bytes are those of a compile in place: `-s /tree` fixes the path
     recorded in them either way. Through the Docker API, so a remote engine compiles the tree,
     not an empty directory."""
+    from fpack import container  # noqa: PLC0415 - compile = false never starts a container
+
     with tempfile.TemporaryDirectory(prefix="fpack-pycs-") as tmp:
         out = Path(tmp)
         outcome = container.run(

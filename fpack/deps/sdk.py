@@ -17,7 +17,6 @@ tree and the spec's files; `decide` is the decision alone.
 from __future__ import annotations
 
 import csv
-import email.parser
 import posixpath
 import sys
 from collections.abc import Iterable, Mapping
@@ -206,6 +205,8 @@ def _applies(req: Requirement, env: Mapping[str, str], extras: Iterable[str]) ->
 
 def tree_demands(tree: Path, platform: Platform) -> tuple[tuple[Demand, ...], tuple[str, ...]]:
     """(the demands on the SDK packages of every other dist in `tree`, the dists present)."""
+    import email.parser  # noqa: PLC0415 - 14 ms, only for sdk = "runtime"
+
     env = environment(platform)
     demands: list[Demand] = []
     present: list[str] = []

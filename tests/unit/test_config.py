@@ -192,3 +192,10 @@ def test_web_app_styles_serve_http_and_take_a_base_path(tmp_path: Path) -> None:
         'fpack.toml: [functions.hello] base_path = "api": expected a URL path starting with "/", '
         'e.g. "/api" (the custom domain\'s base path mapping).'
     )
+
+
+def test_the_web_styles_are_the_runtimes() -> None:
+    """config.py keeps its own copy so that reading fpack.toml does not load fpack.runtime."""
+    from fpack.runtime.web import WEB_STYLES
+
+    assert config.WEB_STYLES == WEB_STYLES
