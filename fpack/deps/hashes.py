@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from fpack.deps.lock import Locked
@@ -88,6 +87,9 @@ def _digest(value: str) -> str:
 
 
 def _name(requirement: str) -> str | None:
+    # Loaded here: a requirements file without hashes never needs packaging's parser (20 ms).
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     try:
         return canonicalize_name(Requirement(requirement.strip()).name)
     except InvalidRequirement:

@@ -22,15 +22,16 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from packaging.markers import InvalidMarker, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import Specifier
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from fpack.platforms import Platform
+
+if TYPE_CHECKING:  # packaging's requirement parser costs 20 ms: loaded for sdk = "runtime" only
+    from packaging.requirements import Requirement
+    from packaging.specifiers import Specifier
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -194,6 +195,8 @@ def _applies(req: Requirement, env: Mapping[str, str], extras: Iterable[str]) ->
     """Whether a requirement applies on the target. The tree does not record which extras were
     asked for, so a requirement under any extra the dist provides counts (cautious: it may keep
     the SDK when the extra was not asked for)."""
+    from packaging.markers import InvalidMarker, UndefinedEnvironmentName  # noqa: PLC0415
+
     if req.marker is None:
         return True
     marker = req.marker
@@ -254,6 +257,8 @@ def _parsed(lines: Iterable[str]) -> list[Requirement]:
 
 
 def _requirement(text: str) -> Requirement | None:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     try:
         return Requirement(text)
     except InvalidRequirement:

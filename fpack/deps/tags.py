@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -217,6 +215,8 @@ def _applies(marker: str, platform: Platform) -> bool:
            "platform_system": "Linux", "platform_machine": platform.machine, "os_name": "posix",
            "implementation_name": "cpython", "platform_python_implementation": "CPython",
            "extra": ""}
+    from packaging.markers import InvalidMarker, Marker  # noqa: PLC0415 - a direct wheel's only
+
     try:
         return bool(Marker(marker).evaluate(env))
     except InvalidMarker:
@@ -260,7 +260,11 @@ def _from_requirements(path: Path, text: str) -> list[DirectWheel]:
         if "/" in first or "\\" in first or first.endswith(".whl"):
             # a bare path or URL (pip's form), maybe with `; marker`
             location, _, marker = (part.strip() for part in requirement.partition(";"))
+        elif "@" not in requirement:
+            continue  # a name and a version: no file named (PEP 508 puts a URL after "@")
         else:
+            from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
             try:
                 parsed = Requirement(requirement)
             except InvalidRequirement:
@@ -281,6 +285,10 @@ def _from_pyproject(path: Path, text: str) -> list[DirectWheel]:
     lines = text.splitlines()
     found = []
     for entry in data.get("project", {}).get("dependencies", []) or []:
+        if "@" not in str(entry):
+            continue  # no URL, no wheel file
+        from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
         try:
             parsed = Requirement(str(entry))
         except InvalidRequirement:
