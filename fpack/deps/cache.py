@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final
 
 MARKER: Final = ".ok"
-KINDS: Final = ("resolve", "trees", "archives", "members", "pycs", "wheels", "built")
+KINDS: Final = ("resolve", "trees", "archives", "members", "pycs", "wheels", "built", "rendered")
 _GARBAGE_AGE: Final = 3600.0  # seconds: a temporary name older than this belongs to no build
 
 

@@ -33,6 +33,7 @@ def entry_source(plan: BuildPlan, fp: FunctionPlan) -> str:
     fn = fp.function
     return render(
         "aws_entry.py.j2",
+        plan.inputs.cache,
         name=fn.name,
         module=fn.module,
         handler=fn.attr,

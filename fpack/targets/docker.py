@@ -126,7 +126,8 @@ def image_spec(plan: BuildPlan, fp: FunctionPlan, base: str) -> ImageSpec:
               "dev.fpack.function": fp.function.name, "dev.fpack.trigger": fp.function.trigger,
               "dev.fpack.flavor": flavor, "dev.fpack.handler": fp.handler_setting}
     dockerfile = render(
-        f"Dockerfile.{flavor}.j2", name=fp.function.name, base_image=base,
+        f"Dockerfile.{flavor}.j2", plan.inputs.cache, name=fp.function.name,
+        base_image=base,
         pythonpath=f"{app}:{RUNTIME_DIR}:{DEPS_DIR}", deps_dir=DEPS_DIR, runtime_dir=RUNTIME_DIR,
         app_dir=app, user=USER, entrypoint=json.dumps(list(entrypoint)), cmd=json.dumps(list(cmd)),
         env=[(k, json.dumps(v)) for k, v in sorted(fp.function.env.items())],
@@ -210,7 +211,7 @@ def _context(bp: BuildPlan, spec: ImageSpec) -> tuple[FileEntry, ...]:
         files.append(FileEntry(name="app/fpack_entry.py", data=spec.entry.encode()))
     files.append(FileEntry(name="Dockerfile", data=spec.dockerfile.encode()))
     files.append(FileEntry(name=".dockerignore", data=render(
-        "dockerignore.j2", compiled=bp.project.docker.compile).encode()))
+        "dockerignore.j2", bp.inputs.cache, compiled=bp.project.docker.compile).encode()))
     return tuple(files)
 
 

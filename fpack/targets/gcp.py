@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from fpack import limits
 from fpack.archive import ARCHIVE_VERSION
@@ -36,6 +36,9 @@ from fpack.plan import BuildPlan, FunctionPlan, bytecode_image, package_inputs, 
 from fpack.report import Reporter, human_size
 from fpack.sources import digest
 from fpack.templating import render
+
+if TYPE_CHECKING:
+    from fpack.deps.cache import Cache
 
 SignatureType = Literal["http", "cloudevent"]
 VENDOR_DIR: Final = "wheels"
@@ -54,9 +57,9 @@ def signature_type(trigger: Trigger) -> SignatureType:
     return "http" if trigger == "http" else "cloudevent"
 
 
-def entry_source(fp: FunctionPlan) -> str:
+def entry_source(fp: FunctionPlan, cache: Cache | None = None) -> str:
     fn = fp.function
-    return render("gcp_main.py.j2", name=fn.name, module=fn.module, handler=fn.attr,
+    return render("gcp_main.py.j2", cache, name=fn.name, module=fn.module, handler=fn.attr,
                   attr=fp.entry_attr, trigger=fn.trigger, style=fn.style,
                   signature=signature_type(fn.trigger), base_path=fn.base_path)
 
@@ -120,7 +123,7 @@ def _bundle(bp: BuildPlan, fp: FunctionPlan, deps: Dependencies, requirements: s
             shipped: tuple[FileEntry, ...]) -> ZipPlan:
     vendor, compiled = bp.project.gcp.vendor, bp.project.gcp.compile
     code = (*bp.sources, *bp.runtime)
-    main = entry_source(fp)
+    main = entry_source(fp, bp.inputs.cache)
     entry = entry_file(fp)
     files = (*source_entries(code), FileEntry(name=entry, data=main.encode()),
              FileEntry(name="requirements.txt", data=requirements.encode()), *shipped)

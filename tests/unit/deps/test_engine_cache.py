@@ -40,7 +40,7 @@ def test_size_and_clean_cover_every_kind(tmp_path: Path) -> None:
     with cache.new_entry("built", "k") as scratch:
         (scratch / "w.whl").write_bytes(b"123")
     assert cache.size() == {"resolve": 5, "trees": 0, "archives": 0, "members": 0, "pycs": 0,
-                            "wheels": 0, "built": 6}
+                            "wheels": 0, "built": 6, "rendered": 0}
     (tmp_path / "stamps").mkdir()
     (tmp_path / "stamps" / "k.json").write_text("{}")  # a build stamp (fpack/stamp.py)
     cache.clean()
