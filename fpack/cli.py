@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import traceback
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -22,14 +20,11 @@ try:  # typer >= 0.16 vendors click; older releases use the click package
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from fpack.errors import FpackError, UsageError
+from fpack import build_command
+from fpack.errors import FpackError, UsageError, shown_failure
 
 if TYPE_CHECKING:
-    from fpack.build import Planned
     from fpack.config import Project
-    from fpack.executor import Built
-    from fpack.inputs import BuildInputs
-    from fpack.platforms import Arch, Target
     from fpack.report import ConsoleReporter
 
 # Typer's pretty tracebacks print local variables, which may hold credentials: never enable them.
@@ -110,25 +105,11 @@ def _config_path() -> Path:
 
 
 def _project() -> Project:
-    from fpack import config  # noqa: PLC0415
-
-    return config.load(_config_path())
+    return build_command.load_project(OPTIONS.config)
 
 
-def _target(value: str) -> Target:
-    from fpack.platforms import TARGETS  # noqa: PLC0415
-
-    for target in TARGETS:
-        if value == target:
-            return target
-    raise UsageError(f'--target {value}: expected "aws", "gcp" or "docker"')
-
-
-def _inputs() -> BuildInputs:
-    """The environment's part of a build, read once per command (fpack/inputs.py)."""
-    from fpack import inputs  # noqa: PLC0415
-
-    return inputs.read()
+_target = build_command.target_of
+_inputs = build_command.read_inputs  # the environment's part of a command, read once
 
 
 @app.command(short_help="Scaffold fpack.toml, a handler and requirements.txt.")
@@ -166,139 +147,10 @@ def build(
     jobs: JobsOpt = None,
 ) -> None:
     """Build the artifacts of every function (or --function) for one target."""
-    from fpack import stamp  # noqa: PLC0415
-    from fpack.platforms import ARCHES  # noqa: PLC0415
-
-    # Recorded from the start, fpack.toml's reading included: the stamp lists what was read.
-    recorder = None if dry_run else stamp.record(ARGV, cwd=str(Path.cwd()))
-    try:
-        project = _project()
-        function = _changed(project, function, changed_since)
-        if function == []:
-            return
-        chosen = next((a for a in ARCHES if a == arch), None)
-        if arch is not None and chosen is None:
-            raise UsageError(f'--arch {arch}: expected "x86_64" or "arm64"')
-        out_dir = out if out.is_absolute() else project.root / out
-        chosen_target = _target(target)
-        inputs = _inputs()
-        _start_sets(project, chosen_target, inputs, function, chosen, refresh)
-        from fpack import build as building  # noqa: PLC0415 - imported while uv resolves
-
-        if dry_run:
-            with _reporting() as reporter:
-                planned = building.dry_run(project, chosen_target, inputs=inputs,
-                                           out=out_dir, reporter=reporter, only=function or (),
-                                           arch=chosen, refresh=refresh, jobs=jobs)
-            _print_planned(planned, as_json, project.root)
-            return
-        with _reporting() as reporter:
-            built = building.build(project, chosen_target, inputs=inputs, out=out_dir,
-                                   reporter=reporter, only=function or (), arch=chosen,
-                                   refresh=refresh, sbom=sbom, jobs=jobs)
-        if recorder is not None:
-            recorder.warnings = list(reporter.warnings)
-            stamp.write(recorder, cache=inputs.cache.root,
-                        out_dir=out_dir / chosen_target, artifacts=len(built),
-                        shown=_shown(out_dir / chosen_target, project.root))
-    finally:
-        stamp.stop()
-        _finish_sets()
-    _print_built(built, as_json, project.root, out_dir / chosen_target)
-
-
-def _start_sets(project: Project, target: Target, inputs: BuildInputs,
-                function: list[str] | None, arch: Arch | None, refresh: bool) -> None:
-    """Start resolving the dependency sets now, before the engine and the targets are imported:
-    uv works on them meanwhile (fpack/deps/ahead.py)."""
-    from fpack.deps import ahead  # noqa: PLC0415
-
-    ahead.start(project, target, inputs, only=function or (), arch=arch, refresh=refresh)
-
-
-def _finish_sets() -> None:
-    if "fpack.deps.ahead" in sys.modules:  # nothing was started if it was never imported
-        sys.modules["fpack.deps.ahead"].finish()
-
-
-@contextlib.contextmanager
-def _reporting() -> Iterator[ConsoleReporter]:
-    """The command's reporter; its live progress lines are cleared however the work ends."""
-    reporter = _reporter()
-    try:
-        yield reporter
-    finally:
-        reporter.close()
-
-
-def _changed(project: Project, function: list[str] | None, ref: str | None) -> list[str] | None:
-    """--changed-since: the functions (of --function, if given) whose inputs changed since
-    `ref`; [] (after saying so) when there are none, so the command has nothing to do."""
-    if ref is None:
-        return function
-    from fpack import changes  # noqa: PLC0415
-
-    changed = [f for f in changes.changed_functions(project, ref)
-               if not function or f in function]
-    if not changed:
-        typer.echo(f"nothing changed since {ref}: no function to consider", err=True)
-        return []
-    typer.echo(f"changed since {ref}: {', '.join(changed)}", err=True)
-    return changed
-
-
-def _print_built(built: list[Built], as_json: bool, root: Path, out_dir: Path) -> None:
-    from fpack.manifest import DockerImage  # noqa: PLC0415
-    from fpack.report import human_size, plural  # noqa: PLC0415
-
-    if as_json:
-        typer.echo(json.dumps([b.manifest.to_json(root) for b in built], indent=2))
-        return
-    if built and not any(b.rebuilt for b in built):
-        typer.echo(f"up to date: {plural(len(built), 'artifact')} in {_shown(out_dir, root)}, "
-                   "nothing changed")
-        return
-    images = any(b.manifest.kind == "image" for b in built)
-    # An image's size is the image's, and its id stands where a zip's sha256 would.
-    rows = [("artifact", "runtime", "arch", "handler", "image" if images else "zipped",
-             "app + deps" if images else "unzipped", "build", "image id" if images else "sha256")]
-    for b in built:
-        m = b.manifest
-        shown = m.image if isinstance(m, DockerImage) else _shown(m.path, root)
-        rows.append((shown, m.runtime, m.arch, m.handler or "(layer)", human_size(m.size),
-                     human_size(m.unpacked_size), "rebuilt" if b.rebuilt else "up to date",
-                     m.sha256))
-    _table(rows)
-
-
-def _print_planned(planned: list[Planned], as_json: bool, root: Path) -> None:
-    from fpack.build import entries  # noqa: PLC0415
-    from fpack.report import human_size  # noqa: PLC0415
-
-    if as_json:
-        typer.echo(json.dumps([{
-            "path": _shown(p.plan.path, root), "up_to_date": not p.reasons,
-            "reasons": list(p.reasons), "zipped": p.zipped, "unpacked": p.unpacked,
-            "entries": entries(p.plan)} for p in planned], indent=2))
-        return
-    rows = [("artifact", "zipped", "unzipped", "would")]
-    for p in planned:
-        would = "stay (up to date)" if not p.reasons else "rebuild: " + "; ".join(p.reasons)
-        rows.append((_shown(p.plan.path, root),
-                     "-" if p.zipped is None else human_size(p.zipped), human_size(p.unpacked),
-                     would))
-    _table(rows)
-    typer.echo("(--dry-run: nothing was written; sizes are before bytecode)", err=True)
-
-
-def _shown(path: Path, root: Path) -> str:
-    return str(path.relative_to(root) if path.is_relative_to(root) else path)
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    build_command.run(build_command.BuildOptions(
+        target=target, function=tuple(function or ()), out=out, arch=arch, refresh=refresh,
+        as_json=as_json, sbom=sbom, dry_run=dry_run, changed_since=changed_since, jobs=jobs,
+        config=OPTIONS.config, quiet=OPTIONS.quiet, debug=OPTIONS.debug, argv=tuple(ARGV)))
 
 
 @app.command(name="ls", short_help="List the functions, their dependency sets and targets.")
@@ -310,7 +162,7 @@ def list_functions(
     from fpack import inventory  # noqa: PLC0415
 
     project = _project()
-    only = _changed(project, None, changed_since)
+    only = build_command.changed(project, None, changed_since)
     if only == []:
         if as_json:
             typer.echo("[]")
@@ -324,7 +176,7 @@ def list_functions(
                (f"{r.dependencies} (member {r.member})" if r.member else r.dependencies)
                or "(none)",
                r.set_id, "; ".join(r.targets)) for r in rows]
-    _table(table)
+    build_command.table(table)
 
 
 @app.command(short_help="Build what is stale, then deploy it to one target.")
@@ -346,7 +198,7 @@ def deploy(
     if prune and changed_since:
         raise UsageError("--prune needs the whole project; it cannot be used with "
                          "--changed-since", hint="deploy the whole project to prune")
-    function = _changed(project, function, changed_since)
+    function = build_command.changed(project, function, changed_since)
     if function == []:
         return
     out_dir = out if out.is_absolute() else project.root / out
@@ -510,10 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns (not raises) the code of a `typer.Exit(code)`.
         result = command.main(args=argv, prog_name="fpack", standalone_mode=False)
     except FpackError as e:
-        if OPTIONS.debug:
-            traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return shown_failure(e, debug=OPTIONS.debug)
     except typer.Exit as e:
         return int(e.exit_code)
     except SystemExit as e:  # --install-completion and shell completion end with sys.exit
@@ -528,11 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, reported as such
-        if OPTIONS.debug:
-            traceback.print_exc()
-        print(f"error: fpack failed unexpectedly: {type(e).__name__}: {e}\n"
-              "  hint: run again with --debug for the traceback, and report it", file=sys.stderr)
-        return 1
+        return shown_failure(e, debug=OPTIONS.debug)
     return result if isinstance(result, int) else 0
 
 

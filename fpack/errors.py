@@ -1,7 +1,8 @@
 """The errors users see: one small hierarchy whose messages say where, what, expected and the fix.
 
-Each class carries its exit code, so the CLI has a single exit path (`cli.main`) and never decides
-codes case by case. Library code raises these with `raise ... from e` so `--debug` shows the cause.
+Each class carries its exit code, so the commands have one exit path (`shown_failure`) and never
+decide codes case by case. Library code raises these with `raise ... from e` so `--debug` shows
+the cause.
 """
 
 from __future__ import annotations
@@ -53,3 +54,20 @@ class DeployError(FpackError):
 
 class CheckFailed(FpackError):
     """`fpack check` found problems (each already reported)."""
+
+
+def shown_failure(e: Exception, *, debug: bool) -> int:
+    """Print what went wrong as the user should see it and return the command's exit code: an
+    FpackError's message and hint, or, for anything else (a bug), what to do about it. The
+    traceback only with --debug. Both command paths end here (cli.main, build_command.main)."""
+    import sys  # noqa: PLC0415 - kept out of the import of every module that raises these
+    import traceback  # noqa: PLC0415
+
+    if debug:
+        traceback.print_exc()
+    if isinstance(e, FpackError):
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(f"error: fpack failed unexpectedly: {type(e).__name__}: {e}\n"
+          "  hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+    return 1
