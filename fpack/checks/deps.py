@@ -5,8 +5,9 @@ the spec names itself is judged by its tags first (fpack/deps/tags.py), before a
 
 Size estimates: a build that installed the tree measured every package's unpacked size, and that is
 used when it exists; otherwise the wheels' own sizes (recorded in the lock) are a lower bound of the
-unpacked size, since a wheel is a zip of it. A size problem is therefore reported only when the
-artifact is certainly over, never on a guess.
+unpacked size, since a wheel is a zip of it. With `sdk = "runtime"` the SDK's packages are left
+out of an aws estimate, which is then a lower bound too (the build may have to keep them). A size
+problem is therefore reported only when the artifact is certainly over, never on a guess.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from fpack.checks import Problem
 from fpack.checks.resolutions import Resolution, Unresolved, build_image, resolution
 from fpack.config import AwsTarget, DockerTarget, GcpTarget, Project
 from fpack.deps import framework, tags
+from fpack.deps import sdk as sdk_rules
 from fpack.deps.keys import compiles_tree
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -154,9 +156,19 @@ def estimate(project: Project, target: Target, found: Resolution, code: int) -> 
         carried = wheels if project.gcp.vendor else {}
         return Estimate(unzipped=code + sum(carried.values()), zipped=sum(carried.values()),
                         exact=True, largest=_largest(carried))
+    # sdk = "runtime" leaves boto3 and its kin to Lambda unless a requirement refuses the
+    # runtime's version, which only the build decides: without them the figure is a lower bound.
+    runtime_sdk = target == "aws" and project.aws.sdk == "runtime"
     if found.installed is not None and found.installed_total is not None:
+        if runtime_sdk:
+            left = {n: b for n, b in found.installed.items() if n not in sdk_rules.PACKAGES}
+            return Estimate(unzipped=code + found.installed_total - sum(
+                found.installed.values()) + sum(left.values()), zipped=0, exact=False,
+                largest=_largest(left))
         return Estimate(unzipped=code + found.installed_total, zipped=0, exact=True,
                         largest=_largest(found.installed))
+    if runtime_sdk:
+        wheels = {n: b for n, b in wheels.items() if n not in sdk_rules.PACKAGES}
     return Estimate(unzipped=code + sum(wheels.values()), zipped=0, exact=False,
                     largest=_largest(wheels))
 

@@ -151,6 +151,29 @@ def test_an_installed_tree_gives_exact_sizes(tmp_path: Path, inputs: BuildInputs
     ]
 
 
+def test_the_runtimes_sdk_is_left_out_of_the_estimate_as_a_lower_bound(
+        tmp_path: Path, inputs: BuildInputs) -> None:
+    """sdk = "runtime": boto3 and its kin stay out unless a requirement refuses the runtime's
+    version, which only the build decides, so what is left is a bound, never the measure."""
+    text = pylock(("numpy", "2.1.0", 15 * MB), ("boto3", "1.40", 1 * MB),
+                  ("botocore", "1.40", 14 * MB))
+    sizes = {"numpy": 240 * MB, "boto3": 1 * MB, "botocore": 24 * MB}
+    bundled = project(tmp_path)
+    seed(bundled, "aws", inputs, text)
+    install(bundled, "aws", inputs.cache, text, sizes)
+    assert len(run(bundled, inputs)) == 1  # 265 MB with the SDK
+    runtime = project(tmp_path, '[targets.aws]\nsdk = "runtime"\n')
+    seed(runtime, "aws", inputs, text)
+    install(runtime, "aws", inputs.cache, text, sizes)
+    assert run(runtime, inputs) == []  # 240 MB without it
+    install(runtime, "aws", inputs.cache, text, {**sizes, "numpy": 270 * MB})
+    assert run(runtime, inputs) == [
+        "requirements.txt:1: FP401 aws: the artifacts would be at least 270.0 MB unzipped; AWS "
+        "Lambda (a function and its layers) allows at most 262.1 MB (262144000 bytes) unzipped. "
+        "Largest packages: numpy 270.0 MB"
+    ]
+
+
 def test_gcp_counts_wheels_only_when_vendored(tmp_path: Path, inputs: BuildInputs) -> None:
     text = pylock(("mkl", "2025.1", 221 * MB))
     plain = project(tmp_path, "[targets.gcp]\n")
