@@ -102,25 +102,31 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
         _STARTED[(key, refresh)] = started
         if shared or spec.path is None:
             return started
-        locked = cache.file("resolve", f"pylock.{key}", ".toml").is_file()
-        if refresh or not locked:
-            started.resolution = Pending(lambda: _first(spec, platform, inputs, refresh))
+        if cache.file("resolve", f"pylock.{key}", ".toml").is_file() and not refresh:
+            return started
+        resolution = started.resolution = Pending(lambda: _first(spec, platform, inputs,
+                                                                 refresh))
+        if refresh:
+            return started
+        prefill = zipped and not settings.compile and not settings.slim
+
+        def ahead(tree: Path) -> None:
+            """What the tree will go through anyway, meanwhile: cleaning, and, when the
+            archive ships these very files, compressing each distribution."""
+            dists.clean(tree)
+            if prefill:
+                members.prefill(tree, cache)
+
         # A set never resolved here, on a platform with no tree to seed from (deps/reuse.py):
         # its install starts beside its resolution. With such a tree, the install after the
-        # resolution links what it can, which beats copying everything meanwhile.
+        # resolution links what it can, which beats copying everything meanwhile; it starts
+        # as soon as the lock is there, while the engine is still being imported.
         # (A plain spec names no local file or directory, so a lock that exists is healthy.)
-        if not refresh and not locked and speculate.plain(spec) \
-                and not reuse.installed_for(cache, platform.key()):
-            prefill = zipped and not settings.compile and not settings.slim
-
-            def ahead(tree: Path) -> None:
-                """What the tree will go through anyway, while the resolution runs: cleaning,
-                and, when the archive ships these very files, compressing each distribution."""
-                dists.clean(tree)
-                if prefill:
-                    members.prefill(tree, cache)
-
+        if speculate.plain(spec) and not reuse.installed_for(cache, platform.key()):
             started.guess = speculate.start(spec, platform, inputs, cache, then=ahead)
+        else:
+            started.guess = speculate.after(resolution.result, spec, platform, inputs, cache,
+                                            then=ahead)
         return started
 
 

@@ -23,7 +23,6 @@ import posixpath
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,7 +49,6 @@ from fpack.deps import (
     uv,
 )
 from fpack.deps import sdk as sdk_rules
-from fpack.deps import spec as dep_spec
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
 from fpack.deps.settings import Settings
@@ -553,12 +551,13 @@ def _tree_meta(
                       f"{platform.label}")
         with cache.new_tree(key) as tmp:
             guessed = guess.take(locked) if guess is not None else None
-            if guessed is not None:  # installed while the set was resolved: the lock's tree
+            if guessed is not None:  # installed ahead of the engine: the lock's tree
+                meanwhile = guess.meanwhile if guess is not None else ""
                 for child in guessed.iterdir():
                     child.rename(tmp / child.name)
             else:
-                _install(pylock, locked, platform, tmp, inputs=inputs, spec=spec,
-                         reporter=reporter)
+                meanwhile = reuse.install(pylock, locked, platform, tmp, inputs=inputs,
+                                          spec=spec, reporter=reporter)
             dists.clean(tmp)
             _audit(tmp, platform)
             if settings.compile:
@@ -567,42 +566,9 @@ def _tree_meta(
             meta = _describe(tmp, _pins(locked, cache))
             meta["platform"] = platform.key()  # an installed tree, which later ones may seed from
             cache.write_file("trees", key, ".json", json.dumps(meta, indent=1).encode())
-        meanwhile = ", while it was resolved" if guessed is not None else ""
         reporter.done(f"installed {plural(len(locked), 'package')} of {spec.name} "
                       f"({human_size(meta['unpacked_size'])}){meanwhile}")
         return meta, cache.tree(key)
-
-
-def _install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: Path, *,
-             inputs: BuildInputs, spec: DependencySpec, reporter: Reporter) -> None:
-    """The wheels of `pylock` installed into `tree`: those an earlier tree of the platform has
-    are linked from it (deps/reuse.py), uv installs the others."""
-    def with_uv(lock_file: Path) -> None:
-        uv.install(lock_file, platform, tree, settings=inputs.index,
-                   index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory)
-
-    seeded = reuse.seed(inputs.cache, locked, platform.key(), tree)
-    if seeded is None:
-        with_uv(pylock)
-        return
-    rest = [p for p in locked if p.name not in seeded.linked]
-    reporter.step(f"installing {plural(len(rest), 'package')} of {spec.name} for "
-                  f"{platform.label} ({len(seeded.linked)} linked from an earlier set)")
-    if rest:
-        # Beside the lock: the paths of built wheels in it are relative to its directory.
-        partial = pylock.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{pylock.name}")
-        try:
-            text = reuse.without(pylock.read_text(encoding="utf-8"), seeded.linked)
-            partial.write_text(text, encoding="utf-8")
-            if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
-                    sorted(p.name for p in rest):
-                with_uv(partial)
-        finally:
-            partial.unlink(missing_ok=True)
-    if not reuse.matches(tree, locked):  # not what a whole install makes: make that instead
-        shutil.rmtree(tree)
-        tree.mkdir()
-        with_uv(pylock)
 
 
 def _audit(tree: Path, platform: Platform) -> None:

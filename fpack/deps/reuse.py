@@ -16,7 +16,9 @@ caller then installs everything as before.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,14 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from fpack.deps import dists
+from fpack.deps import dists, lock, uv
+from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
+from fpack.deps.spec import DependencySpec
+from fpack.inputs import BuildInputs
+from fpack.platforms import Platform
+from fpack.report import Reporter, plural
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +91,43 @@ def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path
         dest.mkdir()
         return None
     return Seeded(linked=tuple(sorted(linked)), base=key)
+
+
+def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: Path, *,
+            inputs: BuildInputs, spec: DependencySpec, reporter: Reporter | None = None) -> str:
+    """The wheels of `pylock` installed into `tree`: those an earlier tree of the platform has
+    are linked from it (`seed`), uv installs the others. `reporter`: None when this runs ahead
+    of the engine, in a thread of deps/speculate.py, which says nothing. What the report of the
+    install adds: how many were linked (empty when none were)."""
+    def with_uv(lock_file: Path) -> None:
+        uv.install(lock_file, platform, tree, settings=inputs.index,
+                   index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory)
+
+    seeded = seed(inputs.cache, locked, platform.key(), tree)
+    if seeded is None:
+        with_uv(pylock)
+        return ""
+    rest = [p for p in locked if p.name not in seeded.linked]
+    if reporter is not None:
+        reporter.step(f"installing {plural(len(rest), 'package')} of {spec.name} for "
+                      f"{platform.label} ({len(seeded.linked)} linked from an earlier set)")
+    if rest:
+        # Beside the lock: the paths of built wheels in it are relative to its directory.
+        partial = pylock.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{pylock.name}")
+        try:
+            text = without(pylock.read_text(encoding="utf-8"), seeded.linked)
+            partial.write_text(text, encoding="utf-8")
+            if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
+                    sorted(p.name for p in rest):
+                with_uv(partial)
+        finally:
+            partial.unlink(missing_ok=True)
+    if not matches(tree, locked):  # not what a whole install makes: make that instead
+        shutil.rmtree(tree)
+        tree.mkdir()
+        with_uv(pylock)
+        return ""
+    return f": {len(rest)} installed, {len(seeded.linked)} linked from an earlier set"
 
 
 def without(text: str, names: Iterable[str]) -> str:

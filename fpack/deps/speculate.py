@@ -25,7 +25,7 @@ from typing import Final
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from fpack.deps import uv
+from fpack.deps import lock, reuse, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -43,6 +43,7 @@ class Speculation:
     directory: Path
     thread: threading.Thread
     installed: bool = False  # set by `thread` when uv (and `then`) succeeded
+    meanwhile: str = ", while it was resolved"  # what the engine's report adds when it is taken
 
     def take(self, locked: tuple[Locked, ...]) -> Path | None:
         """The scratch tree, if the install succeeded and it is what the lock installs."""
@@ -92,6 +93,47 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
     guess = Speculation(directory=directory,
                         thread=threading.Thread(target=lambda: install(guess),
                                                 name="fpack-guess", daemon=True))
+    guess.thread.start()
+    return guess
+
+
+def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform: Platform,
+          inputs: BuildInputs, cache: Cache, *,
+          then: Callable[[Path], None] | None = None) -> Speculation:
+    """The lock a resolution started ahead returns (deps/ahead.py), installed as the engine
+    installs it (deps/reuse.py: seeded from an earlier tree), in a thread, as soon as it is
+    there: the engine is still being imported then. Nothing is installed for a lock with
+    anything to build; an error is left for the engine to meet and report."""
+    (cache.root / "trees").mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix=".tmp-ahead-", dir=cache.root / "trees"))
+
+    def install(guess: Speculation) -> None:
+        try:
+            found = resolved()
+        except Exception:  # noqa: BLE001 - the engine gets the same error and reports it
+            return
+        if any(p.needs_build for p in found.packages):
+            return
+        # Where the engine keeps its locks: uv's relative paths mean the same from there.
+        pylock = cache.file("resolve", directory.name, ".toml")  # .tmp-ahead-…: gc's garbage
+        tree = directory / "tree"
+        try:
+            pylock.parent.mkdir(parents=True, exist_ok=True)
+            pylock.write_text(found.text, encoding="utf-8")
+            tree.mkdir()
+            guess.meanwhile = reuse.install(pylock, lock.parse(found.text, pylock.parent),
+                                            platform, tree, inputs=inputs, spec=spec)
+            if then is not None:
+                then(tree)
+        except Exception:  # noqa: BLE001 - a failed head start is no tree: the engine installs
+            return
+        finally:
+            pylock.unlink(missing_ok=True)
+        guess.installed = True
+
+    guess = Speculation(directory=directory, meanwhile="",
+                        thread=threading.Thread(target=lambda: install(guess),
+                                                name="fpack-ahead", daemon=True))
     guess.thread.start()
     return guess
 

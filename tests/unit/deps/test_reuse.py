@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from fpack.deps import reuse
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked, parse
@@ -95,3 +97,51 @@ def test_a_platform_with_an_installed_tree_is_known(tmp_path: Path) -> None:
     assert not reuse.installed_for(cache, PLATFORM)
     earlier_tree(cache, "b", {"numpy": "n1"})
     assert reuse.installed_for(cache, PLATFORM)
+
+
+def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deps/speculate.after: the resolution's lock, seeded from the earlier tree (numpy linked)
+    and the rest installed by uv, in a thread, while the engine is still being imported; the
+    engine takes it when it is exactly its lock."""
+    from fpack import inputs
+    from fpack.deps import spec as dep_spec
+    from fpack.deps import speculate, uv
+    from fpack.platforms import RUNTIMES, Platform
+
+    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    cache = build_inputs.cache
+    earlier_tree(cache, "a", {"numpy": "aa"}, platform=platform.key())
+    installed: list[list[str]] = []
+
+    def fake_install(lock_file: Path, _platform: Platform, target: Path, **_: object) -> None:
+        names = [p.name for p in parse(lock_file.read_text(), lock_file.parent)]
+        installed.append(names)
+        assert lock_file.parent == cache.root / "resolve"  # beside the engine's own locks
+        for name in names:
+            (target / f"{name}-1.17.0.dist-info").mkdir()
+
+    monkeypatch.setattr(uv, "install", fake_install)
+    (tmp_path / "requirements.txt").write_text("numpy\nsix\n")
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    seen: list[Path] = []
+    resolution = uv.Resolution(text=LOCK, packages=parse(LOCK, tmp_path))
+    guess = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
+                            then=seen.append)
+    guess.thread.join(10)
+    assert guess.installed and installed == [["six"]]
+    assert guess.meanwhile == ": 1 installed, 1 linked from an earlier set"
+    assert seen == [guess.directory / "tree"]
+    assert (guess.directory / "tree" / "numpy" / "__init__.py").is_file()
+    assert not list((cache.root / "resolve").glob(".tmp-*"))  # its lock is gone
+    guess.discard()
+
+    def failed() -> uv.Resolution:
+        raise uv.DependencyError("six was not found on the package index")
+
+    nothing = speculate.after(failed, spec, platform, build_inputs, cache)
+    nothing.thread.join(10)
+    assert not nothing.installed and installed == [["six"]]  # the engine reports the error
+    nothing.discard()
+    assert not nothing.directory.exists()
