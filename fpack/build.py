@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -56,9 +56,9 @@ def make_plans(project: Project, target: Target, *, inputs: BuildInputs, out: Pa
     each over a snapshot of its directory; the layer of each dependency set named for it."""
     out = out if out.is_absolute() else project.root / out
     groups = planning.groups(project, only)
-    specs = [_spec(project, g) for g in groups]
+    specs = [planning.group_spec(project, g) for g in groups]
     # Counted over the whole project: a layer's name must not depend on --function.
-    sets = len({_spec(project, g).key() for g in planning.groups(project)}) if only \
+    sets = len({planning.group_spec(project, g).key() for g in planning.groups(project)}) if only \
         else len({s.key() for s in specs})
     runtime = runtime_snapshot()
     plans = []
@@ -79,19 +79,6 @@ def make_plan(project: Project, target: Target, *, inputs: BuildInputs, out: Pat
     """The plan of a project whose functions are all packaged from one place."""
     [bp] = make_plans(project, target, inputs=inputs, out=out, only=only, arch=arch)
     return bp
-
-
-def _spec(project: Project, group: planning.Group) -> dep_spec.DependencySpec:
-    spec = dep_spec.read(group.dependencies, project.config_path, group.member)
-    if spec.path is None or not group.dir:
-        return spec
-    # Messages name the set by where it is in the repository: requirements.txt is everywhere.
-    shown = _relative(spec.path, project.root)
-    return replace(spec, label=f"{shown} (member {spec.member})" if spec.member else shown)
-
-
-def _relative(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def plan_artifacts(project: Project, target: Target, *, inputs: BuildInputs, out: Path,

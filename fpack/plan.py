@@ -9,13 +9,14 @@ prepared, is each target's `plan` (fpack/targets): the artifacts' entries, keys 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from fpack import handlers
 from fpack.config import Function, Project, style_fits, trigger_fits
 from fpack.deps import keys, tags
+from fpack.deps.spec import read as read_spec
 from fpack.errors import ConfigError, UsageError
 from fpack.inputs import BuildInputs
 from fpack.platforms import RUNTIMES, Arch, Platform, Target
@@ -100,6 +101,20 @@ class BuildPlan:
     inputs: BuildInputs  # what the build takes from the environment, read once
     group: Group | None = None  # where the sources came from (None: the whole project)
     spec: DependencySpec | None = None  # the group's dependency spec, read once
+
+
+def group_spec(project: Project, group: Group) -> DependencySpec:
+    """The dependency spec of `group`, labelled as messages name it."""
+    spec = read_spec(group.dependencies, project.config_path, group.member)
+    if spec.path is None or not group.dir:
+        return spec
+    # Messages name the set by where it is in the repository: requirements.txt is everywhere.
+    shown = _relative(spec.path, project.root)
+    return replace(spec, label=f"{shown} (member {spec.member})" if spec.member else shown)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def platform_for(project: Project, target: Target) -> Platform:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from fpack import plan as planning
 from fpack.deps import dists, framework, freshness, keys, members, reuse, speculate, tags, uv
 from fpack.deps import locals as local_libraries
-from fpack.deps import spec as dep_spec
 from fpack.deps.settings import Settings, settings_for
 from fpack.deps.spec import DependencySpec
 from fpack.errors import FpackError
@@ -173,7 +172,7 @@ def start(project: Project, target: Target, inputs: BuildInputs, *, only: Sequen
     for group in planning.groups(project, only):
         try:
             local_libraries.libraries(group.dependencies, group.member)  # as make_plans checks
-            spec = dep_spec.read(group.dependencies, project.config_path, group.member)
+            spec = planning.group_spec(project, group)  # labelled as the build labels it
             tags.refuse(spec, platform, target, project.root)  # plan.plan refuses it before uv
             if target == "gcp":  # as build.plan_artifacts resolves it
                 spec = framework.with_framework(spec, project.config_path, inputs.cache)

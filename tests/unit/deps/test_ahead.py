@@ -21,12 +21,14 @@ PLATFORM = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
 class FakeUv:
     def __init__(self) -> None:
         self.resolved: list[str] = []
+        self.labels: list[str] = []
         self.release = threading.Event()
         self.release.set()
 
     def resolve(self, spec: Any, platform: Platform, **_: Any) -> uv.Resolution:
         self.release.wait(10)
         self.resolved.append(f"{spec.path.parent.name} for {platform.arch}")
+        self.labels.append(spec.shown)
         return uv.Resolution(text="lock", packages=())
 
 
@@ -108,6 +110,8 @@ def test_the_cli_starts_each_set_once_and_finish_waits_for_what_no_one_took(
     fake.release.set()
     ahead.finish()
     assert sorted(fake.resolved) == ["carts for x86_64", "orders for x86_64"]
+    # Named as the build names them, so that uv's errors read the same either way.
+    assert sorted(fake.labels) == ["carts/requirements.txt", "orders/requirements.txt"]
     assert ahead._STARTED == {}
 
 
