@@ -89,9 +89,11 @@ def parse(argv: Sequence[str]) -> BuildOptions | None:
 
 
 def _option(args: list[str], i: int, known: dict[str, bool]) -> tuple[str | None, str, int]:
-    """(long name, value, next index) of the option at `i`; (None, "", i) if not known."""
-    name, eq, inline = args[i].partition("=")
-    if name not in known or (eq and not known[name]):
+    """(long name, value, next index) of the option at `i`; (None, "", i) if not known.
+    As click reads them: `--out=dir` is a long option and its value, `-o=dir` is "-o" given
+    "=dir" (left to the CLI, as an empty value is)."""
+    name, eq, inline = args[i].partition("=") if args[i].startswith("--") else (args[i], "", "")
+    if name not in known or (eq and not (known[name] and inline)):
         return None, "", i
     long = _LONG.get(name, name)
     if not known[name]:
@@ -122,6 +124,7 @@ def run(o: BuildOptions) -> None:
 
     # Recorded from the start, fpack.toml's reading included: the stamp lists what was read.
     recorder = None if o.dry_run else stamp.record(o.argv, cwd=str(Path.cwd()))
+    built: list[Built] | None = None
     try:
         project = load_project(o.config)
         function = changed(project, list(o.function) or None, o.changed_since)
@@ -154,7 +157,7 @@ def run(o: BuildOptions) -> None:
                         shown=shown(out_dir / target, project.root))
     finally:
         stamp.stop()
-        _finish_sets()
+        _finish_sets(failed=built is None)
     print_built(built, o.as_json, project.root, out_dir / target)
 
 
@@ -167,9 +170,9 @@ def _start_sets(project: Project, target: Target, inputs: BuildInputs, *,
     ahead.start(project, target, inputs, only=function or (), arch=arch, refresh=refresh)
 
 
-def _finish_sets() -> None:
+def _finish_sets(*, failed: bool) -> None:
     if "fpack.deps.ahead" in sys.modules:  # nothing was started if it was never imported
-        sys.modules["fpack.deps.ahead"].finish()
+        sys.modules["fpack.deps.ahead"].finish(failed=failed)
 
 
 def load_project(config_path: Path | None) -> Project:

@@ -57,9 +57,13 @@ def render(template: str, cache: Cache | None = None, /, **context: Any) -> str:
         RENDER_FORMAT, template, _template_digest(template), values, _jinja_release(),
     )).encode()).hexdigest()[:32]
     path = cache.file("rendered", key, ".txt")
-    if path.is_file():
+    try:
+        text = path.read_bytes().decode("utf-8")  # bytes: the text exactly as rendered
+    except (OSError, UnicodeDecodeError):  # not rendered yet, or gone since (gc)
+        pass
+    else:
         cache.use(path)  # for `fpack cache gc`: used now
-        return path.read_text(encoding="utf-8")
+        return text
     text = _env().get_template(template).render(**context)
     cache.write_file("rendered", key, ".txt", text.encode())
     return text

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,9 +70,16 @@ class Started:
     key: str
     image: str
     refresh: bool
+    cache: str  # the cache root: a head start is made in one cache, for builds using it
     resolution: Pending | None = None  # uv's first resolution, when the set had no lock
     guess: speculate.Speculation | None = None  # its install, offline, meanwhile
     used: bool = False  # a resolution taken by the engine (see `take`)
+    # Set when the build failed or stopped: an install not begun yet is not begun at all.
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ident(self) -> tuple[str, bool, str]:
+        return (self.key, self.refresh, self.cache)
 
     def take(self) -> Pending | None:
         """The started resolution, once: the engine resolves afresh when asked again."""
@@ -82,7 +89,7 @@ class Started:
         return self.resolution
 
 
-_STARTED: dict[tuple[str, bool], Started] = {}
+_STARTED: dict[tuple[str, bool, str], Started] = {}
 _LOCK = threading.Lock()
 
 
@@ -95,10 +102,10 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
     key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
                            inputs.index.fingerprint())
     with _LOCK:
-        if (found := _STARTED.get((key, refresh))) is not None:
+        if (found := _STARTED.get((key, refresh, str(cache.root)))) is not None:
             return found
-        started = Started(key=key, image=image, refresh=refresh)
-        _STARTED[(key, refresh)] = started
+        started = Started(key=key, image=image, refresh=refresh, cache=str(cache.root))
+        _STARTED[started.ident] = started
         if shared or spec.path is None:
             return started
         if cache.file("resolve", f"pylock.{key}", ".toml").is_file() and not refresh:
@@ -124,8 +131,11 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
         if speculate.plain(spec) and not reuse.installed_for(cache, platform.key()):
             started.guess = speculate.start(spec, platform, inputs, cache, then=ahead)
         else:
+            def made(text: str) -> bool:  # the same lock as a cached tree's: nothing to do
+                return cache.tree(keys.tree_key(text, platform, settings.compile)) is not None
+
             started.guess = speculate.after(resolution.result, spec, platform, inputs, cache,
-                                            then=ahead)
+                                            then=ahead, skip=made, cancelled=started.cancelled)
         return started
 
 
@@ -135,27 +145,31 @@ def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
     requirements, constraints = uv.derived(spec)
     return uv.resolve(spec, platform, index=inputs.index, refresh=refresh,
                       requirements=requirements, constraints=constraints,
-                      fresh=freshness.window(inputs.cache, inputs.index, inputs.environ))
+                      fresh=freshness.window(inputs.cache, inputs.index, inputs.environ, spec))
 
 
-def done(started: Started) -> None:
-    """The engine is through with the set: wait for what still runs, drop the guess's tree."""
+def done(started: Started, *, failed: bool = False) -> None:
+    """The engine is through with the set: wait for what still runs, drop the guess's tree.
+    `failed`: the build will not use it, so an install that has not begun does not begin."""
+    if failed:
+        started.cancelled.set()
     with _LOCK:
-        if _STARTED.get((started.key, started.refresh)) is started:
-            del _STARTED[(started.key, started.refresh)]
+        if _STARTED.get(started.ident) is started:
+            del _STARTED[started.ident]
     if started.resolution is not None:
         started.resolution.wait()
     if started.guess is not None:
         started.guess.discard()
 
 
-def finish() -> None:
+def finish(*, failed: bool = False) -> None:
     """End of the command: whatever no set used (the build stopped first, or asked for other
-    keys) is waited for, so no uv process or scratch tree outlives it."""
+    keys) is waited for, so no uv process or scratch tree outlives it; after a failure, what
+    has not begun is dropped (a resolution under way still runs to its end)."""
     with _LOCK:
         left = list(_STARTED.values())
     for started in left:
-        done(started)
+        done(started, failed=failed or not started.used)
 
 
 def start(project: Project, target: Target, inputs: BuildInputs, *, only: Sequence[str] = (),

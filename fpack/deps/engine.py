@@ -143,10 +143,13 @@ def _prepare(spec: DependencySpec, platform: Platform, inputs: BuildInputs, repo
     started = ahead.begin(spec, platform, inputs, settings=settings, refresh=refresh,
                           zipped=zipped, shared=store is not None)
     try:
-        return _prepare_set(spec, platform, inputs, reporter, settings=settings, zipped=zipped,
-                            store=store, refresh=refresh, started=started)
-    finally:
-        ahead.done(started)
+        prepared = _prepare_set(spec, platform, inputs, reporter, settings=settings,
+                                zipped=zipped, store=store, refresh=refresh, started=started)
+    except BaseException:
+        ahead.done(started, failed=True)
+        raise
+    ahead.done(started)
+    return prepared
 
 
 def _prepare_set(spec: DependencySpec, platform: Platform, inputs: BuildInputs,

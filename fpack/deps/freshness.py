@@ -17,6 +17,7 @@ attempt fails, the resolution runs online as before, and records what it saw.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -27,8 +28,10 @@ from typing import Final
 
 from packaging.utils import canonicalize_name
 
+from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.keys import sha
+from fpack.deps.spec import DependencySpec
 from fpack.errors import ConfigError
 from fpack.inputs import IndexSettings
 
@@ -47,6 +50,7 @@ class Window:
     path: Path  # {"seen": {canonical name: unix time}}
     max_age: float
     clock: Callable[[], float] = field(default=time.time)
+    environ: Mapping[str, str] = field(default_factory=dict)  # uv's, for the offline attempt
 
     def seen(self) -> dict[str, float]:
         try:
@@ -64,26 +68,37 @@ class Window:
         return all(now - seen.get(n, float("-inf")) <= self.max_age for n in wanted)
 
     def record(self, names: Iterable[str], at: float) -> None:
-        """`names` were seen online at `at`; entries older than max_age are dropped."""
+        """`names` were seen online at `at`; entries older than max_age are dropped. A record
+        that cannot be written (a full disk, another process) only costs speed: the next
+        resolution runs online."""
         with _WRITING:
             seen = {n: t for n, t in self.seen().items() if self.clock() - t <= self.max_age}
             seen.update({canonicalize_name(n): at for n in names})
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".tmp-{threading.get_ident()}-{self.path.name}")
+            tmp = self.path.with_name(
+                f".tmp-{os.getpid()}-{threading.get_ident()}-{self.path.name}")
             try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 tmp.write_text(json.dumps({"seen": seen}, sort_keys=True), encoding="utf-8")
                 tmp.replace(self.path)
+            except OSError:
+                pass
             finally:
                 tmp.unlink(missing_ok=True)
 
 
-def window(cache: Cache, index: IndexSettings, environ: Mapping[str, str]) -> Window | None:
-    """The record for this index configuration and uv cache; None when turned off."""
+def window(cache: Cache, index: IndexSettings, environ: Mapping[str, str],
+           spec: DependencySpec) -> Window | None:
+    """The record for this index configuration, uv cache and project; None when turned off.
+    The index options inside the spec (`--index-url` lines) and the directory uv runs in (its
+    uv.toml or [tool.uv] indexes) are part of the configuration: a package seen on one index
+    says nothing of another's pages."""
     max_age = max_age_of(environ)
     if max_age <= 0 or environ.get("UV_NO_CACHE") or environ.get("UV_OFFLINE"):
         return None
-    key = sha("seen", index.fingerprint(), environ.get("UV_CACHE_DIR", ""))
-    return Window(path=cache.file("resolve", f"seen.{key}", ".json"), max_age=max_age)
+    key = sha("seen", index.fingerprint(), environ.get("UV_CACHE_DIR", ""),
+              " ".join(dep_spec.index_options(spec, environ)), str(spec.directory or ""))
+    return Window(path=cache.file("resolve", f"seen.{key}", ".json"), max_age=max_age,
+                  environ=environ)
 
 
 def max_age_of(environ: Mapping[str, str]) -> float:

@@ -47,7 +47,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, image: str, inputs: Bui
     requirements, constraints = uv.derived(spec)
     rules = policy(spec, requirements)
     where = f"for {platform.label}"
-    fresh = freshness.window(inputs.cache, inputs.index, inputs.environ)
+    fresh = freshness.window(inputs.cache, inputs.index, inputs.environ, spec)
     first = _first(spec, platform, inputs.index, refresh=refresh, requirements=requirements,
                    constraints=constraints, reporter=reporter, started=started, fresh=fresh)
     sources = [p for p in first.packages if p.needs_build]

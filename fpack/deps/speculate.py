@@ -99,11 +99,14 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
 
 def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform: Platform,
           inputs: BuildInputs, cache: Cache, *,
-          then: Callable[[Path], None] | None = None) -> Speculation:
+          then: Callable[[Path], None] | None = None,
+          skip: Callable[[str], bool] | None = None,
+          cancelled: threading.Event | None = None) -> Speculation:
     """The lock a resolution started ahead returns (deps/ahead.py), installed as the engine
     installs it (deps/reuse.py: seeded from an earlier tree), in a thread, as soon as it is
     there: the engine is still being imported then. Nothing is installed for a lock with
-    anything to build; an error is left for the engine to meet and report."""
+    anything to build, for one `skip` says is installed already (its tree is cached), or once
+    `cancelled` is set (the build failed); an error is left for the engine to report."""
     (cache.root / "trees").mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=".tmp-ahead-", dir=cache.root / "trees"))
 
@@ -112,7 +115,8 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
             found = resolved()
         except Exception:  # noqa: BLE001 - the engine gets the same error and reports it
             return
-        if any(p.needs_build for p in found.packages):
+        if any(p.needs_build for p in found.packages) or (skip is not None and skip(
+                found.text)) or (cancelled is not None and cancelled.is_set()):
             return
         # Where the engine keeps its locks: uv's relative paths mean the same from there.
         pylock = cache.file("resolve", directory.name, ".toml")  # .tmp-ahead-…: gc's garbage

@@ -185,7 +185,13 @@ def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Win
     names = freshness.names_in(requirements) if requirements is not None else []
     if not (fresh.fresh(names) if names else fresh.seen()):
         return None  # a requirement not seen lately: its page may be stale in uv's cache
-    if run([*args, "--offline"], cwd=cwd).returncode != 0:
+    # Offline, uv takes a version whose metadata it never fetched for unavailable and quietly
+    # falls back to an older one it has (`idna>=3.4` after a resolution of `idna==3.4`: 3.4,
+    # where the index offers 3.20). It says so in a warning ("`idna==3.20` needs to be
+    # downloaded from a registry"), which --quiet hides and RUST_LOG=warn shows: any warning
+    # at all sends the resolution online.
+    result = run([*args, "--offline"], cwd=cwd, env={**fresh.environ, "RUST_LOG": "warn"})
+    if result.returncode != 0 or result.stderr.strip():
         return None
     try:
         text = out.read_text(encoding="utf-8")

@@ -43,7 +43,8 @@ def test_a_build_of_known_words_is_parsed_without_typer(argv: list[str],
     ["build", "--target", "aws", "--jobs", "0"], ["build", "--target", "aws", "-j", "two"],
     ["build", "--target", "aws", "--targte", "gcp"], ["build", "--target", "aws", "extra"],
     ["build", "--target", "aws", "--json=yes"], ["--verbose", "build", "--target", "aws"],
-    ["build", "--target", "--json"],
+    ["build", "--target", "--json"], ["build", "-t=aws"], ["build", "--target", "aws", "-o=out"],
+    ["build", "--target", "aws", "--out="], ["--config=", "build", "--target", "aws"],
 ])
 def test_anything_else_is_left_to_the_cli(argv: list[str]) -> None:
     """Help, typos, missing or bad values: Typer parses them and says what is wrong."""

@@ -94,6 +94,31 @@ def test_a_package_not_seen_lately_sends_the_resolution_online(
     assert set(window(tmp_path).seen()) == {"httpx", "anyio", "pydantic"}
 
 
+def test_an_offline_answer_that_skipped_an_uncached_version_is_not_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv, offline, passes over a version whose metadata it never fetched and settles on an
+    older one, saying so only in a warning: that answer is not the index's, so online."""
+    window(tmp_path).record(["idna"], NOW - 60)
+    fake = FakeUv(online=("idna",), offline=("idna",))
+    envs: list[dict[str, str]] = []
+
+    def warning(args: Any, **kwargs: Any) -> Result:
+        result = fake(args, **kwargs)
+        envs.append(dict(kwargs.get("env") or {}))
+        if "--offline" in [str(a) for a in args]:
+            return Result(args=result.args, returncode=0, stdout="", stderr=(
+                " WARN `idna==3.20` needs to be downloaded from a registry\n"))
+        return result
+
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="idna>=3.4\n")
+    monkeypatch.setattr(uv, "run", warning)
+    path = tmp_path / "requirements.txt"
+    spec = dep_spec.read(path, tmp_path / "fpack.toml")
+    uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}), fresh=window(tmp_path))
+    assert fake.calls == ["offline", "offline", "online"]
+    assert envs[0]["RUST_LOG"] == "warn"  # the warnings --quiet would hide
+
+
 @pytest.mark.parametrize("requirements", ["pydantic\nflask>=3\n", "pydantic\nFlask[async]\n"])
 def test_a_requirement_not_seen_lately_is_not_tried_offline(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requirements: str) -> None:
@@ -129,24 +154,38 @@ def test_recording_drops_what_has_gone_stale(tmp_path: Path) -> None:
     assert not w.fresh([])  # nothing to vouch for
 
 
-def test_the_window_is_per_index_and_uv_cache_and_can_be_turned_off(tmp_path: Path) -> None:
+def spec_in(tmp_path: Path, name: str, text: str = "six\n") -> dep_spec.DependencySpec:
+    (tmp_path / name).mkdir(exist_ok=True)
+    (tmp_path / name / "requirements.txt").write_text(text)
+    return dep_spec.read(tmp_path / name / "requirements.txt", tmp_path / "fpack.toml")
+
+
+def test_the_window_is_per_index_uv_cache_and_project_and_can_be_turned_off(
+        tmp_path: Path) -> None:
+    """A package seen on one index says nothing of another's pages: the environment's index,
+    the spec's own `--index-url` lines and the directory uv reads its config in all count."""
     cache = Cache(tmp_path)
     pypi = inputs.IndexSettings(values={})
     private = inputs.IndexSettings(values={"UV_INDEX_URL": "https://pypi.internal/simple"})
-    paths = {freshness.window(cache, index, env).path  # type: ignore[union-attr]
+    here = spec_in(tmp_path, "a")
+    paths = {freshness.window(cache, index, env, spec).path  # type: ignore[union-attr]
              for index in (pypi, private)
-             for env in ({}, {"UV_CACHE_DIR": "/elsewhere"})}
-    assert len(paths) == 4
-    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "0"}) is None
-    assert freshness.window(cache, pypi, {"UV_NO_CACHE": "1"}) is None
-    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "30"}).max_age == 30  # type: ignore[union-attr]
+             for env in ({}, {"UV_CACHE_DIR": "/elsewhere"})
+             for spec in (here, spec_in(tmp_path, "b"),
+                          spec_in(tmp_path, "c", "--index-url https://x/simple\nsix\n"))}
+    assert len(paths) == 12
+    assert freshness.window(cache, pypi, {}, here) == freshness.window(cache, pypi, {}, here)
+    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "0"}, here) is None
+    assert freshness.window(cache, pypi, {"UV_NO_CACHE": "1"}, here) is None
+    assert freshness.window(cache, pypi, {"FPACK_INDEX_MAX_AGE": "30"},  # type: ignore[union-attr]
+                            here).max_age == 30
 
 
 @pytest.mark.parametrize("value", ["ten", "-5"])
 def test_a_bad_max_age_names_the_variable(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError) as e:
         freshness.window(Cache(tmp_path), inputs.IndexSettings(values={}),
-                         {"FPACK_INDEX_MAX_AGE": value})
+                         {"FPACK_INDEX_MAX_AGE": value}, spec_in(tmp_path, "a"))
     assert e.value.message == (f"FPACK_INDEX_MAX_AGE={value}: expected a number of seconds, "
                                "0 or more")
 

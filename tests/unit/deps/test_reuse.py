@@ -5,6 +5,7 @@ bytecode is never carried over, the lock uv sees leaves the linked packages out
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,17 @@ def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
     assert not nothing.installed and installed == [["six"]]  # the engine reports the error
     nothing.discard()
     assert not nothing.directory.exists()
+
+    # Its tree is cached already (the same lock after a comment was edited), or the build
+    # failed meanwhile: nothing is installed.
+    cached = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
+                             skip=lambda text: text == LOCK)
+    stopped = threading.Event()
+    stopped.set()
+    failing = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
+                              cancelled=stopped)
+    for guess in (cached, failing):
+        guess.thread.join(10)
+        assert not guess.installed
+        guess.discard()
+    assert installed == [["six"]]
