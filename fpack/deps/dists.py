@@ -22,6 +22,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,14 @@ def prune_record(tree: Path, record: Path) -> None:
     lines = record.read_bytes().splitlines(keepends=True)
     kept = [line for line in lines if _ships(tree, line)]
     if len(kept) != len(lines):
-        record.write_bytes(b"".join(kept))
+        # A new file, never a write into this one: a tree's files may be links (uv's cache,
+        # an earlier tree), and RECORD must not change anywhere else.
+        tmp = record.with_name(f".{record.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            tmp.write_bytes(b"".join(kept))
+            os.replace(tmp, record)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _ships(tree: Path, line: bytes) -> bool:

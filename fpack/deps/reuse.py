@@ -1,6 +1,6 @@
 """A new tree from an earlier one: what both have is hard-linked, uv installs the rest.
 
-A changed requirement used to cost a whole install: uv copies every file of every wheel into a
+A changed requirement used to cost a whole install: uv puts every file of every wheel into a
 new `--target` directory (numpy and pandas: 150 MB, 4 to 6 s here), though one package changed.
 Now the tree is seeded from the cached tree of the same platform that shares the most wheels
 (same name, same sha256): their files are linked in, as listed by their RECORD, and only the

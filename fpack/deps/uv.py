@@ -289,9 +289,13 @@ def install_requirements(requirements: Path, platform: Platform, target: Path, *
 
 def _install_args(target: Path, platform: Platform, settings: IndexSettings,
                   ) -> list[str | Path]:
-    """`uv pip install` into `target` for `platform`, copying files out of uv's cache (a tree
-    fpack keeps must not share inodes with a cache uv may rewrite)."""
-    return [binary(), "pip", "install", "--target", target, "--quiet", "--link-mode", "copy",
+    """`uv pip install` into `target` for `platform`, hard-linking files out of uv's cache as
+    uv does for a virtualenv (where the cache is on another filesystem, uv copies). uv never
+    writes a cache entry again (it unpacks into a new directory and renames it), and fpack
+    never writes a tree's file in place (`dists.prune_record` replaces RECORD, a file uv wrote
+    for this install anyway): so sharing inodes is safe, and installing FastAPI + Mangum takes
+    0.09 s instead of 0.52 s of copying."""
+    return [binary(), "pip", "install", "--target", target, "--quiet", "--link-mode", "hardlink",
             *_platform_args(platform), *settings.uv_args()]
 
 

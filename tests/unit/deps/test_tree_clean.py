@@ -4,6 +4,7 @@ the lines it keeps are the installer's, byte for byte (their hashes depend only 
 from __future__ import annotations
 
 import csv
+import os
 import posixpath
 from pathlib import Path
 
@@ -73,6 +74,21 @@ def test_record_lists_exactly_the_files_left_after_cleaning(tmp_path: Path) -> N
         b"./idna/core.py,sha256=PdTD_-5P8iMgf6xl84EqHmiVrorR56btYBFXaPNVFSA,32580\r\n"
         b'"idna/odd,name.txt",sha256=eeee,3\n'
     )
+
+
+def test_a_pruned_record_is_a_new_file_so_its_links_elsewhere_keep_theirs(
+        tmp_path: Path) -> None:
+    """Trees share inodes with uv's cache and with earlier trees (hard links): cleaning
+    replaces RECORD rather than writing into it."""
+    tree = _tree(tmp_path / "tree")
+    record = tree / "idna-3.20.dist-info/RECORD"
+    elsewhere = tmp_path / "uv-cache-RECORD"
+    os.link(record, elsewhere)
+    before = elsewhere.read_bytes()
+    dists.clean(tree)
+    assert elsewhere.read_bytes() == before
+    assert record.read_bytes() != before
+    assert not list(record.parent.glob(".*.tmp"))
 
 
 def test_a_record_with_nothing_dropped_is_left_as_it_was(tmp_path: Path) -> None:
