@@ -21,7 +21,8 @@ engine, a stamp it cannot read) means the full build runs, which then decides fo
 Files under the cache root, the output directory, the interpreter's prefixes and fpack's own
 directory are not inputs (fpack's code is covered by the tool digest). A file that changed while
 the build ran, or that the build wrote, is never stamped: the next build looks again.
-This module imports only the standard library: it runs before everything else.
+This module imports only the standard library (and build_command's parser, which does too):
+it runs before everything else.
 """
 
 from __future__ import annotations
@@ -50,13 +51,6 @@ _ENV_PREFIXES: Final = ("FPACK_", "UV_", "PIP_", "DOCKER_", "CONTAINER_", "AWS_"
                         "CLOUDSDK_")
 _ENV_SUFFIXES: Final = ("_PROXY", "_proxy")
 _NOT_INPUTS: Final = ("/proc/", "/sys/", "/dev/")
-# Global options before the command, and the build options the stamp understands: (takes a value).
-_GLOBAL: Final = {"--debug": False, "--quiet": False, "-q": False, "--config": True, "-c": True}
-_BUILD: Final = {"--target": True, "-t": True, "--function": True, "-f": True, "--out": True,
-                 "-o": True, "--arch": True, "--sbom": False, "--jobs": True, "-j": True}
-_NOT_KEYED: Final = ("--debug", "--quiet", "-q", "--jobs", "-j")  # do not change what is built
-
-
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """A `fpack build` invocation the stamp can vouch for: its key and where its outputs go."""
@@ -69,60 +63,23 @@ class Command:
 
 def command(argv: Sequence[str], *, cwd: str, environ: Mapping[str, str] | None = None,
             ) -> Command | None:
-    """The build `argv` asks for, if the stamp understands every word of it; else None.
-    `environ` is this process's environment unless given (the stamp runs before
-    fpack.inputs reads it, and keys what a build would read from it)."""
+    """The build `argv` asks for, if the stamp can vouch for it; else None. `argv` is read as
+    the build reads it (`build_command.parse`); --json, --dry-run, --refresh and
+    --changed-since are left to the full build, and --debug, --quiet and --jobs change how it
+    runs, not what it makes. `environ` is this process's environment unless given (the stamp
+    runs before fpack.inputs reads it, and keys what a build would read from it)."""
+    from fpack.build_command import parse  # noqa: PLC0415 - standard library only, as here
+
     environ = os.environ if environ is None else environ
-    args = list(argv)
-    keyed: list[str] = []
-    quiet = False
-    i = 0
-    while i < len(args) and args[i].startswith("-"):  # global options
-        name, value, i = _option(args, i, _GLOBAL)
-        if name is None:
-            return None
-        quiet = quiet or name in ("--quiet", "-q")
-        if name not in _NOT_KEYED:
-            keyed += [name, value or ""]
-    if i >= len(args) or args[i] != "build":
+    o = parse(argv)
+    if o is None or o.target not in STAMPED_TARGETS or \
+            o.as_json or o.dry_run or o.refresh or o.changed_since is not None:
         return None
-    i += 1
-    target, out = None, "dist"
-    while i < len(args):
-        name, value, i = _option(args, i, _BUILD)
-        if name is None:
-            return None
-        if name in ("--target", "-t"):
-            target = value
-        elif name in ("--out", "-o"):
-            out = value or out
-        if name not in _NOT_KEYED:
-            keyed += [_long(name), value or ""]
-    if target not in STAMPED_TARGETS:
-        return None
+    keyed: list[object] = [str(o.config or ""), o.target, list(o.function), str(o.out),
+                          o.arch or "", o.sbom]
     digest = _sha(json.dumps([STAMP_VERSION, cwd, keyed, _environment(environ),
                               sys.version, sys.prefix]))
-    return Command(key=digest, target=str(target), out=out, quiet=quiet)
-
-
-def _option(args: list[str], i: int, known: Mapping[str, bool]) -> tuple[str | None, str | None,
-                                                                         int]:
-    """(name, value, next index) of the option at `i`, or (None, None, i) if it is not known."""
-    word = args[i]
-    name, eq, inline = word.partition("=")
-    if name not in known or (eq and not known[name]):
-        return None, None, i
-    if not known[name]:
-        return name, None, i + 1
-    if eq:
-        return name, inline, i + 1
-    if i + 1 >= len(args):
-        return None, None, i
-    return name, args[i + 1], i + 2
-
-
-def _long(name: str) -> str:
-    return {"-t": "--target", "-f": "--function", "-o": "--out"}.get(name, name)
+    return Command(key=digest, target=o.target, out=str(o.out), quiet=o.quiet)
 
 
 def _environment(environ: Mapping[str, str]) -> list[tuple[str, str]]:

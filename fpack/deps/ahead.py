@@ -101,10 +101,10 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
     image = keys.build_image(platform, settings.build_image, inputs.build_image)
     key = keys.resolve_key(spec, platform, image, uv.cached_version(cache),
                            inputs.index.fingerprint())
+    started = Started(key=key, image=image, refresh=refresh, cache=str(cache.root))
     with _LOCK:
-        if (found := _STARTED.get((key, refresh, str(cache.root)))) is not None:
+        if (found := _STARTED.get(started.ident)) is not None:
             return found
-        started = Started(key=key, image=image, refresh=refresh, cache=str(cache.root))
         _STARTED[started.ident] = started
         if shared or spec.path is None:
             return started

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from packaging.utils import canonicalize_name
 
@@ -57,9 +57,6 @@ from fpack.errors import DependencyError
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
 from fpack.report import Reporter, human_size, plural
-
-if TYPE_CHECKING:
-    pass
 
 _LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it was built from
 

@@ -74,27 +74,18 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
     """Install `spec` for `platform` into a scratch directory under the cache, in a thread;
     `then(tree)` runs on the installed tree, still beside the resolution (the engine cleans it
     and compresses its distributions ahead: deps/members.py)."""
-    (cache.root / "trees").mkdir(parents=True, exist_ok=True)
-    directory = Path(tempfile.mkdtemp(prefix=".tmp-guess-", dir=cache.root / "trees"))
     assert spec.path is not None
     path = spec.path
 
-    def install(guess: Speculation) -> None:
-        tree = directory / "tree"
-        installed = uv.install_requirements(path, platform, tree, settings=inputs.index,
-                                            cwd=spec.directory)
-        if installed and then is not None:
-            try:
-                then(tree)
-            except Exception:  # noqa: BLE001 - a guess that fails is no guess: the lock decides
-                installed = False
-        guess.installed = installed
+    def install(tree: Path, guess: Speculation) -> bool:
+        if not uv.install_requirements(path, platform, tree, settings=inputs.index,
+                                       cwd=spec.directory):
+            return False
+        if then is not None:
+            then(tree)
+        return True
 
-    guess = Speculation(directory=directory,
-                        thread=threading.Thread(target=lambda: install(guess),
-                                                name="fpack-guess", daemon=True))
-    guess.thread.start()
-    return guess
+    return _in_thread(cache, "guess", install, meanwhile=", while it was resolved")
 
 
 def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform: Platform,
@@ -107,37 +98,45 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
     there: the engine is still being imported then. Nothing is installed for a lock with
     anything to build, for one `skip` says is installed already (its tree is cached), or once
     `cancelled` is set (the build failed); an error is left for the engine to report."""
-    (cache.root / "trees").mkdir(parents=True, exist_ok=True)
-    directory = Path(tempfile.mkdtemp(prefix=".tmp-ahead-", dir=cache.root / "trees"))
-
-    def install(guess: Speculation) -> None:
-        try:
-            found = resolved()
-        except Exception:  # noqa: BLE001 - the engine gets the same error and reports it
-            return
+    def install(tree: Path, guess: Speculation) -> bool:
+        found = resolved()  # its error, if any, is the engine's to report
         if any(p.needs_build for p in found.packages) or (skip is not None and skip(
                 found.text)) or (cancelled is not None and cancelled.is_set()):
-            return
+            return False
         # Where the engine keeps its locks: uv's relative paths mean the same from there.
-        pylock = cache.file("resolve", directory.name, ".toml")  # .tmp-ahead-…: gc's garbage
-        tree = directory / "tree"
+        pylock = cache.file("resolve", guess.directory.name, ".toml")  # .tmp-ahead-…: garbage
         try:
-            pylock.parent.mkdir(parents=True, exist_ok=True)
             pylock.write_text(found.text, encoding="utf-8")
-            tree.mkdir()
             guess.meanwhile = reuse.install(pylock, lock.parse(found.text, pylock.parent),
                                             platform, tree, inputs=inputs, spec=spec)
-            if then is not None:
-                then(tree)
-        except Exception:  # noqa: BLE001 - a failed head start is no tree: the engine installs
-            return
         finally:
             pylock.unlink(missing_ok=True)
-        guess.installed = True
+        if then is not None:
+            then(tree)
+        return True
 
-    guess = Speculation(directory=directory, meanwhile="",
-                        thread=threading.Thread(target=lambda: install(guess),
-                                                name="fpack-ahead", daemon=True))
+    (cache.root / "resolve").mkdir(parents=True, exist_ok=True)
+    return _in_thread(cache, "ahead", install, meanwhile="")
+
+
+def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], bool], *,
+               meanwhile: str) -> Speculation:
+    """`install(tree, guess)` run in a thread on an empty scratch tree under the cache's
+    trees/; `installed` says whether it returned True. A failure is no tree: the engine then
+    installs the lock itself."""
+    (cache.root / "trees").mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=cache.root / "trees"))
+
+    def run() -> None:
+        tree = directory / "tree"
+        try:
+            tree.mkdir()
+            guess.installed = install(tree, guess)
+        except Exception:  # noqa: BLE001 - a head start that fails is no head start
+            guess.installed = False
+
+    guess = Speculation(directory=directory, meanwhile=meanwhile,
+                        thread=threading.Thread(target=run, name=f"fpack-{name}", daemon=True))
     guess.thread.start()
     return guess
 
