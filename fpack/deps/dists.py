@@ -60,14 +60,19 @@ def split(tree: Path) -> Parts:
     return Parts(dists=dists, loose=tuple(p for p in sorted(stats) if p not in owned))
 
 
-def files_by_dist(tree: Path) -> dict[str, tuple[str, ...]]:
-    """dist-info directory -> the files of that distribution (`split` without the keys)."""
-    stats, owned, _ = _owners(tree)
-    out: dict[str, list[str]] = {}
-    for path in sorted(stats):
-        if path in owned:
-            out.setdefault(owned[path], []).append(path)
-    return {info: tuple(files) for info, files in out.items()}
+def recorded(tree: Path, info: str) -> tuple[str, ...]:
+    """The files the RECORD of `tree`'s distribution `info` (its dist-info directory) lists,
+    tree-relative, RECORD itself among them: in a tree `clean` made, exactly what the
+    distribution ships but its bytecode. Read without walking the tree (deps/reuse.py links
+    these files while uv installs)."""
+    out = [f"{info}/RECORD"]  # whether or not it lists itself
+    with (tree / info / "RECORD").open(newline="", encoding="utf-8",
+                                       errors="surrogateescape") as f:
+        for row in csv.reader(f):
+            path = _inside(row[0]) if row and row[0].strip() else None
+            if path is not None:
+                out.append(path)
+    return tuple(sorted(set(out)))
 
 
 def record_sizes(tree: Path) -> tuple[int, dict[str, int]]:

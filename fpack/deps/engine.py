@@ -551,14 +551,13 @@ def _tree_meta(
                       f"{platform.label}")
         with cache.new_tree(key) as tmp:
             guessed = guess.take(locked) if guess is not None else None
-            if guessed is not None:  # installed ahead of the engine: the lock's tree
+            if guessed is not None:  # installed and cleaned ahead of the engine: the lock's tree
                 meanwhile = guess.meanwhile if guess is not None else ""
                 for child in guessed.iterdir():
                     child.rename(tmp / child.name)
             else:
                 meanwhile = reuse.install(pylock, locked, platform, tmp, inputs=inputs,
-                                          spec=spec, reporter=reporter)
-            dists.clean(tmp)
+                                          spec=spec, reporter=reporter)  # cleaned, too
             _audit(tmp, platform)
             if settings.compile:
                 reporter.step(f"compiling bytecode with Python {platform.python_version}")

@@ -4,9 +4,12 @@ A changed requirement used to cost a whole install: uv puts every file of every 
 new `--target` directory (numpy and pandas: 150 MB, 4 to 6 s here), though one package changed.
 Now the tree is seeded from the cached tree of the same platform that shares the most wheels
 (same name, same sha256): their files are linked in, as listed by their RECORD, and only the
-other packages go to uv, from the lock with the shared ones left out.
+other packages go to uv, from the lock with the shared ones left out, into a directory of their
+own at the same time; they are moved in once both are done.
 
-Linking is safe because a finished tree is never written again (`dists.link`: every later step
+A shared distribution's files are what its RECORD lists, read without walking the earlier tree
+(its RECORD lists exactly what it ships: `dists.clean`). Linking is safe because a finished
+tree is never written again (`dists.link`: every later step
 replaces files or writes new ones, and a RECORD, which `dists.clean` may rewrite, is copied).
 Bytecode is never linked (`compile = true` relinks its own from the pycs cache).
 A seeded tree whose dist-info directories are not exactly the lock's packages is refused; the
@@ -19,7 +22,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,77 +60,143 @@ def installed_for(cache: Cache, platform_key: str) -> bool:
     return False
 
 
-def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path,
-         ) -> Seeded | None:
-    """Link into `dest` the distributions an earlier tree of `platform_key` shares with
-    `locked`; None (and `dest` untouched) when no earlier tree shares any."""
+@dataclass(frozen=True, kw_only=True)
+class _Base:
+    key: str  # the earlier tree's key
+    tree: Path
+    shared: frozenset[str]  # canonical names of the distributions it has with the same sha256
+
+
+def _best(cache: Cache, locked: tuple[Locked, ...], platform_key: str) -> _Base | None:
+    """The cached tree of `platform_key` that shares the most wheels with `locked`, if any."""
     wanted = {p.name: p.sha256 for p in locked if p.sha256}
-    best: tuple[int, str, Path, dict[str, str]] | None = None
+    best: _Base | None = None
     for meta_path in (cache.root / "trees").glob("*.json"):
         meta = _read(meta_path)
         if meta is None or meta.get("platform") != platform_key:
             continue  # another platform, a derived tree (slim, sdk), or an older meta
         have = identity(meta.get("packages", ()))
-        shared = sum(1 for name, sha in wanted.items() if have.get(name) == sha)
+        shared = frozenset(name for name, sha in wanted.items() if have.get(name) == sha)
         key = meta_path.name.removesuffix(".json")
         tree = cache.tree(key)
-        if shared and tree is not None and (best is None or shared > best[0]):
-            best = (shared, key, tree, have)
-    if best is None:
-        return None
-    _, key, tree, have = best
-    cache.use(cache.root / "trees" / f"{key}.ok")  # used from now: `gc` leaves it alone
+        if shared and tree is not None and (best is None or len(shared) > len(best.shared)):
+            best = _Base(key=key, tree=tree, shared=shared)
+    return best
+
+
+def seed(cache: Cache, locked: tuple[Locked, ...], platform_key: str, dest: Path,
+         ) -> Seeded | None:
+    """Link into `dest` the distributions an earlier tree of `platform_key` shares with
+    `locked`; None (and `dest` untouched) when no earlier tree shares any."""
+    base = _best(cache, locked, platform_key)
+    return None if base is None else _link(cache, base, dest)
+
+
+def _link(cache: Cache, base: _Base, dest: Path) -> Seeded | None:
+    """The shared distributions of `base` linked into `dest`; None (and `dest` emptied) when
+    the earlier tree went away meanwhile (another build's gc)."""
+    cache.use(cache.root / "trees" / f"{base.key}.ok")  # used from now: `gc` leaves it alone
     linked = []
     try:
-        for info, owned in dists.files_by_dist(tree).items():
+        for info in sorted(p.name for p in base.tree.glob("*.dist-info")):
             name = canonicalize_name(info.removesuffix(".dist-info").rsplit("-", 1)[0])
-            if name not in wanted or have.get(name) != wanted[name]:
+            if name not in base.shared:
                 continue
-            # Bytecode is not part of an install (compile = true links its own from pycs/).
-            dists.link(tree, dest, [rel for rel in owned if dists.source_of(rel) is None])
+            # What its RECORD lists: `dists.clean` made it list exactly the files shipped. Not
+            # bytecode, which no install has (compile = true links its own from pycs/).
+            dists.link(base.tree, dest, dists.recorded(base.tree, info))
             linked.append(name)
-    except OSError:  # the earlier tree went away meanwhile (another build's gc)
+    except OSError:
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir()
         return None
-    return Seeded(linked=tuple(sorted(linked)), base=key)
+    return Seeded(linked=tuple(sorted(linked)), base=base.key)
 
 
 def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: Path, *,
-            inputs: BuildInputs, spec: DependencySpec, reporter: Reporter | None = None) -> str:
-    """The wheels of `pylock` installed into `tree`: those an earlier tree of the platform has
-    are linked from it (`seed`), uv installs the others. `reporter`: None when this runs ahead
-    of the engine, in a thread of deps/speculate.py, which says nothing. What the report of the
-    install adds: how many were linked (empty when none were)."""
-    def with_uv(lock_file: Path) -> None:
-        uv.install(lock_file, platform, tree, settings=inputs.index,
+            inputs: BuildInputs, spec: DependencySpec, reporter: Reporter | None = None,
+            then: Callable[[Path], None] | None = None) -> str:
+    """The wheels of `pylock` installed into `tree`, cleaned (`dists.clean`): those an earlier
+    tree of the platform has are linked from it (`seed`), uv installs the others meanwhile,
+    beside it, and they are moved in. `then(part)` runs on what uv installed, once it is clean
+    (the whole tree, or the part beside it while the rest is linked): deps/ahead.py compresses
+    the distributions there. `reporter`: None when this runs ahead of the engine, in a thread of
+    deps/speculate.py, which says nothing. What the report of the install adds: how many were
+    linked (empty when none were)."""
+    def with_uv(lock_file: Path, target: Path) -> None:
+        uv.install(lock_file, platform, target, settings=inputs.index,
                    index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory)
+        dists.clean(target)
+        if then is not None:
+            then(target)
 
-    seeded = seed(inputs.cache, locked, platform.key(), tree)
-    if seeded is None:
-        with_uv(pylock)
+    def whole() -> str:
+        shutil.rmtree(tree)
+        tree.mkdir()
+        with_uv(pylock, tree)
         return ""
-    rest = [p for p in locked if p.name not in seeded.linked]
+
+    base = _best(inputs.cache, locked, platform.key())
+    if base is None:
+        with_uv(pylock, tree)
+        return ""
+    rest = [p for p in locked if p.name not in base.shared]
     if reporter is not None:
         reporter.step(f"installing {plural(len(rest), 'package')} of {spec.name} for "
-                      f"{platform.label} ({len(seeded.linked)} linked from an earlier set)")
-    if rest:
-        # Beside the lock: the paths of built wheels in it are relative to its directory.
-        partial = pylock.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{pylock.name}")
+                      f"{platform.label} ({len(base.shared)} linked from an earlier set)")
+    # uv installs the rest into a directory of its own while the shared ones are linked:
+    # linking is a few hundred mkdir and link calls, uv's install a process of its own, and
+    # one need not wait for the other. The linked ones come from a tree that is clean already.
+    tag = f"{os.getpid()}-{threading.get_ident()}"
+    side = tree.with_name(f".tmp-rest-{tag}-{tree.name}")
+    # Beside the lock: the paths of built wheels in it are relative to its directory.
+    partial = pylock.with_name(f".tmp-{tag}-{pylock.name}")
+    failed: list[BaseException] = []
+    worker: threading.Thread | None = None
+
+    def install_rest() -> None:
         try:
-            text = without(pylock.read_text(encoding="utf-8"), seeded.linked)
+            with_uv(partial, side)
+        except BaseException as e:  # noqa: BLE001 - raised again by the caller's thread
+            failed.append(e)
+
+    try:
+        if rest:
+            text = without(pylock.read_text(encoding="utf-8"), base.shared)
             partial.write_text(text, encoding="utf-8")
             if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
                     sorted(p.name for p in rest):
-                with_uv(partial)
+                side.mkdir()
+                worker = threading.Thread(target=install_rest, name="fpack-install", daemon=True)
+                worker.start()
+        try:
+            seeded = _link(inputs.cache, base, tree)
         finally:
-            partial.unlink(missing_ok=True)
+            if worker is not None:
+                worker.join()
+        if failed:
+            raise failed[0]
+        if seeded is None:  # the earlier tree is gone: install everything
+            return whole()
+        if side.is_dir():
+            _merge(side, tree)
+    finally:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(side, ignore_errors=True)
     if not matches(tree, locked):  # not what a whole install makes: make that instead
-        shutil.rmtree(tree)
-        tree.mkdir()
-        with_uv(pylock)
-        return ""
+        return whole()
     return f": {len(rest)} installed, {len(seeded.linked)} linked from an earlier set"
+
+
+def _merge(source: Path, dest: Path) -> None:
+    """Move everything below `source` into `dest`. A directory both have is merged (a namespace
+    package, bin/); a file `dest` already has stays, as `dists.link` leaves it."""
+    for entry in source.iterdir():
+        target = dest / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+            _merge(entry, target)
+        elif not target.is_symlink() and not target.exists():
+            entry.rename(target)
 
 
 def without(text: str, names: Iterable[str]) -> str:

@@ -25,7 +25,7 @@ from typing import Final
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from fpack.deps import lock, reuse, uv
+from fpack.deps import dists, lock, reuse, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -71,9 +71,10 @@ def plain(spec: DependencySpec) -> bool:
 
 def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: Cache, *,
           then: Callable[[Path], None] | None = None) -> Speculation:
-    """Install `spec` for `platform` into a scratch directory under the cache, in a thread;
-    `then(tree)` runs on the installed tree, still beside the resolution (the engine cleans it
-    and compresses its distributions ahead: deps/members.py)."""
+    """Install `spec` for `platform` into a scratch directory under the cache, in a thread, and
+    clean it as the engine would (`dists.clean`: a tree taken is not cleaned again); `then(tree)`
+    runs on the cleaned tree, still beside the resolution (the engine compresses its
+    distributions ahead: deps/members.py)."""
     assert spec.path is not None
     path = spec.path
 
@@ -81,6 +82,7 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
         if not uv.install_requirements(path, platform, tree, settings=inputs.index,
                                        cwd=spec.directory):
             return False
+        dists.clean(tree)
         if then is not None:
             then(tree)
         return True
@@ -95,7 +97,8 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
           cancelled: threading.Event | None = None) -> Speculation:
     """The lock a resolution started ahead returns (deps/ahead.py), installed as the engine
     installs it (deps/reuse.py: seeded from an earlier tree), in a thread, as soon as it is
-    there: the engine is still being imported then. Nothing is installed for a lock with
+    there: the engine is still being imported then; cleaned as `start`'s tree, and `then(part)`
+    run on the part uv installed (reuse.install). Nothing is installed for a lock with
     anything to build, for one `skip` says is installed already (its tree is cached), or once
     `cancelled` is set (the build failed); an error is left for the engine to report."""
     def install(tree: Path, guess: Speculation) -> bool:
@@ -108,11 +111,9 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
         try:
             pylock.write_text(found.text, encoding="utf-8")
             guess.meanwhile = reuse.install(pylock, lock.parse(found.text, pylock.parent),
-                                            platform, tree, inputs=inputs, spec=spec)
+                                            platform, tree, inputs=inputs, spec=spec, then=then)
         finally:
             pylock.unlink(missing_ok=True)
-        if then is not None:
-            then(tree)
         return True
 
     (cache.root / "resolve").mkdir(parents=True, exist_ok=True)

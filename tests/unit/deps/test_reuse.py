@@ -126,14 +126,18 @@ def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
     monkeypatch.setattr(uv, "install", fake_install)
     (tmp_path / "requirements.txt").write_text("numpy\nsix\n")
     spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
-    seen: list[Path] = []
+    seen: list[list[str]] = []
     resolution = uv.Resolution(text=LOCK, packages=parse(LOCK, tmp_path))
     guess = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
-                            then=seen.append)
+                            then=lambda part: seen.append(sorted(p.name for p in part.iterdir())))
     guess.thread.join(10)
     assert guess.installed and installed == [["six"]]
     assert guess.meanwhile == ": 1 installed, 1 linked from an earlier set"
-    assert seen == [guess.directory / "tree"]
+    # `then` (what compresses ahead) saw what uv installed, beside the linked part: six alone.
+    assert seen == [["six-1.17.0.dist-info"]]
+    assert sorted(p.name for p in (guess.directory / "tree").glob("*.dist-info")) == \
+        ["numpy-1.dist-info", "six-1.17.0.dist-info"]
+    assert not list(guess.directory.glob(".tmp-rest-*"))  # moved in, nothing left beside
     assert (guess.directory / "tree" / "numpy" / "__init__.py").is_file()
     assert not list((cache.root / "resolve").glob(".tmp-*"))  # its lock is gone
     guess.discard()
@@ -160,3 +164,84 @@ def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
         assert not guess.installed
         guess.discard()
     assert installed == [["six"]]
+
+
+NAMESPACE_LOCK = '''lock-version = "1.0"
+created-by = "uv"
+
+[[packages]]
+name = "google-cloud-a"
+version = "1"
+wheels = [{ url = "https://x/google_cloud_a-1-py3-none-any.whl", hashes = { sha256 = "aa" } }]
+
+[[packages]]
+name = "google-cloud-b"
+version = "1"
+wheels = [{ url = "https://x/google_cloud_b-1-py3-none-any.whl", hashes = { sha256 = "bb" } }]
+'''
+
+
+def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv installs the rest into a directory of its own while the earlier tree is linked; it is
+    cleaned there (console scripts, uv's lock file) and moved in, into the directories both
+    parts have (a namespace package); a failure of uv is the install's failure."""
+    from fpack import inputs
+    from fpack.deps import spec as dep_spec
+    from fpack.deps import uv
+    from fpack.platforms import RUNTIMES, Platform
+
+    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    cache = build_inputs.cache
+    with cache.new_tree("a") as tree:
+        info = tree / "google_cloud_a-1.dist-info"
+        info.mkdir()
+        (tree / "google" / "cloud" / "a").mkdir(parents=True)
+        (tree / "google" / "cloud" / "a" / "__init__.py").write_text("A = 1\n")
+        (info / "RECORD").write_text(f"google/cloud/a/__init__.py,,\n{info.name}/RECORD,,\n")
+    cache.write_file("trees", "a", ".json", json.dumps({
+        "packages": [{"name": "google-cloud-a", "sha256": "aa"}],
+        "platform": platform.key()}).encode())
+
+    def fake_install(lock_file: Path, _platform: Platform, target: Path, **_: object) -> None:
+        assert [p.name for p in parse(lock_file.read_text(), lock_file.parent)] == \
+            ["google-cloud-b"]
+        assert target != tree  # beside it
+        info = target / "google_cloud_b-1.dist-info"
+        info.mkdir()
+        (target / "google" / "cloud" / "b").mkdir(parents=True)
+        (target / "google" / "cloud" / "b" / "__init__.py").write_text("B = 1\n")
+        (target / "bin").mkdir()
+        (target / "bin" / "b-tool").write_text("#!/usr/bin/python\n")
+        (target / ".lock").write_text("")
+        (info / "RECORD").write_text(f"google/cloud/b/__init__.py,,\nbin/b-tool,,\n"
+                                     f"{info.name}/RECORD,,\n")
+
+    monkeypatch.setattr(uv, "install", fake_install)
+    (tmp_path / "requirements.txt").write_text("google-cloud-a\ngoogle-cloud-b\n")
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    pylock = cache.root / "resolve" / "pylock.x.toml"
+    pylock.parent.mkdir(parents=True)
+    pylock.write_text(NAMESPACE_LOCK)
+    dest = tmp_path / "trees" / "new"
+    dest.mkdir(parents=True)
+    said = reuse.install(pylock, parse(NAMESPACE_LOCK, pylock.parent), platform, dest,
+                         inputs=build_inputs, spec=spec)
+    assert said == ": 1 installed, 1 linked from an earlier set"
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
+        "google/cloud/a/__init__.py", "google/cloud/b/__init__.py",
+        "google_cloud_a-1.dist-info/RECORD", "google_cloud_b-1.dist-info/RECORD"]
+    assert "bin/" not in (dest / "google_cloud_b-1.dist-info" / "RECORD").read_text()
+    assert list(dest.parent.iterdir()) == [dest]  # nothing left beside it
+
+    def failing(*_: object, **__: object) -> None:
+        raise uv.DependencyError("google-cloud-b was not found on the package index")
+
+    monkeypatch.setattr(uv, "install", failing)
+    again = tmp_path / "trees2" / "new"
+    again.mkdir(parents=True)
+    with pytest.raises(uv.DependencyError, match="google-cloud-b"):
+        reuse.install(pylock, parse(NAMESPACE_LOCK, pylock.parent), platform, again,
+                      inputs=build_inputs, spec=spec)
+    assert list(again.parent.iterdir()) == [again]
