@@ -13,19 +13,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from fpack import handlers
 from fpack.config import Function, Project, style_fits, trigger_fits
 from fpack.deps import keys, tags
 from fpack.deps.spec import read as read_spec
 from fpack.errors import ConfigError, UsageError
 from fpack.inputs import BuildInputs
 from fpack.platforms import RUNTIMES, Arch, Platform, Target
-from fpack.sources import SourceFile
 
 if TYPE_CHECKING:
     from fpack.config import AwsTarget, DockerTarget, GcpTarget
     from fpack.deps.engine import Dependencies
     from fpack.deps.spec import DependencySpec
+    from fpack.sources import SourceFile
 
 # The generated entry module of each target. gcp's is not main.py, the name Cloud Functions loads
 # by default, but always fpack_entry.py, named to Google's build by GOOGLE_FUNCTION_SOURCE (the
@@ -252,6 +251,10 @@ def _handler_setting(
 
 
 def _check_handler(where: str, fn: Function, sources: tuple[SourceFile, ...]) -> None:
+    # Imported here: deps/ahead.py reads the groups and platforms before anything else is
+    # imported, and starts uv on them; the handler checks come later, meanwhile.
+    from fpack import handlers  # noqa: PLC0415
+
     found = handlers.find(fn.module, fn.attr, sources)
     if isinstance(found, handlers.HandlerProblem):
         at = f" ({found.path}:{found.line})" if found.path else ""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fpack.deps import freshness, lock, lockfiles, poetry
+from fpack.deps import freshness, lock, lockfiles
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
@@ -218,6 +218,8 @@ def derived(spec: DependencySpec) -> tuple[str | None, str]:
     if spec.kind == "uvlock":
         return export_uvlock(spec.path, spec.member), ""
     if spec.kind == "poetry" and spec.path.name == "pyproject.toml":  # no poetry.lock
+        from fpack.deps import poetry  # noqa: PLC0415 - Poetry projects only
+
         found = poetry.read(spec.path, spec.groups)
         return found.requirements, found.constraints
     if (kind := lockfiles.kind_of(spec.path)) is not None:

@@ -3,6 +3,7 @@ asks for the same set (fpack/deps/ahead.py). uv is faked: the tests count its re
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,14 @@ def test_the_cli_starts_each_set_once_and_finish_waits_for_what_no_one_took(
         '[targets.aws]\nruntime = "python3.11"\narch = "arm64"\n')
     project = config.load(tmp_path / "fpack.toml")
     fake.release.clear()
+    interval = sys.getswitchinterval()
     ahead.start(project, "aws", build_inputs(tmp_path), arch="x86_64")
     assert fake.resolved == []  # still resolving: the CLI goes on importing meanwhile
+    # The threads that wait on uv get the GIL back sooner meanwhile, until the end.
+    assert sys.getswitchinterval() == pytest.approx(ahead.SWITCH_INTERVAL)
     fake.release.set()
     ahead.finish()
+    assert sys.getswitchinterval() == pytest.approx(interval)
     assert sorted(fake.resolved) == ["carts for x86_64", "orders for x86_64"]
     # Named as the build names them, so that uv's errors read the same either way.
     assert sorted(fake.labels) == ["carts/requirements.txt", "orders/requirements.txt"]
