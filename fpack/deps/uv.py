@@ -141,34 +141,13 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
     `--no-deps`, the set is exactly theirs (deps/lockfiles.py).
     `fresh`: what was seen online lately, to try uv's cache first (deps/freshness.py).
     """
-    assert spec.path is not None
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
-        source = spec.path
-        if requirements is not None:
-            source = Path(tmp) / "requirements.txt"
-            source.write_text(requirements, encoding="utf-8")
-        out = Path(tmp) / "pylock.toml"
-        args: list[str | Path] = [
-            binary(), "pip", "compile", source, "-o", out, "--format", "pylock.toml",
-            "--no-header", "--quiet", *_platform_args(platform, wheels_only=wheels_only),
-            *index.uv_args(),
-        ]
-        if overrides:
-            (Path(tmp) / "overrides.txt").write_text("\n".join(overrides) + "\n")
-            args += ["--overrides", Path(tmp) / "overrides.txt"]
-        if constraints:
-            (Path(tmp) / "constraints.txt").write_text(constraints, encoding="utf-8")
-            args += ["--constraints", Path(tmp) / "constraints.txt"]
-        if refresh:
-            args.append("--refresh")
-        if spec.kind in COMPLETE:
-            args.append("--no-deps")
-        if fresh is not None and not refresh:
-            listed = requirements if requirements is not None else \
-                _read_requirements(source) if spec.kind == "requirements" else None
-            if found := _offline(args, out, Path(tmp), fresh, requirements=listed,
-                                 cwd=spec.directory):
-                return found
+        args, out = _compile_args(spec, platform, Path(tmp), index=index, refresh=refresh,
+                                  wheels_only=wheels_only, overrides=overrides,
+                                  requirements=requirements, constraints=constraints)
+        if fresh is not None and not refresh and fresh_enough(spec, fresh, requirements) and \
+                (found := _offline(args, out, Path(tmp), fresh, cwd=spec.directory)):
+            return found
         started = time.time()
         _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
         text = out.read_text(encoding="utf-8")
@@ -178,13 +157,64 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
         return resolved
 
 
+def resolve_offline(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
+                    fresh: freshness.Window, requirements: str | None = None,
+                    constraints: str = "") -> Resolution | None:
+    """`resolve`'s first, wheels-only resolution from uv's cache alone, however long ago its
+    pages were seen; None when uv cannot make it or warns of anything. A guess for what the
+    online resolution will pin (deps/ahead.py installs it meanwhile): only a tree that fits
+    the lock the index gave is ever used."""
+    with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
+        args, out = _compile_args(spec, platform, Path(tmp), index=index,
+                                  requirements=requirements, constraints=constraints)
+        return _offline(args, out, Path(tmp), fresh, cwd=spec.directory, guess=True)
+
+
+def fresh_enough(spec: DependencySpec, fresh: freshness.Window,
+                 requirements: str | None = None) -> bool:
+    """Whether everything the resolution of `spec` rests on was seen online within the
+    window: then uv's cache is asked first (`resolve`)."""
+    assert spec.path is not None
+    listed = requirements if requirements is not None else \
+        _read_requirements(spec.path) if spec.kind == "requirements" else None
+    names = freshness.names_in(listed) if listed is not None else []
+    return fresh.fresh(names) if names else bool(fresh.seen())
+
+
+def _compile_args(spec: DependencySpec, platform: Platform, tmp: Path, *, index: IndexSettings,
+                  refresh: bool = False, wheels_only: bool = True,
+                  overrides: Sequence[str] = (), requirements: str | None = None,
+                  constraints: str = "") -> tuple[list[str | Path], Path]:
+    """uv pip compile's arguments for `resolve` and its output file, with the files they name
+    written into `tmp`."""
+    assert spec.path is not None
+    source = spec.path
+    if requirements is not None:
+        source = tmp / "requirements.txt"
+        source.write_text(requirements, encoding="utf-8")
+    out = tmp / "pylock.toml"
+    args: list[str | Path] = [
+        binary(), "pip", "compile", source, "-o", out, "--format", "pylock.toml",
+        "--no-header", "--quiet", *_platform_args(platform, wheels_only=wheels_only),
+        *index.uv_args(),
+    ]
+    if overrides:
+        (tmp / "overrides.txt").write_text("\n".join(overrides) + "\n")
+        args += ["--overrides", tmp / "overrides.txt"]
+    if constraints:
+        (tmp / "constraints.txt").write_text(constraints, encoding="utf-8")
+        args += ["--constraints", tmp / "constraints.txt"]
+    if refresh:
+        args.append("--refresh")
+    if spec.kind in COMPLETE:
+        args.append("--no-deps")
+    return args, out
+
+
 def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Window, *,
-             requirements: str | None, cwd: Path | None) -> Resolution | None:
-    """The resolution from uv's cache alone, if everything it rests on was seen online a
-    moment ago (deps/freshness.py); None to resolve online."""
-    names = freshness.names_in(requirements) if requirements is not None else []
-    if not (fresh.fresh(names) if names else fresh.seen()):
-        return None  # a requirement not seen lately: its page may be stale in uv's cache
+             cwd: Path | None, guess: bool = False) -> Resolution | None:
+    """The resolution from uv's cache alone; None to resolve online. Unless it is a `guess`,
+    everything in it must have been seen online a moment ago (deps/freshness.py)."""
     # Offline, uv takes a version whose metadata it never fetched for unavailable and quietly
     # falls back to an older one it has (`idna>=3.4` after a resolution of `idna==3.4`: 3.4,
     # where the index offers 3.20). It says so in a warning ("`idna==3.20` needs to be
@@ -198,8 +228,8 @@ def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Win
         packages = lock.parse(text, base)
     except (OSError, DependencyError):
         return None
-    return Resolution(text=text, packages=packages) if fresh.fresh(p.name for p in packages) \
-        else None
+    return Resolution(text=text, packages=packages) \
+        if guess or fresh.fresh(p.name for p in packages) else None
 
 
 def _read_requirements(path: Path) -> str | None:

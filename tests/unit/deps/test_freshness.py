@@ -195,3 +195,29 @@ def test_names_are_read_from_requirement_lines_that_start_with_one() -> None:
             "-r other.txt\n--index-url https://x\n./local/lib\nrequests  # why\n"
             "demo @ https://files.example/demo-1.0-py3-none-any.whl\n")
     assert freshness.names_in(text) == ["pydantic", "idna", "requests"]
+
+
+def test_a_guess_from_uvs_cache_is_made_however_long_ago_its_pages_were_seen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deps/ahead.py installs it while the online resolution runs: nothing need be fresh, and
+    nothing is recorded as seen; a failure or a warning is no guess."""
+    path = tmp_path / "requirements.txt"
+    path.write_text("pillow\nolefile==0.47\n")
+    spec = dep_spec.read(path, tmp_path / "fpack.toml")
+    fresh = window(tmp_path)
+    assert not uv.fresh_enough(spec, fresh)  # olefile was never seen: the build goes online
+    fake = FakeUv(online=("never",), offline=("pillow", "olefile"))
+    monkeypatch.setattr(uv, "run", fake)
+    index = inputs.IndexSettings(values={})
+    found = uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh)
+    assert found is not None and [p.name for p in found.packages] == ["pillow", "olefile"]
+    assert fake.calls == ["offline"] and fresh.seen() == {}
+    monkeypatch.setattr(uv, "run", FakeUv(online=("never",), offline=None))
+    assert uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh) is None
+
+    def warning(args: Any, **kwargs: Any) -> Result:
+        done = fake(args, **kwargs)
+        return Result(args=done.args, returncode=0, stdout="", stderr=" WARN stale\n")
+
+    monkeypatch.setattr(uv, "run", warning)
+    assert uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh) is None
