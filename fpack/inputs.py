@@ -13,13 +13,11 @@ proxy and CA variables cross into containers.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import hashlib
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +125,7 @@ class SharedCache:
     gcs_endpoint: str | None = None  # STORAGE_EMULATOR_HOST, for a Cloud Storage emulator
     # One per `read()`: a command's stages share one connection, one failure state and one
     # set of counts (fpack cache info reports the last session's).
-    session: str = field(default_factory=lambda: uuid.uuid4().hex)
+    session: str = field(default_factory=lambda: os.urandom(16).hex())  # as random as uuid4
     started: float = field(default_factory=time.time)  # entries used since then are this one's
 
 
@@ -204,8 +202,13 @@ def _pip_config_cert(environ: Mapping[str, str]) -> Path | None:
              home / ".config/pip/pip.conf"]
     if env := environ.get("PIP_CONFIG_FILE"):
         files.append(Path(env))
+    found = [path for path in files if path.is_file()]
+    if not found:
+        return None
+    import configparser  # noqa: PLC0415 - only where pip is configured: most builds read none
+
     cert = None
-    for path in files:  # later files override earlier ones, as in pip
+    for path in found:  # later files override earlier ones, as in pip
         parser = configparser.ConfigParser()
         with contextlib.suppress(OSError, configparser.Error):
             parser.read(path)

@@ -15,12 +15,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from fpack.deps.engine import Package
-from fpack.deps.sdk import Provided
-from fpack.deps.slim import Saving
 from fpack.errors import BuildError
+
+if TYPE_CHECKING:  # read where a manifest has them: most builds use neither
+    from fpack.deps.sdk import Provided
+    from fpack.deps.slim import Saving
 
 Kind = Literal["function", "layer", "image"]
 MANIFEST_SUFFIX = ".manifest.json"
@@ -162,6 +164,18 @@ def from_json(data: Mapping[str, Any], root: Path, manifest_path: Path | None = 
                          hint="rebuild with this version of fpack") from e
 
 
+def _saving(data: Mapping[str, Any]) -> Saving:
+    from fpack.deps.slim import Saving  # noqa: PLC0415
+
+    return Saving.from_json(data)
+
+
+def _provided(data: Mapping[str, Any]) -> Provided:
+    from fpack.deps.sdk import Provided  # noqa: PLC0415
+
+    return Provided.from_json(data)
+
+
 def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> Manifest:
     common: dict[str, Any] = {
         "function": str(data["function"]), "target": str(data.get("target", "")),
@@ -171,8 +185,8 @@ def _typed(data: Mapping[str, Any], root: Path, manifest_path: Path | None) -> M
         "packages": tuple(Package(name=p["name"], version=p["version"], wheel=p["wheel"],
                                   sha256=p["sha256"], size=0, source=p.get("source", "index"))
                           for p in data.get("packages", ())),
-        "slim": Saving.from_json(data["slim"]) if data.get("slim") else None,
-        "sdk": Provided.from_json(data["sdk"]) if data.get("sdk") else None,
+        "slim": _saving(data["slim"]) if data.get("slim") else None,
+        "sdk": _provided(data["sdk"]) if data.get("sdk") else None,
     }
     kind = data.get("kind", "function")
     if kind == "image":

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from packaging.utils import canonicalize_name
 
@@ -44,11 +44,9 @@ from fpack.deps import (
     resolution,
     reuse,
     shared,
-    slim,
     speculate,
     uv,
 )
-from fpack.deps import sdk as sdk_rules
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
 from fpack.deps.settings import Settings
@@ -57,6 +55,13 @@ from fpack.errors import DependencyError
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
 from fpack.report import Reporter, human_size, plural
+
+if TYPE_CHECKING:
+    from fpack.deps import sdk as sdk_rules
+    from fpack.deps import slim
+
+# slim.py and sdk.py are imported where they are used: most builds use neither, and every
+# build pays for what it imports before it can start (deps/ahead.py).
 
 _LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it was built from
 
@@ -194,17 +199,23 @@ def _prepare_set(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
         if tree is not None and store is not None:  # made here: share it
             shared.push_tree(store, key, meta, tree, archive=archive, reporter=reporter)
     packages = tuple(Package(**p) for p in meta["packages"])
-    saving = slim.Saving.from_json(meta["slim"]) if settings.slim and "slim" in meta else None
-    if saving is not None:
+    saving: slim.Saving | None = None
+    if settings.slim and "slim" in meta:
+        from fpack.deps import slim  # noqa: PLC0415
+
+        saving = slim.Saving.from_json(meta["slim"])
         reporter.done(f"slim: {human_size(saving.saved)} removed from {spec.name} "
                       f"({human_size(int(meta['unpacked_size']))} left)")
-    provided = sdk_rules.Provided.from_json(meta["sdk"]) \
-        if decision is not None and decision.leave_out and "sdk" in meta else None
-    if provided is not None:
-        reporter.done(sdk_rules.provided_line(provided.names, provided.runtime,
-                                        human_size(provided.saved), spec.name))
-    if decision is not None and decision.conflicts:
-        reporter.warn(sdk_rules.conflict_warning(decision))
+    provided: sdk_rules.Provided | None = None
+    if decision is not None:
+        from fpack.deps import sdk as sdk_rules  # noqa: PLC0415
+
+        if decision.leave_out and "sdk" in meta:
+            provided = sdk_rules.Provided.from_json(meta["sdk"])
+            reporter.done(sdk_rules.provided_line(provided.names, provided.runtime,
+                                                  human_size(provided.saved), spec.name))
+        if decision.conflicts:
+            reporter.warn(sdk_rules.conflict_warning(decision))
     return Dependencies(
         platform=platform,
         packages=packages,
@@ -222,6 +233,8 @@ _Made = tuple[dict[str, Any], Path | None]  # a tree's meta, and the tree when m
 def sdk_key(base_key: str, platform: Platform) -> str:
     """What decides a tree without the runtime's SDK: the tree it comes from and the rules.
     (The decision to leave it out has its own key, `_sdk_decision`.)"""
+    from fpack.deps import sdk as sdk_rules  # noqa: PLC0415
+
     return keys.sha("sdk", base_key, sdk_rules.RULES_VERSION, platform.runtime.name)
 
 
@@ -231,6 +244,8 @@ def _sdk_decision(cache: Cache, base_key: str, platform: Platform, spec: Depende
     (meta, tree) when deciding had to make or find it. The decision reads the tree's METADATA
     and the spec's files, so it is cached under both (a direct `boto3>=...` edit is a new spec
     key with the same resolution) and the runtime's table row: a rebuild reads one small file."""
+    from fpack.deps import sdk as sdk_rules  # noqa: PLC0415
+
     row = sdk_rules.runtime_sdk(platform.runtime.name)
     key = keys.sha("sdk-decision", base_key, sdk_rules.RULES_VERSION, platform.runtime.name,
                    row.boto3, row.botocore, spec.key())
@@ -254,6 +269,8 @@ def _sdk_tree(cache: Cache, base_key: str, key: str, decision: sdk_rules.Decisio
               ) -> tuple[dict[str, Any], Path | None]:
     """Tree `base_key` without the packages `decision` leaves out, as its own entry `key`:
     hard links of every other file (RECORDs of the packages kept are theirs, unchanged)."""
+    from fpack.deps import sdk as sdk_rules  # noqa: PLC0415
+
     def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
         files = dists.files(base)
         dropped = sdk_rules.files_of(base, files, decision.leave_out)
@@ -315,6 +332,8 @@ def _derived(cache: Cache, base_key: str, key: str, spec: DependencySpec,
 def slim_key(tree_key: str, keep: tuple[str, ...]) -> str:
     """What decides a slimmed tree: the installed tree, the rules, the keep list, and the tool
     that strips debug sections (another binutils may write other bytes)."""
+    from fpack.deps import slim  # noqa: PLC0415
+
     return keys.sha("slim", tree_key, slim.RULES_VERSION, *sorted(set(keep)), _strip_tool())
 
 
@@ -333,6 +352,8 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
     """The slimmed variant of tree `base_key` as its own entry `key`: the files the rules keep
     (hard links where the bytes are unchanged), shared objects without debug sections, every
     RECORD listing exactly what it ships (stripped files with their new hash and size)."""
+    from fpack.deps import slim  # noqa: PLC0415
+
     def make(base: Path, base_meta: dict[str, Any], tmp: Path) -> dict[str, Any]:
         reporter.step(f"slimming the dependencies of {spec.name}")
         files = dists.files(base)
@@ -363,6 +384,8 @@ def _slim_tree(cache: Cache, base_key: str, key: str, keep: tuple[str, ...], *,
 def _strip_debug(tree: Path, objects: list[str], reporter: Reporter) -> dict[str, int]:
     """`objcopy --strip-debug` on each shared object that has debug sections (symbols stay);
     a result is kept only when objcopy succeeded and it is smaller. rel -> bytes saved."""
+    from fpack.deps import slim  # noqa: PLC0415
+
     candidates = []
     for rel in objects:
         path = tree / rel
