@@ -62,6 +62,9 @@ def _make(tree: Path, cache: Cache, todo: list[dists.Dist], loose: tuple[str, ..
           jobs: int | None) -> dict[str, Entry]:
     """Compress the files of `todo` and `loose`; write each of `todo` as its members zip."""
     work = [rel for d in todo for rel in d.files] + list(loose)
+    # Largest first: one big shared object (pydantic-core's 5 MB, numpy's OpenBLAS) compressed
+    # last is a tail no other core can help with; begun first, the small files fill in beside it.
+    work.sort(key=lambda rel: -(tree / rel).stat().st_size)
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 2)) as pool:
         done = dict(zip(work, pool.map(lambda rel: _compress(tree, rel), work), strict=True))
     for d in todo:
