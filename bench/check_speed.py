@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import compiled  # bench/compiled.py: fpack's pycs, as an installed fpack has them
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("jinja2", "docker", "boto3", "botocore", "google")
 
@@ -67,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    compiled.ensure(sys.executable)
     with tempfile.TemporaryDirectory(prefix="fpack-bench-check-") as tmp:
         project = copy_example(Path(tmp) / "photos")
         os.environ["FPACK_CACHE_DIR"] = str(Path(tmp) / "cache")

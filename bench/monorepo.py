@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import compiled  # bench/compiled.py: fpack's pycs, as an installed fpack has them
+
 FPACK: Final = [sys.executable, "-m", "fpack"]
 PYTHON: Final = "3.11"
 
@@ -444,4 +446,5 @@ def _median(xs: list[float]) -> float:
 
 
 if __name__ == "__main__":
+    compiled.ensure(sys.executable)
     main()
