@@ -200,9 +200,10 @@ def _pip_config_cert(environ: Mapping[str, str]) -> Path | None:
     home = Path.home()
     files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), home / ".pip/pip.conf",
              home / ".config/pip/pip.conf"]
+    # os.path.isfile never raises (Path.is_file does, on 3.11, under an unsearchable parent).
+    found = [path for path in files if os.path.isfile(path)]  # noqa: PTH113
     if env := environ.get("PIP_CONFIG_FILE"):
-        files.append(Path(env))
-    found = [path for path in files if path.is_file()]
+        found.append(Path(env))  # read as it is: process substitution gives a pipe
     if not found:
         return None
     import configparser  # noqa: PLC0415 - only where pip is configured: most builds read none

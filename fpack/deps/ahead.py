@@ -98,9 +98,16 @@ _LOCK = threading.Lock()
 # uv's output, write the lock, read the earlier trees' metas) and must take the GIL back from
 # the main thread, busy importing the engine: each hand-over waits out the interpreter's switch
 # interval (5 ms by default), 35 to 50 ms in all between uv's resolution and the install it
-# feeds, measured here. A tenth of it lets them through about 20 ms sooner. `finish` restores it.
+# feeds, measured here. A tenth of it lets them through about 20 ms sooner. It is restored when
+# the engine is through with every set started (`done`), or at the end (`finish`).
 SWITCH_INTERVAL: Final = 0.0005
 _SAVED_INTERVAL: list[float] = []
+
+
+def _restore_interval() -> None:
+    with _LOCK:
+        if _SAVED_INTERVAL and not _STARTED:
+            sys.setswitchinterval(_SAVED_INTERVAL.pop())
 
 
 def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, settings: Settings,
@@ -147,22 +154,27 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
             def made(text: str) -> bool:  # the same lock as a cached tree's: nothing to do
                 return cache.tree(keys.tree_key(text, platform, settings.compile)) is not None
 
-            started.guess = speculate.after(_guess_source(spec, platform, inputs, resolution),
-                                            spec, platform, inputs, cache, then=ahead,
-                                            skip=made, cancelled=started.cancelled)
+            source, offline_only = _guess_source(spec, platform, inputs, resolution)
+            started.guess = speculate.after(source, spec, platform, inputs, cache, then=ahead,
+                                            skip=made, cancelled=started.cancelled,
+                                            offline_only=offline_only)
         return started
 
 
 def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
-                  resolution: Pending) -> Callable[[], uv.Resolution]:
-    """The resolution whose lock the head start installs: the set's own, or, when that one
-    waits on the index (a requirement not seen online within the window: most often a package
-    just added), uv's resolution from its cache, made meanwhile. The index usually pins the
-    same (0.2 to 0.5 s through this lab's proxy for one new package); the engine takes the
-    tree only if it fits the lock the index gave."""
-    window = freshness.window(inputs.cache, inputs.index, inputs.environ, spec)
+                  resolution: Pending) -> tuple[Callable[[], uv.Resolution], bool]:
+    """The resolution whose lock the head start installs, and whether it is a guess (installed
+    from uv's cache only): the set's own, or, when that one waits on the index (a requirement
+    not seen online within the window: most often a package just added), uv's resolution from
+    its cache, made meanwhile. The index usually pins the same (0.2 to 0.5 s through this
+    lab's proxy for one new package); the engine takes the tree only if the lock the index
+    gave names the same wheels (speculate.Speculation.take)."""
+    try:
+        window = freshness.window(inputs.cache, inputs.index, inputs.environ, spec)
+    except FpackError:  # a bad FPACK_INDEX_MAX_AGE: the resolution reports it, in its place
+        return resolution.result, False
     if spec.kind != "requirements" or window is None or uv.fresh_enough(spec, window):
-        return resolution.result
+        return resolution.result, False
 
     def offline() -> uv.Resolution:
         found = uv.resolve_offline(spec, platform, index=inputs.index, fresh=window)
@@ -170,7 +182,7 @@ def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
             raise FpackError("uv's cache cannot resolve the set")  # no head start, no error
         return found
 
-    return Pending(offline).result
+    return Pending(offline).result, True
 
 
 def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
@@ -194,6 +206,7 @@ def done(started: Started, *, failed: bool = False) -> None:
         started.resolution.wait()
     if started.guess is not None:
         started.guess.discard()
+    _restore_interval()
 
 
 def finish(*, failed: bool = False) -> None:
@@ -204,8 +217,7 @@ def finish(*, failed: bool = False) -> None:
         left = list(_STARTED.values())
     for started in left:
         done(started, failed=failed or not started.used)
-    if _SAVED_INTERVAL:
-        sys.setswitchinterval(_SAVED_INTERVAL.pop())
+    _restore_interval()
 
 
 def start(project: Project, target: Target, inputs: BuildInputs, *, only: Sequence[str] = (),

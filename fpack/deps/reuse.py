@@ -115,17 +115,19 @@ def _link(cache: Cache, base: _Base, dest: Path) -> Seeded | None:
 
 def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: Path, *,
             inputs: BuildInputs, spec: DependencySpec, reporter: Reporter | None = None,
-            then: Callable[[Path], None] | None = None) -> str:
+            then: Callable[[Path], None] | None = None, offline_only: bool = False) -> str:
     """The wheels of `pylock` installed into `tree`, cleaned (`dists.clean`): those an earlier
     tree of the platform has are linked from it (`seed`), uv installs the others meanwhile,
     beside it, and they are moved in. `then(part)` runs on what uv installed, once it is clean
     (the whole tree, or the part beside it while the rest is linked): deps/ahead.py compresses
     the distributions there. `reporter`: None when this runs ahead of the engine, in a thread of
-    deps/speculate.py, which says nothing. What the report of the install adds: how many were
-    linked (empty when none were)."""
+    deps/speculate.py, which says nothing. `offline_only`: uv installs from its cache or fails
+    (a guess). What the report of the install adds: how many were linked (empty when none
+    were)."""
     def with_uv(lock_file: Path, target: Path) -> None:
         uv.install(lock_file, platform, target, settings=inputs.index,
-                   index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory)
+                   index=dep_spec.index_options(spec, inputs.environ), cwd=spec.directory,
+                   offline_only=offline_only)
         dists.clean(target)
         if then is not None:
             then(target)
@@ -148,55 +150,78 @@ def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: 
     # linking is a few hundred mkdir and link calls, uv's install a process of its own, and
     # one need not wait for the other. The linked ones come from a tree that is clean already.
     tag = f"{os.getpid()}-{threading.get_ident()}"
-    side = tree.with_name(f".tmp-rest-{tag}-{tree.name}")
     # Beside the lock: the paths of built wheels in it are relative to its directory.
     partial = pylock.with_name(f".tmp-{tag}-{pylock.name}")
-    failed: list[BaseException] = []
-    worker: threading.Thread | None = None
-
-    def install_rest() -> None:
-        try:
-            with_uv(partial, side)
-        except BaseException as e:  # noqa: BLE001 - raised again by the caller's thread
-            failed.append(e)
-
+    beside: _Beside | None = None
     try:
         if rest:
             text = without(pylock.read_text(encoding="utf-8"), base.shared)
             partial.write_text(text, encoding="utf-8")
             if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
                     sorted(p.name for p in rest):
-                side.mkdir()
-                worker = threading.Thread(target=install_rest, name="fpack-install", daemon=True)
-                worker.start()
+                beside = _Beside(tree.with_name(f".tmp-rest-{tag}-{tree.name}"), partial,
+                                 with_uv)
         try:
             seeded = _link(inputs.cache, base, tree)
         finally:
-            if worker is not None:
-                worker.join()
-        if failed:
-            raise failed[0]
+            if beside is not None:
+                beside.wait()
         if seeded is None:  # the earlier tree is gone: install everything
             return whole()
-        if side.is_dir():
-            _merge(side, tree)
+        if beside is not None:
+            _merge(beside.side, tree)
     finally:
         partial.unlink(missing_ok=True)
-        shutil.rmtree(side, ignore_errors=True)
+        if beside is not None:
+            beside.remove()
     if not matches(tree, locked):  # not what a whole install makes: make that instead
         return whole()
     return f": {len(rest)} installed, {len(seeded.linked)} linked from an earlier set"
 
 
+class _Beside:
+    """uv's install of `lock_file` into `side`, a directory of its own, in a thread."""
+
+    def __init__(self, side: Path, lock_file: Path,
+                 install: Callable[[Path, Path], None]) -> None:
+        self.side = side
+        self._failed: list[BaseException] = []
+        shutil.rmtree(side, ignore_errors=True)  # a leftover of an interrupted build
+        side.mkdir()
+
+        def run() -> None:
+            try:
+                install(lock_file, side)
+            except BaseException as e:  # noqa: BLE001 - raised again by `wait`
+                self._failed.append(e)
+
+        self._thread = threading.Thread(target=run, name="fpack-install", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Until uv is done; its failure, if it failed."""
+        self._thread.join()
+        if self._failed:
+            raise self._failed[0]
+
+    def remove(self) -> None:
+        # Interrupted while uv still runs (a second Ctrl-C during `wait`): its directory is
+        # left to the cache's sweep of .tmp- entries rather than removed under it.
+        if not self._thread.is_alive():
+            shutil.rmtree(self.side, ignore_errors=True)
+
+
 def _merge(source: Path, dest: Path) -> None:
     """Move everything below `source` into `dest`. A directory both have is merged (a namespace
-    package, bin/); a file `dest` already has stays, as `dists.link` leaves it."""
+    package); a file both have is `source`'s, as when uv installed into the linked tree and
+    wrote over it (replaced, a new inode: the earlier tree's file is untouched)."""
     for entry in source.iterdir():
         target = dest / entry.name
-        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir() \
+                and not target.is_symlink():
             _merge(entry, target)
-        elif not target.is_symlink() and not target.exists():
-            entry.rename(target)
+        elif not (target.is_dir() and not target.is_symlink()):
+            entry.replace(target)
 
 
 def without(text: str, names: Iterable[str]) -> str:

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -44,9 +44,18 @@ class Speculation:
     thread: threading.Thread
     installed: bool = False  # set by `thread` when uv (and `then`) succeeded
     meanwhile: str = ", while it was resolved"  # what the engine's report adds when it is taken
+    # What `after` installs, once its resolution is there (name -> wheel file, sha256); None
+    # for `start`'s install of a requirements file, which only the tree it makes tells.
+    lock: dict[str, tuple[str, str]] | None = None
+    known: threading.Event = field(default_factory=threading.Event)  # `lock` is set, or never
 
     def take(self, locked: tuple[Locked, ...]) -> Path | None:
-        """The scratch tree, if the install succeeded and it is what the lock installs."""
+        """The scratch tree, if the install succeeded and it is what the lock installs: the
+        same wheels, by sha256, when the installed lock is known (a lock that differs is not
+        waited for), else the same versions and tags (`fits`)."""
+        self.known.wait()
+        if self.lock is not None and self.lock != identity(locked):
+            return None
         self.thread.join()
         if self.installed and fits(self.directory / "tree", locked):
             return self.directory / "tree"
@@ -94,15 +103,18 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
           inputs: BuildInputs, cache: Cache, *,
           then: Callable[[Path], None] | None = None,
           skip: Callable[[str], bool] | None = None,
-          cancelled: threading.Event | None = None) -> Speculation:
+          cancelled: threading.Event | None = None, offline_only: bool = False) -> Speculation:
     """The lock a resolution started ahead returns (deps/ahead.py), installed as the engine
     installs it (deps/reuse.py: seeded from an earlier tree), in a thread, as soon as it is
     there: the engine is still being imported then; cleaned as `start`'s tree, and `then(part)`
     run on the part uv installed (reuse.install). Nothing is installed for a lock with
     anything to build, for one `skip` says is installed already (its tree is cached), or once
-    `cancelled` is set (the build failed); an error is left for the engine to report."""
+    `cancelled` is set (the build failed); an error is left for the engine to report.
+    `offline_only`: `resolved` is a guess (uv's cache's resolution): nothing is downloaded."""
     def install(tree: Path, guess: Speculation) -> bool:
         found = resolved()  # its error, if any, is the engine's to report
+        guess.lock = identity(found.packages)
+        guess.known.set()
         if any(p.needs_build for p in found.packages) or (skip is not None and skip(
                 found.text)) or (cancelled is not None and cancelled.is_set()):
             return False
@@ -111,7 +123,8 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
         try:
             pylock.write_text(found.text, encoding="utf-8")
             guess.meanwhile = reuse.install(pylock, lock.parse(found.text, pylock.parent),
-                                            platform, tree, inputs=inputs, spec=spec, then=then)
+                                            platform, tree, inputs=inputs, spec=spec, then=then,
+                                            offline_only=offline_only)
         finally:
             pylock.unlink(missing_ok=True)
         return True
@@ -135,11 +148,18 @@ def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], b
             guess.installed = install(tree, guess)
         except Exception:  # noqa: BLE001 - a head start that fails is no head start
             guess.installed = False
+        finally:
+            guess.known.set()
 
     guess = Speculation(directory=directory, meanwhile=meanwhile,
                         thread=threading.Thread(target=run, name=f"fpack-{name}", daemon=True))
     guess.thread.start()
     return guess
+
+
+def identity(locked: tuple[Locked, ...]) -> dict[str, tuple[str, str]]:
+    """name -> (wheel file, sha256) of a lock's packages: what makes two locks install the same."""
+    return {p.name: (p.filename, p.sha256) for p in locked}
 
 
 def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:

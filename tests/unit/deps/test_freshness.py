@@ -221,3 +221,27 @@ def test_a_guess_from_uvs_cache_is_made_however_long_ago_its_pages_were_seen(
 
     monkeypatch.setattr(uv, "run", warning)
     assert uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh) is None
+
+
+def test_a_guess_is_installed_from_uvs_cache_or_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock is installed offline first and online when uv's cache lacks a wheel; a guess's
+    lock (deps/ahead.py) is not: fetching wheels the build may not use would compete with the
+    resolution it waits for."""
+    lock_file = tmp_path / "pylock.toml"
+    lock_file.write_text(lock_of("olefile"))
+    calls: list[str] = []
+
+    def not_cached(args: Any, **_: Any) -> Result:
+        argv = [str(a) for a in args]
+        calls.append("offline" if "--offline" in argv else "online")
+        return Result(args=tuple(argv), returncode=2 if "--offline" in argv else 0, stdout="",
+                      stderr="not in the cache")
+
+    monkeypatch.setattr(uv, "run", not_cached)
+    index = inputs.IndexSettings(values={})
+    uv.install(lock_file, PLATFORM, tmp_path / "tree", settings=index)
+    assert calls == ["offline", "online"]
+    with pytest.raises(uv.DependencyError, match="uv's cache"):
+        uv.install(lock_file, PLATFORM, tmp_path / "tree", settings=index, offline_only=True)
+    assert calls == ["offline", "online", "offline"]

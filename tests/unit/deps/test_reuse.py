@@ -199,10 +199,14 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
         info.mkdir()
         (tree / "google" / "cloud" / "a").mkdir(parents=True)
         (tree / "google" / "cloud" / "a" / "__init__.py").write_text("A = 1\n")
-        (info / "RECORD").write_text(f"google/cloud/a/__init__.py,,\n{info.name}/RECORD,,\n")
+        (tree / "google" / "shared.py").write_text("# a's\n")  # a file both ship
+        (info / "RECORD").write_text(f"google/cloud/a/__init__.py,,\ngoogle/shared.py,,\n"
+                                     f"{info.name}/RECORD,,\n")
     cache.write_file("trees", "a", ".json", json.dumps({
         "packages": [{"name": "google-cloud-a", "sha256": "aa"}],
         "platform": platform.key()}).encode())
+    tree_found = cache.tree("a")
+    assert tree_found is not None
 
     def fake_install(lock_file: Path, _platform: Platform, target: Path, **_: object) -> None:
         assert [p.name for p in parse(lock_file.read_text(), lock_file.parent)] == \
@@ -212,11 +216,12 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
         info.mkdir()
         (target / "google" / "cloud" / "b").mkdir(parents=True)
         (target / "google" / "cloud" / "b" / "__init__.py").write_text("B = 1\n")
+        (target / "google" / "shared.py").write_text("# b's\n")
         (target / "bin").mkdir()
         (target / "bin" / "b-tool").write_text("#!/usr/bin/python\n")
         (target / ".lock").write_text("")
-        (info / "RECORD").write_text(f"google/cloud/b/__init__.py,,\nbin/b-tool,,\n"
-                                     f"{info.name}/RECORD,,\n")
+        (info / "RECORD").write_text(f"google/cloud/b/__init__.py,,\ngoogle/shared.py,,\n"
+                                     f"bin/b-tool,,\n{info.name}/RECORD,,\n")
 
     monkeypatch.setattr(uv, "install", fake_install)
     (tmp_path / "requirements.txt").write_text("google-cloud-a\ngoogle-cloud-b\n")
@@ -230,8 +235,12 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
                          inputs=build_inputs, spec=spec)
     assert said == ": 1 installed, 1 linked from an earlier set"
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
-        "google/cloud/a/__init__.py", "google/cloud/b/__init__.py",
+        "google/cloud/a/__init__.py", "google/cloud/b/__init__.py", "google/shared.py",
         "google_cloud_a-1.dist-info/RECORD", "google_cloud_b-1.dist-info/RECORD"]
+    # The file both ship is uv's, as when uv installed over the linked tree; the earlier
+    # tree's own file is untouched.
+    assert (dest / "google" / "shared.py").read_text() == "# b's\n"
+    assert (tree_found / "google" / "shared.py").read_text() == "# a's\n"
     assert "bin/" not in (dest / "google_cloud_b-1.dist-info" / "RECORD").read_text()
     assert list(dest.parent.iterdir()) == [dest]  # nothing left beside it
 
@@ -245,3 +254,42 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
         reuse.install(pylock, parse(NAMESPACE_LOCK, pylock.parent), platform, again,
                       inputs=build_inputs, spec=spec)
     assert list(again.parent.iterdir()) == [again]
+
+
+def test_a_head_start_whose_lock_is_not_the_engines_is_not_waited_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's lock names other wheels than the one the head start installs (a guess from
+    uv's cache the index did not confirm): the engine goes on at once, without the tree; the
+    same wheels by sha256 are taken."""
+    from fpack import inputs
+    from fpack.deps import spec as dep_spec
+    from fpack.deps import speculate, uv
+    from fpack.platforms import RUNTIMES, Platform
+
+    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    release = threading.Event()
+
+    def slow_install(lock_file: Path, _platform: Platform, target: Path, **kw: object) -> None:
+        assert kw["offline_only"] is True  # a guess: from uv's cache or not at all
+        release.wait(10)
+        for p in parse(lock_file.read_text(), lock_file.parent):
+            info = target / f"{p.name}-{p.version}.dist-info"
+            info.mkdir()
+            tag = "-".join(p.filename.removesuffix(".whl").split("-")[2:])
+            (info / "WHEEL").write_text(f"Tag: {tag}\n")
+
+    monkeypatch.setattr(uv, "install", slow_install)
+    (tmp_path / "requirements.txt").write_text("numpy\nsix\n")
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    resolution = uv.Resolution(text=LOCK, packages=parse(LOCK, tmp_path))
+    guess = speculate.after(lambda: resolution, spec, platform, build_inputs,
+                            build_inputs.cache, offline_only=True)
+    other = tuple(p if p.name != "six" else Locked(
+        name="six", version="1.17.0", kind="wheel", sha256="cc",
+        location="https://x/six-1.17.0-py3-none-any.whl") for p in resolution.packages)
+    assert guess.take(other) is None  # at once: uv is still installing the guess
+    assert guess.thread.is_alive()
+    release.set()
+    assert guess.take(resolution.packages) == guess.directory / "tree"
+    guess.discard()
