@@ -10,11 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from fpack.deps import reuse
+from fpack import inputs
+from fpack.deps import reuse, speculate, uv
+from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked, parse
+from fpack.platforms import RUNTIMES, Platform
 
 PLATFORM = "aws:python3.11:x86_64:x86_64-manylinux_2_17"
+PLATFORM_311 = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+
+
+def cache_inputs(tmp_path: Path) -> inputs.BuildInputs:
+    return inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
 
 
 def locked(name: str, sha: str) -> Locked:
@@ -70,19 +78,17 @@ def test_no_earlier_tree_of_the_platform_means_a_whole_install(tmp_path: Path) -
     assert list(dest.iterdir()) == []
 
 
-LOCK = '''lock-version = "1.0"
-created-by = "uv"
+def lock_text(*wheels: tuple[str, str, str]) -> str:
+    """A uv pylock.toml of (name, wheel file, sha256) entries, each at the file's version."""
+    entries = "".join(
+        f'\n[[packages]]\nname = "{name}"\nversion = "{wheel.split("-")[1]}"\n'
+        f'wheels = [{{ url = "https://x/{wheel}", hashes = {{ sha256 = "{sha}" }} }}]\n'
+        for name, wheel, sha in wheels)
+    return f'lock-version = "1.0"\ncreated-by = "uv"\n{entries}'
 
-[[packages]]
-name = "numpy"
-version = "2.2.6"
-wheels = [{ url = "https://x/numpy-2.2.6-cp311-none-any.whl", hashes = { sha256 = "aa" } }]
 
-[[packages]]
-name = "Six"
-version = "1.17.0"
-wheels = [{ url = "https://x/six-1.17.0-py3-none-any.whl", hashes = { sha256 = "bb" } }]
-'''
+LOCK = lock_text(("numpy", "numpy-2.2.6-cp311-none-any.whl", "aa"),
+                 ("Six", "six-1.17.0-py3-none-any.whl", "bb"))
 
 
 def test_the_lock_uv_sees_leaves_the_linked_packages_out(tmp_path: Path) -> None:
@@ -105,13 +111,7 @@ def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
     """deps/speculate.after: the resolution's lock, seeded from the earlier tree (numpy linked)
     and the rest installed by uv, in a thread, while the engine is still being imported; the
     engine takes it when it is exactly its lock."""
-    from fpack import inputs
-    from fpack.deps import spec as dep_spec
-    from fpack.deps import speculate, uv
-    from fpack.platforms import RUNTIMES, Platform
-
-    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
-    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    platform, build_inputs = PLATFORM_311, cache_inputs(tmp_path)
     cache = build_inputs.cache
     earlier_tree(cache, "a", {"numpy": "aa"}, platform=platform.key())
     installed: list[list[str]] = []
@@ -166,19 +166,8 @@ def test_the_lock_started_ahead_is_installed_as_soon_as_it_is_there(
     assert installed == [["six"]]
 
 
-NAMESPACE_LOCK = '''lock-version = "1.0"
-created-by = "uv"
-
-[[packages]]
-name = "google-cloud-a"
-version = "1"
-wheels = [{ url = "https://x/google_cloud_a-1-py3-none-any.whl", hashes = { sha256 = "aa" } }]
-
-[[packages]]
-name = "google-cloud-b"
-version = "1"
-wheels = [{ url = "https://x/google_cloud_b-1-py3-none-any.whl", hashes = { sha256 = "bb" } }]
-'''
+NAMESPACE_LOCK = lock_text(("google-cloud-a", "google_cloud_a-1-py3-none-any.whl", "aa"),
+                           ("google-cloud-b", "google_cloud_b-1-py3-none-any.whl", "bb"))
 
 
 def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
@@ -186,13 +175,7 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
     """uv installs the rest into a directory of its own while the earlier tree is linked; it is
     cleaned there (console scripts, uv's lock file) and moved in, into the directories both
     parts have (a namespace package); a failure of uv is the install's failure."""
-    from fpack import inputs
-    from fpack.deps import spec as dep_spec
-    from fpack.deps import uv
-    from fpack.platforms import RUNTIMES, Platform
-
-    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
-    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    platform, build_inputs = PLATFORM_311, cache_inputs(tmp_path)
     cache = build_inputs.cache
     with cache.new_tree("a") as tree:
         info = tree / "google_cloud_a-1.dist-info"
@@ -261,13 +244,7 @@ def test_a_head_start_whose_lock_is_not_the_engines_is_not_waited_for(
     """The engine's lock names other wheels than the one the head start installs (a guess from
     uv's cache the index did not confirm): the engine goes on at once, without the tree; the
     same wheels by sha256 are taken."""
-    from fpack import inputs
-    from fpack.deps import spec as dep_spec
-    from fpack.deps import speculate, uv
-    from fpack.platforms import RUNTIMES, Platform
-
-    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
-    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache")})
+    platform, build_inputs = PLATFORM_311, cache_inputs(tmp_path)
     release = threading.Event()
 
     def slow_install(lock_file: Path, _platform: Platform, target: Path, **kw: object) -> None:
