@@ -51,6 +51,8 @@ _ENV_PREFIXES: Final = ("FPACK_", "UV_", "PIP_", "DOCKER_", "CONTAINER_", "AWS_"
                         "CLOUDSDK_")
 _ENV_SUFFIXES: Final = ("_PROXY", "_proxy")
 _NOT_INPUTS: Final = ("/proc/", "/sys/", "/dev/")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """A `fpack build` invocation the stamp can vouch for: its key and where its outputs go."""

@@ -31,38 +31,12 @@ from fpack.deps.settings import Settings, settings_for
 from fpack.deps.spec import DependencySpec
 from fpack.errors import FpackError
 from fpack.inputs import BuildInputs
+from fpack.parallel import Pending
 from fpack.platforms import Arch, Platform, Target
 
 if TYPE_CHECKING:
     from fpack.config import Project
     from fpack.deps import speculate
-
-
-class Pending:
-    """One call running in a thread; `result` waits for it and returns or raises what it did."""
-
-    def __init__(self, call: Callable[[], uv.Resolution]) -> None:
-        self._value: uv.Resolution | None = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._value = call()
-            except BaseException as e:  # noqa: BLE001 - handed to the caller of result()
-                self._error = e
-
-        self._thread = threading.Thread(target=run, name="fpack-resolve", daemon=True)
-        self._thread.start()
-
-    def result(self) -> uv.Resolution:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-    def wait(self) -> None:
-        self._thread.join()
 
 
 @dataclass(kw_only=True)
@@ -73,7 +47,8 @@ class Started:
     image: str
     refresh: bool
     cache: str  # the cache root: a head start is made in one cache, for builds using it
-    resolution: Pending | None = None  # uv's first resolution, when the set had no lock
+    # uv's first resolution, when the set had no lock
+    resolution: Pending[uv.Resolution] | None = None
     guess: speculate.Speculation | None = None  # its install, offline, meanwhile
     used: bool = False  # a resolution taken by the engine (see `take`)
     # Set when the build failed or stopped: an install not begun yet is not begun at all.
@@ -83,7 +58,7 @@ class Started:
     def ident(self) -> tuple[str, bool, str]:
         return (self.key, self.refresh, self.cache)
 
-    def take(self) -> Pending | None:
+    def take(self) -> Pending[uv.Resolution] | None:
         """The started resolution, once: the engine resolves afresh when asked again."""
         if self.used or self.resolution is None:
             return None
@@ -127,8 +102,8 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
             return started
         if cache.file("resolve", f"pylock.{key}", ".toml").is_file() and not refresh:
             return started
-        resolution = started.resolution = Pending(lambda: _first(spec, platform, inputs,
-                                                                 refresh))
+        resolution = started.resolution = Pending(
+            lambda: _first(spec, platform, inputs, refresh), name="fpack-resolve")
         if refresh:
             return started
         # Imported once uv is at work: what installs the set is not needed to start resolving it.
@@ -162,7 +137,8 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
 
 
 def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
-                  resolution: Pending) -> tuple[Callable[[], uv.Resolution], bool]:
+                  resolution: Pending[uv.Resolution],
+                  ) -> tuple[Callable[[], uv.Resolution], bool]:
     """The resolution whose lock the head start installs, and whether it is a guess (installed
     from uv's cache only): the set's own, or, when that one waits on the index (a requirement
     not seen online within the window: most often a package just added), uv's resolution from
@@ -182,7 +158,7 @@ def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
             raise FpackError("uv's cache cannot resolve the set")  # no head start, no error
         return found
 
-    return Pending(offline).result, True
+    return Pending(offline, name="fpack-resolve-offline").result, True
 
 
 def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,

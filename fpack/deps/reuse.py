@@ -35,6 +35,7 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.spec import DependencySpec
 from fpack.inputs import BuildInputs
+from fpack.parallel import Pending
 from fpack.platforms import Platform
 from fpack.report import Reporter, plural
 
@@ -150,65 +151,37 @@ def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: 
     # linking is a few hundred mkdir and link calls, uv's install a process of its own, and
     # one need not wait for the other. The linked ones come from a tree that is clean already.
     tag = f"{os.getpid()}-{threading.get_ident()}"
+    side = tree.with_name(f".tmp-rest-{tag}-{tree.name}")
     # Beside the lock: the paths of built wheels in it are relative to its directory.
     partial = pylock.with_name(f".tmp-{tag}-{pylock.name}")
-    beside: _Beside | None = None
+    beside: Pending[None] | None = None
     try:
         if rest:
             text = without(pylock.read_text(encoding="utf-8"), base.shared)
             partial.write_text(text, encoding="utf-8")
             if sorted(p.name for p in lock.parse(text, pylock.parent)) == \
                     sorted(p.name for p in rest):
-                beside = _Beside(tree.with_name(f".tmp-rest-{tag}-{tree.name}"), partial,
-                                 with_uv)
+                shutil.rmtree(side, ignore_errors=True)  # a leftover of an interrupted build
+                side.mkdir()
+                beside = Pending(lambda: with_uv(partial, side), name="fpack-install")
         try:
             seeded = _link(inputs.cache, base, tree)
         finally:
             if beside is not None:
-                beside.wait()
+                beside.result()
         if seeded is None:  # the earlier tree is gone: install everything
             return whole()
         if beside is not None:
-            _merge(beside.side, tree)
+            _merge(side, tree)
     finally:
         partial.unlink(missing_ok=True)
-        if beside is not None:
-            beside.remove()
+        # Interrupted while uv still runs (a second Ctrl-C while it is waited for): its
+        # directory is left to the cache's sweep of .tmp- entries rather than removed under it.
+        if beside is None or not beside.running():
+            shutil.rmtree(side, ignore_errors=True)
     if not matches(tree, locked):  # not what a whole install makes: make that instead
         return whole()
     return f": {len(rest)} installed, {len(seeded.linked)} linked from an earlier set"
-
-
-class _Beside:
-    """uv's install of `lock_file` into `side`, a directory of its own, in a thread."""
-
-    def __init__(self, side: Path, lock_file: Path,
-                 install: Callable[[Path, Path], None]) -> None:
-        self.side = side
-        self._failed: list[BaseException] = []
-        shutil.rmtree(side, ignore_errors=True)  # a leftover of an interrupted build
-        side.mkdir()
-
-        def run() -> None:
-            try:
-                install(lock_file, side)
-            except BaseException as e:  # noqa: BLE001 - raised again by `wait`
-                self._failed.append(e)
-
-        self._thread = threading.Thread(target=run, name="fpack-install", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        """Until uv is done; its failure, if it failed."""
-        self._thread.join()
-        if self._failed:
-            raise self._failed[0]
-
-    def remove(self) -> None:
-        # Interrupted while uv still runs (a second Ctrl-C during `wait`): its directory is
-        # left to the cache's sweep of .tmp- entries rather than removed under it.
-        if not self._thread.is_alive():
-            shutil.rmtree(self.side, ignore_errors=True)
 
 
 def _merge(source: Path, dest: Path) -> None:

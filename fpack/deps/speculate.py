@@ -54,7 +54,7 @@ class Speculation:
         same wheels, by sha256, when the installed lock is known (a lock that differs is not
         waited for), else the same versions and tags (`fits`)."""
         self.known.wait()
-        if self.lock is not None and self.lock != identity(locked):
+        if self.lock is not None and self.lock != wheels_of(locked):
             return None
         self.thread.join()
         if self.installed and fits(self.directory / "tree", locked):
@@ -113,7 +113,7 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
     `offline_only`: `resolved` is a guess (uv's cache's resolution): nothing is downloaded."""
     def install(tree: Path, guess: Speculation) -> bool:
         found = resolved()  # its error, if any, is the engine's to report
-        guess.lock = identity(found.packages)
+        guess.lock = wheels_of(found.packages)
         guess.known.set()
         if any(p.needs_build for p in found.packages) or (skip is not None and skip(
                 found.text)) or (cancelled is not None and cancelled.is_set()):
@@ -157,7 +157,7 @@ def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], b
     return guess
 
 
-def identity(locked: tuple[Locked, ...]) -> dict[str, tuple[str, str]]:
+def wheels_of(locked: tuple[Locked, ...]) -> dict[str, tuple[str, str]]:
     """name -> (wheel file, sha256) of a lock's packages: what makes two locks install the same."""
     return {p.name: (p.filename, p.sha256) for p in locked}
 
