@@ -11,6 +11,7 @@ Messages never repeat the secret itself: they end up in CI logs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Final
 
 from fpack.checks import Problem
 from fpack.errors import BuildError
-from fpack.sources import SourceFile, matches
+from fpack.sources import SourceFile, glob_source, matches
 
 ALLOW_MARKER: Final = b"fpack: allow-secret"
 # Files that hold credentials by their very name: (glob, what it is).
@@ -92,11 +93,22 @@ def refuse(files: Iterable[SourceFile], allow: Sequence[str], *, cwd: Path | Non
 
 
 def _by_name(f: SourceFile) -> Problem | None:
-    for pattern, what in SECRET_FILES:
-        if matches(f.path, [pattern]) and not f.path.endswith(_ENV_TEMPLATES):
-            return Problem(path=f.abspath, line=1, code="FP601",
-                           message=f"{what} would be packaged; {_FIX}")
-    return None
+    if f.path.endswith(_ENV_TEMPLATES):
+        return None
+    found = _secret_names().match(f.path)
+    if found is None or found.lastgroup is None:
+        return None
+    what = SECRET_FILES[int(found.lastgroup.removeprefix("n"))][1]
+    return Problem(path=f.abspath, line=1, code="FP601",
+                   message=f"{what} would be packaged; {_FIX}")
+
+
+@functools.cache
+def _secret_names() -> re.Pattern[str]:
+    """SECRET_FILES as one regex, a group per glob: the first that matches names the file, as
+    a loop over them would, at the cost of one compile rather than thirteen."""
+    return re.compile("|".join(f"(?P<n{i}>{glob_source(pattern)})"
+                               for i, (pattern, _) in enumerate(SECRET_FILES)))
 
 
 def _by_content(f: SourceFile) -> list[Problem]:
