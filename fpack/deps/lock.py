@@ -11,6 +11,7 @@ the caller, because uv writes them relative to where the lock was written.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,13 @@ class Locked:
 
 def parse(text: str, base: Path) -> tuple[Locked, ...]:
     """Every package of a pylock.toml, in lock order; `base` is the directory of the lock file."""
+    return _parsed(text, base)
+
+
+# A build reads the same lock in several places (is it healthy, which built wheels it names,
+# the tree it makes, the seeded install): parsed once, as entries that cannot be changed.
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str, base: Path) -> tuple[Locked, ...]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
