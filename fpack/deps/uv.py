@@ -69,6 +69,15 @@ def binary() -> str:
 def _find() -> str:
     if env := os.environ.get("FPACK_UV"):
         return env
+    # Where the uv package installs its binary, and the first place its find_uv_bin looks:
+    # this interpreter's scripts directory. Looked at here first, because find_uv_bin works
+    # out all five of its places before it looks at any (8 ms, on the way to the first
+    # resolution).
+    import sysconfig  # noqa: PLC0415
+
+    beside = Path(sysconfig.get_path("scripts"), "uv.exe" if os.name == "nt" else "uv")
+    if beside.is_file():
+        return str(beside)
     try:
         from uv import find_uv_bin  # noqa: PLC0415 - optional; falls back to PATH
 
