@@ -16,11 +16,11 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from fpack import parallel
 from fpack.errors import BuildError
 
 _LOCAL: Final = struct.Struct("<IHHHHHIIIHH")
@@ -155,9 +155,8 @@ class ZipWriter:
             name = prefix + path.relative_to(root).as_posix()
             return compress(name, path.read_bytes(), path.stat().st_mode)
 
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for entry in pool.map(one, files):
-                self.add(entry)
+        for entry in parallel.map_ordered(one, files, jobs=os.cpu_count() or 2):
+            self.add(entry)
 
     def add_zip(self, path: Path, prefix: str = "") -> None:
         for entry in read_entries(path, prefix):

@@ -14,11 +14,11 @@ two builds making the same one race harmlessly, and a reader never sees half of 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from fpack import parallel
 from fpack.archive import ARCHIVE_VERSION, Entry, ZipWriter, compress, read_entries
 from fpack.deps import dists
 from fpack.deps.cache import Cache
@@ -29,6 +29,8 @@ KIND: Final = "members"
 
 @dataclass(frozen=True, kw_only=True)
 class Spliced:
+    """How an archive's dependency members were made: taken from the cache or compressed."""
+
     reused: int  # distributions whose compressed members were in the cache
     compressed: int  # distributions compressed now
 
@@ -65,8 +67,9 @@ def _make(tree: Path, cache: Cache, todo: list[dists.Dist], loose: tuple[str, ..
     # Largest first: one big shared object (pydantic-core's 5 MB, numpy's OpenBLAS) compressed
     # last is a tail no other core can help with; begun first, the small files fill in beside it.
     work.sort(key=lambda rel: -(tree / rel).stat().st_size)
-    with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 2)) as pool:
-        done = dict(zip(work, pool.map(lambda rel: _compress(tree, rel), work), strict=True))
+    compressed = parallel.map_ordered(lambda rel: _compress(tree, rel), work,
+                                      jobs=max(1, jobs or os.cpu_count() or 2))
+    done = dict(zip(work, compressed, strict=True))
     for d in todo:
         members = ZipWriter(_path(cache, d), epoch=0)  # timestamps are the final archive's
         for rel in d.files:
