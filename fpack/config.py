@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
-from fpack import schedules
 from fpack.config_schema import (
     HANDLER_RE,
     NAME_RE,
@@ -66,6 +65,8 @@ STYLE_TARGETS: Final[dict[Style, tuple[Target, ...]]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class Function:
+    """One `[[functions]]` table of fpack.toml, with its defaults filled in."""
+
     name: str
     module: str
     attr: str
@@ -111,6 +112,8 @@ class Function:
 
 @dataclass(frozen=True, kw_only=True)
 class AwsTarget:
+    """fpack.toml's `[targets.aws]`."""
+
     runtime: str
     arch: Arch = "x86_64"
     layer: bool = False
@@ -130,6 +133,8 @@ class AwsTarget:
 
 @dataclass(frozen=True, kw_only=True)
 class GcpTarget:
+    """fpack.toml's `[targets.gcp]`."""
+
     runtime: str
     region: str | None = None
     project: str | None = None
@@ -155,6 +160,8 @@ class CloudRun:
 
 @dataclass(frozen=True, kw_only=True)
 class DockerTarget:
+    """fpack.toml's `[targets.docker]`."""
+
     runtime: str
     flavor: Flavor = "http"
     arch: Arch = "x86_64"
@@ -183,6 +190,8 @@ class CacheSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Project:
+    """A whole fpack.toml, checked: the project, its functions and its targets."""
+
     root: Path
     config_path: Path
     name: str
@@ -454,6 +463,8 @@ def _wiring(r: Reader, where: str, trigger: Trigger, t: dict[str, Any]) -> dict[
             '"arn:aws:sqs:us-east-1:123456789012:orders".',
         )
     if "schedule" in t:  # its form only: what a target cannot run is that deploy's error
+        from fpack import schedules  # noqa: PLC0415 - only a schedule trigger has one
+
         schedules.check_form(t["schedule"], where=f"{r.path}: {where}")
     _stream_wiring(r, where, t)
     keys = ("url", "bucket", "queue", "topic", "schedule", "max_instances", "stream", "start",

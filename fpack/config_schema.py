@@ -3,7 +3,6 @@ reader whose errors name the file, the table and the key (used by fpack.config).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +101,8 @@ ALIASES: Final = {
 
 
 def suggest(value: str, choices: tuple[str, ...] | list[str]) -> str:
+    import difflib  # noqa: PLC0415 - only a config error needs it
+
     alias = ALIASES.get(value.lower())
     close = (
         [alias]

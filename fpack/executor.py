@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Built:
+    """One artifact the executor made, or found up to date."""
+
     manifest: Manifest
     rebuilt: bool  # False: the artifact was up to date and left as it was
 
@@ -178,6 +179,8 @@ def _unpack(archive: Path | None, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     if archive is None:
         return
+    import zipfile  # noqa: PLC0415 - only an image's context unpacks an archive
+
     with zipfile.ZipFile(archive) as z:
         for info in z.infolist():
             if not info.is_dir():
