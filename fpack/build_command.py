@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildOptions:
+    """What `fpack build` was asked for, as its command line says it."""
+
     target: str
     function: tuple[str, ...] = ()
     out: Path = Path("dist")

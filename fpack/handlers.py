@@ -18,6 +18,8 @@ from fpack.sources import SourceFile
 
 @dataclass(frozen=True, kw_only=True)
 class HandlerInfo:
+    """What a handler's module says about it, read without importing the module."""
+
     path: str  # the module's file, relative to the project root
     line: int
     kind: str  # "function", "async function", "class", "assignment", "import"
@@ -31,6 +33,8 @@ class HandlerInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class HandlerProblem:
+    """Why a handler cannot be found: no module, a syntax error, or no such attribute."""
+
     path: str | None
     line: int
     message: str

@@ -21,6 +21,8 @@ from fpack.sources import SourceFile
 
 @dataclass(frozen=True, kw_only=True)
 class FileEntry:
+    """One file an artifact holds, with its bytes."""
+
     name: str  # the member's name in the archive (or its path in a Docker build context)
     data: bytes
     mode: int = 0o644
@@ -62,6 +64,8 @@ class SizeLimit:
 
 @dataclass(frozen=True, kw_only=True)
 class ZipPlan:
+    """A zip to write: its files, the archives spliced in, and the key of its bytes."""
+
     path: Path
     key: str  # every input of the zip's bytes: an unchanged key means an unchanged zip
     inputs: Mapping[str, str]  # what the key covers, by name (for the reasons of a rebuild)

@@ -30,6 +30,8 @@ MANIFEST_SUFFIX = ".manifest.json"
 
 @dataclass(frozen=True, kw_only=True)
 class _Common:
+    """What every manifest says: the artifact, its target and platform, sizes, packages."""
+
     function: str  # the function's name; for a layer, the layer's name
     target: str
     runtime: str
@@ -65,6 +67,8 @@ class _Common:
 
 @dataclass(frozen=True, kw_only=True)
 class _Zip(_Common):
+    """A manifest of an artifact that is a zip file in dist/."""
+
     path: Path  # the zip in dist/<target>/
 
     @property
@@ -86,6 +90,8 @@ class _Zip(_Common):
 
 @dataclass(frozen=True, kw_only=True)
 class AwsFunction(_Zip):
+    """A Lambda function zip, and the layers it needs."""
+
     kind: ClassVar[Literal["function"]] = "function"
     layers: tuple[Path, ...] = ()  # the layer zips it needs, in the order deploy attaches them
 
@@ -97,6 +103,8 @@ class AwsFunction(_Zip):
 
 @dataclass(frozen=True, kw_only=True)
 class AwsLayer(_Zip):
+    """A Lambda layer zip of a dependency set."""
+
     kind: ClassVar[Literal["layer"]] = "layer"
 
     def to_json(self, root: Path) -> dict[str, Any]:
@@ -106,6 +114,8 @@ class AwsLayer(_Zip):
 
 @dataclass(frozen=True, kw_only=True)
 class GcpBundle(_Zip):
+    """A Cloud Functions source bundle."""
+
     kind: ClassVar[Literal["function"]] = "function"
     signature_type: str  # how functions-framework calls the entry point: http or cloudevent
     # Build environment variables the deploy must set (GOOGLE_VENDOR_PIP_DEPENDENCIES when the

@@ -28,6 +28,8 @@ _MAX_REASONS: Final = 6
 
 @dataclass(frozen=True, kw_only=True)
 class Written:
+    """A file written into dist/: where, its sha256 and size."""
+
     path: Path
     sha256: str
     size: int

@@ -41,6 +41,8 @@ ENTRY_MODULE: Final[dict[Target, str]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionPlan:
+    """One function's part of a build: its entry point and where its artifact goes."""
+
     function: Function
     handler_setting: str  # what the cloud is told: Lambda Handler, GCF entry point, image CMD
     entry_module: str
@@ -89,6 +91,8 @@ def groups(project: Project, only: Sequence[str] = ()) -> tuple[Group, ...]:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildPlan:
+    """One group's build for one target: what is packaged, for which platform, where to."""
+
     project: Project
     target: Target
     platform: Platform

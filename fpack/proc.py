@@ -18,6 +18,8 @@ def redact(text: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Result:
+    """A finished subprocess: its arguments, exit code and output."""
+
     args: tuple[str, ...]
     returncode: int
     stdout: str

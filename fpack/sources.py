@@ -33,6 +33,8 @@ DEFAULT_EXCLUDE: Final = (
 
 @dataclass(frozen=True, kw_only=True)
 class SourceFile:
+    """One project file a build packages, as the snapshot read it."""
+
     path: str  # POSIX path relative to the project root: the name inside the artifact
     abspath: Path
     mode: int  # normalised: 0o644 or 0o755

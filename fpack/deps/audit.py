@@ -81,6 +81,8 @@ class AuditProblem:
 
 @dataclass(frozen=True, kw_only=True)
 class _Binary:
+    """A shared object or executable of the tree, and the package that ships it."""
+
     file: str
     package: str
 
@@ -91,6 +93,8 @@ class _Binary:
 
 @dataclass(frozen=True, kw_only=True)
 class _Target:
+    """What a binary may need of the target: its CPU, glibc, libstdc++ and libraries."""
+
     machine: str
     glibc: tuple[int, int]
     glibcxx: tuple[int, int, int] | None

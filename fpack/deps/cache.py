@@ -48,6 +48,8 @@ class Entry:
 
 @dataclass(frozen=True, kw_only=True)
 class Collected:
+    """What one `gc` did: entries removed, bytes freed, bytes kept."""
+
     removed: int
     freed: int
     kept: int  # bytes left in the entries gc knows
@@ -55,6 +57,8 @@ class Collected:
 
 @dataclass(frozen=True)
 class Cache:
+    """The cache directory and the layout of its entries (see the module's docstring)."""
+
     root: Path
 
     def file(self, kind: str, key: str, suffix: str) -> Path:

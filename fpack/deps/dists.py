@@ -37,6 +37,8 @@ _DROP_FILES: Final = (".lock",)
 
 @dataclass(frozen=True, kw_only=True)
 class Dist:
+    """One installed distribution: its dist-info, its files, their digest."""
+
     name: str  # its dist-info directory, e.g. "numpy-2.2.6.dist-info"
     files: tuple[str, ...]  # tree-relative POSIX paths, sorted
     key: str  # sha256 over every file's path, size and content digest
@@ -44,6 +46,8 @@ class Dist:
 
 @dataclass(frozen=True, kw_only=True)
 class Parts:
+    """A tree split into its distributions and the files none of them owns."""
+
     dists: tuple[Dist, ...]
     loose: tuple[str, ...]  # files no distribution owns
 

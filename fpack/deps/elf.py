@@ -110,6 +110,8 @@ class _Layout:
 
 @dataclass(frozen=True, kw_only=True)
 class _Segment:
+    """One program header: what the loader maps, and from where in the file."""
+
     kind: int
     offset: int
     vaddr: int

@@ -68,6 +68,8 @@ _LOCAL: Final = ".local.json"  # beside a cached lock: the local directories it 
 
 @dataclass(frozen=True, kw_only=True)
 class Package:
+    """One installed package of a set, as manifests and SBOMs list it."""
+
     name: str
     version: str
     wheel: str
@@ -86,6 +88,8 @@ def shared_store(inputs: BuildInputs, settings: Settings, reporter: Reporter,
 
 @dataclass(frozen=True, kw_only=True)
 class Dependencies:
+    """A prepared dependency set: its packages and its archive, for one platform."""
+
     platform: Platform
     packages: tuple[Package, ...]
     archive: Path | None  # the installed tree as a zip with no prefix; None without dependencies

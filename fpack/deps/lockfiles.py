@@ -104,6 +104,8 @@ class Pins:
 
 @dataclass(frozen=True, kw_only=True)
 class Derived:
+    """What a lock file becomes for uv: requirements and constraints that pin what it pins."""
+
     requirements: str  # what uv resolves
     constraints: str  # the versions no resolution may leave ("" when the pins say it all)
     complete: bool  # every package is pinned as a requirement: resolve with --no-deps

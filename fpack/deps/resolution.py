@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True)
 class Resolved:
+    """A set's final lock, and the local sources built for it."""
+
     text: str  # the final pylock.toml
     local: tuple[tuple[str, str], ...] = ()  # (directory, tree digest) of local sources built
 

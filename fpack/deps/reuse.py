@@ -42,6 +42,8 @@ from fpack.report import Reporter, plural
 
 @dataclass(frozen=True, kw_only=True)
 class Seeded:
+    """What a tree took from an earlier one: the distributions linked, and from where."""
+
     linked: tuple[str, ...]  # canonical names of the distributions linked from `base`
     base: str  # the tree key they came from
 
@@ -63,6 +65,8 @@ def installed_for(cache: Cache, platform_key: str) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class _Base:
+    """An earlier tree to link from, and the distributions it shares with the lock."""
+
     key: str  # the earlier tree's key
     tree: Path
     shared: frozenset[str]  # canonical names of the distributions it has with the same sha256

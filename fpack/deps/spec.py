@@ -42,6 +42,8 @@ _ENV: Final = re.compile(r"\$\{([A-Za-z0-9_]+)\}")  # pip's (and uv's) ${VAR} in
 
 @dataclass(frozen=True, kw_only=True)
 class DependencySpec:
+    """A group's dependency file, its kind, and the files its resolution rests on."""
+
     kind: SpecKind
     path: Path | None
     files: tuple[tuple[str, str], ...]  # (path, sha256) of every file that decides the resolution

@@ -40,6 +40,8 @@ _PLAIN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,. -]*\])?
 
 @dataclass(kw_only=True)
 class Speculation:
+    """An install started before the engine asked for it, and what it installs."""
+
     directory: Path
     thread: threading.Thread
     installed: bool = False  # set by `thread` when uv (and `then`) succeeded

@@ -147,6 +147,8 @@ class DirectWheel:
 
 @dataclass(frozen=True, kw_only=True)
 class Misfit:
+    """A wheel the spec names that cannot run on the target, and why not."""
+
     wheel: DirectWheel
     why: str  # `why_not`'s answer
 

@@ -129,6 +129,8 @@ def _platform_args(platform: Platform, *, wheels_only: bool = True) -> list[str]
 
 @dataclass(frozen=True, kw_only=True)
 class Resolution:
+    """A lock uv wrote, and its entries."""
+
     text: str  # the pylock.toml uv wrote
     packages: tuple[Locked, ...]  # its entries, with paths made absolute
 
