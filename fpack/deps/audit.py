@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from packaging.utils import canonicalize_name
-
 from fpack.deps.elf import BinaryFormat, ElfInfo, binary_format, read_elf
+from fpack.deps.names import canonical
 
 ProblemKind = Literal["arch", "glibc", "glibcxx", "library", "foreign", "unreadable"]
 
@@ -138,7 +137,7 @@ def owners_from_record(tree: Path) -> dict[str, str]:
     owners: dict[str, str] = {}
     for record in sorted(tree.glob("*.dist-info/RECORD")):
         # "{escaped name}-{version}.dist-info", per the binary distribution format spec
-        package = canonicalize_name(record.parent.name.split("-", 1)[0])
+        package = canonical(record.parent.name.split("-", 1)[0])
         with record.open(newline="", encoding="utf-8") as f:
             for row in csv.reader(f):
                 if row and (file := _tree_relative(row[0])) is not None:

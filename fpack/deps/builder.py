@@ -27,13 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-
 from fpack import guest
 from fpack.deps import keys, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
+from fpack.deps.names import NotAWheel, Tag, wheel_name
 from fpack.errors import ContainerError, DependencyError
 from fpack.inputs import IMAGE_ENV, BuildInputs
 from fpack.platforms import Platform
@@ -227,8 +225,8 @@ def _build_pure_on_host(source: Locked, out: Path, reporter: Reporter,
 
 def _pure(filename: str) -> bool:
     try:
-        tags = parse_wheel_filename(filename)[3]
-    except InvalidWheelFilename:
+        tags = wheel_name(filename).tags
+    except NotAWheel:
         return False
     return all(t.platform == "any" and t.abi == "none" for t in tags)
 
@@ -333,12 +331,15 @@ def _check_result(result: container.RunResult, source: Locked, platform: Platfor
 def _check_wheel(wheel: Path, source: Locked, platform: Platform,
                  image: str) -> tuple[str, str]:
     """(name, version) of a wheel the build made, refused unless it can run on `platform`."""
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - a source build's
+
     try:
-        name, version, _, tags = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename as e:
+        name, version, _, tags = wheel_name(wheel.name)
+        version = str(Version(version))
+    except (NotAWheel, InvalidVersion) as e:
         raise DependencyError(f"building {source.name} in {image} made {wheel.name}, "
                               "not a valid wheel name") from e
-    if canonicalize_name(name) != source.name:
+    if name != source.name:
         raise DependencyError(f"building {source.name} in {image} made a wheel of {name}")
     if not any(_fits(tag, platform) for tag in tags):
         found = ", ".join(sorted(str(t) for t in tags))
@@ -348,7 +349,7 @@ def _check_wheel(wheel: Path, source: Locked, platform: Platform,
             hint=f"the build image must run Python {platform.python_version} on "
             f"{platform.docker_platform}: check [targets.T] build_image / {IMAGE_ENV}",
         )
-    return str(name), str(version)
+    return name, version
 
 
 def _fits(tag: Tag, platform: Platform) -> bool:

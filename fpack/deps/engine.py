@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from packaging.utils import canonicalize_name
-
 from fpack.archive import ZipWriter
 from fpack.deps import (
     ahead,
@@ -49,6 +47,7 @@ from fpack.deps import (
 )
 from fpack.deps.cache import MARKER, Cache
 from fpack.deps.lock import Locked
+from fpack.deps.names import canonical
 from fpack.deps.settings import Settings
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
@@ -623,7 +622,7 @@ def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]
             image = built[pkg.name].image
             source = "built on the host (pure Python)" if image == builder.HOST \
                 else f"built in {image}"
-        out[canonicalize_name(pkg.name)] = {"version": pkg.version or "",
+        out[canonical(pkg.name)] = {"version": pkg.version or "",
                                             "wheel": pkg.filename, "sha256": pkg.sha256,
                                             "source": source}
     return out
@@ -634,7 +633,7 @@ def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     total, sizes = dists.record_sizes(tree)
     packages = []
     for info, size in sorted(sizes.items()):
-        name = canonicalize_name(info[: -len(".dist-info")].rsplit("-", 1)[0])
+        name = canonical(info[: -len(".dist-info")].rsplit("-", 1)[0])
         pin = locked.get(name)
         if pin is None:
             raise DependencyError(

@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from packaging.utils import canonicalize_name
-
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.keys import sha
+from fpack.deps.names import canonical
 from fpack.deps.spec import DependencySpec
 from fpack.errors import ConfigError
 from fpack.inputs import IndexSettings
@@ -61,7 +60,7 @@ class Window:
 
     def fresh(self, names: Iterable[str]) -> bool:
         """Whether every one of `names` was seen online within max_age (and there is one)."""
-        wanted = {canonicalize_name(n) for n in names}
+        wanted = {canonical(n) for n in names}
         if not wanted:
             return False
         seen, now = self.seen(), self.clock()
@@ -73,7 +72,7 @@ class Window:
         resolution runs online."""
         with _WRITING:
             seen = {n: t for n, t in self.seen().items() if self.clock() - t <= self.max_age}
-            seen.update({canonicalize_name(n): at for n in names})
+            seen.update({canonical(n): at for n in names})
             tmp = self.path.with_name(
                 f".tmp-{os.getpid()}-{threading.get_ident()}-{self.path.name}")
             try:

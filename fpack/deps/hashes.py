@@ -21,9 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from packaging.utils import canonicalize_name
-
 from fpack.deps.lock import Locked
+from fpack.deps.names import canonical
 from fpack.errors import DependencyError
 
 _COMMENT: Final = re.compile(r"(^|\s+)#.*$")
@@ -91,7 +90,7 @@ def _name(requirement: str) -> str | None:
     from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
 
     try:
-        return canonicalize_name(Requirement(requirement.strip()).name)
+        return canonical(Requirement(requirement.strip()).name)
     except InvalidRequirement:
         return None  # a path or URL without a name: a directory, checked by no hash
 

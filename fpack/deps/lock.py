@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-
+from fpack.deps.names import NotAWheel, canonical, wheel_name
 from fpack.errors import DependencyError
 
 if sys.version_info >= (3, 11):
@@ -70,7 +69,7 @@ def _parsed(text: str, base: Path) -> tuple[Locked, ...]:
 
 
 def _entry(pkg: dict[str, Any], base: Path) -> Locked:
-    name = canonicalize_name(str(pkg["name"]))
+    name = canonical(str(pkg["name"]))
     version = pkg.get("version")
     present = [k for k in _KEYS if pkg.get(k)]
     if pkg.get("wheels"):
@@ -106,8 +105,8 @@ def best_wheel(wheels: list[dict[str, Any]]) -> dict[str, Any]:
     def rank(entry: dict[str, Any]) -> tuple[bool, bool, bool, str]:
         filename = str(entry.get("url") or entry.get("path") or "").rsplit("/", 1)[-1]
         try:
-            tags = parse_wheel_filename(filename)[3]
-        except InvalidWheelFilename:
+            tags = wheel_name(filename).tags
+        except NotAWheel:
             return (True, True, True, filename)
         pure = all(t.platform == "any" for t in tags)
         no_abi = all(t.abi == "none" for t in tags)

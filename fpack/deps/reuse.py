@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from fpack.deps import dists, lock, uv
 from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
+from fpack.deps.names import canonical
 from fpack.deps.spec import DependencySpec
 from fpack.inputs import BuildInputs
 from fpack.parallel import Pending
@@ -104,7 +103,7 @@ def _link(cache: Cache, base: _Base, dest: Path) -> Seeded | None:
     linked = []
     try:
         for info in sorted(p.name for p in base.tree.glob("*.dist-info")):
-            name = canonicalize_name(info.removesuffix(".dist-info").rsplit("-", 1)[0])
+            name = canonical(info.removesuffix(".dist-info").rsplit("-", 1)[0])
             if name not in base.shared:
                 continue
             # What its RECORD lists: `dists.clean` made it list exactly the files shipped. Not
@@ -211,7 +210,7 @@ def without(text: str, names: Iterable[str]) -> str:
 
 def matches(tree: Path, locked: tuple[Locked, ...]) -> bool:
     """Whether `tree` holds exactly one dist-info directory per package of `locked`."""
-    found = sorted(canonicalize_name(p.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+    found = sorted(canonical(p.name.removesuffix(".dist-info").rsplit("-", 1)[0])
                    for p in tree.glob("*.dist-info"))
     return found == sorted(p.name for p in locked)
 
@@ -219,7 +218,7 @@ def matches(tree: Path, locked: tuple[Locked, ...]) -> bool:
 def _block_name(block: str) -> str | None:
     for line in block.splitlines():
         if line.startswith("name = "):
-            return canonicalize_name(json.loads(line.removeprefix("name = ")))
+            return canonical(json.loads(line.removeprefix("name = ")))
     return None
 
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from fpack.deps import dists, lock, reuse, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
+from fpack.deps.names import NotAWheel, canonical, wheel_name
 from fpack.deps.spec import DependencySpec
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
@@ -170,8 +170,11 @@ def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:
     for p in locked:
         if p.kind != "wheel" or not p.filename.endswith(".whl"):
             return False
-        _, version, _, tags = parse_wheel_filename(p.filename)
-        want[p.name] = (str(version), frozenset(str(t) for t in tags))
+        try:
+            named = wheel_name(p.filename)
+            want[p.name] = (str(Version(named.version)), frozenset(str(t) for t in named.tags))
+        except (NotAWheel, InvalidVersion):
+            return False
     have: dict[str, tuple[str, frozenset[str]]] = {}
     for info in tree.glob("*.dist-info"):
         name, _, found = info.name.removesuffix(".dist-info").rpartition("-")
@@ -182,7 +185,7 @@ def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:
         tagged = frozenset(line.split(":", 1)[1].strip() for line in wheel.splitlines()
                            if line.startswith("Tag:"))
         try:
-            have[canonicalize_name(name)] = (str(Version(found)), tagged)
+            have[canonical(name)] = (str(Version(found)), tagged)
         except InvalidVersion:
             return False
     return have == want

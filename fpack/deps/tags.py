@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
+from fpack.deps.names import NotAWheel, Tag, wheel_name
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.platforms import Platform
@@ -86,8 +84,8 @@ def why_not(filename: str, platform: Platform) -> str | None:  # noqa: PLR0911 -
     """None when the wheel `filename` has a tag that runs on `platform`; else why not, in words
     (what the wheel is built for that the target is not)."""
     try:
-        tags = parse_wheel_filename(filename)[3]
-    except InvalidWheelFilename as e:
+        tags = wheel_name(filename).tags
+    except NotAWheel as e:
         return f"its file name is not a wheel's ({e})"
     if any(fits(t, platform) for t in tags):
         return None
@@ -155,8 +153,8 @@ class Misfit:
     @property
     def name(self) -> str:
         try:
-            return str(parse_wheel_filename(self.wheel.filename)[0])
-        except InvalidWheelFilename:
+            return wheel_name(self.wheel.filename).name
+        except NotAWheel:
             return self.wheel.filename
 
 
