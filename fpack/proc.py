@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +33,27 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = None,
+    started: threading.Event | None = None,
 ) -> Result:
-    """Run a command to completion and capture its output; never raises on a non-zero exit."""
+    """Run a command to completion and capture its output; never raises on a non-zero exit
+    (subprocess.TimeoutExpired after `timeout`, the process killed). `started` is set once the
+    process runs: a caller with work of its own to overlap with it begins then, rather than
+    compete with the thread that starts it."""
     argv = tuple(str(a) for a in args)
-    proc = subprocess.run(  # noqa: S603 - argv is built by fpack, never by a shell
+    with subprocess.Popen(  # noqa: S603 - argv is built by fpack, never by a shell
         argv,
         env=dict(env) if env is not None else None,
         cwd=cwd,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Result(args=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    ) as proc:
+        if started is not None:
+            started.set()
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:  # a timeout, an interrupt: no process outlives the call
+            proc.kill()
+            proc.wait()
+            raise
+    return Result(args=argv, returncode=proc.returncode, stdout=stdout, stderr=stderr)

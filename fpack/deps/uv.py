@@ -295,13 +295,14 @@ def export_uvlock(path: Path, package: str | None = None) -> str:
 
 def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSettings,
             index: Sequence[str] = (), cwd: Path | None = None,
-            offline_only: bool = False) -> None:
+            offline_only: bool = False, started: threading.Event | None = None) -> None:
     """Install exactly the wheels of `lock` into `target` (no resolution, no dependencies).
 
     `index`: the requirements file's index options. The lock names each file by URL, without the
     credentials an index URL may carry; given the index again, uv sends them to its host.
     `offline_only`: from uv's cache or not at all (a guess, deps/ahead.py: fetching wheels the
-    build may not use would compete with the resolution it waits for)."""
+    build may not use would compete with the resolution it waits for). `started`: set once uv
+    runs (proc.run)."""
     # uv checks the lock's requires-python against the interpreter it runs with (the host's), not
     # against --python-version: drop the line; the wheels were already chosen for the target.
     text = "".join(
@@ -318,7 +319,7 @@ def install(lock: Path, platform: Platform, target: Path, *, settings: IndexSett
         # them (a warm cache), so asking the index whether its pages changed costs a round trip
         # per package for nothing. A miss is retried online: uv fetches every file before it
         # installs any, so a failed offline run has written nothing into `target`.
-        if run([*args, "--offline"], cwd=cwd).returncode != 0:
+        if run([*args, "--offline"], cwd=cwd, started=started).returncode != 0:
             if offline_only:
                 raise DependencyError("the lock's wheels are not all in uv's cache")
             _check(run(args, cwd=cwd), "installing dependencies", None, platform)

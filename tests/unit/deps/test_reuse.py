@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,10 +193,15 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
     tree_found = cache.tree("a")
     assert tree_found is not None
 
-    def fake_install(lock_file: Path, _platform: Platform, target: Path, **_: object) -> None:
+    events: list[str] = []
+
+    def fake_install(lock_file: Path, _platform: Platform, target: Path, **kw: Any) -> None:
         assert [p.name for p in parse(lock_file.read_text(), lock_file.parent)] == \
             ["google-cloud-b"]
         assert target != tree  # beside it
+        time.sleep(0.02)  # uv takes a moment to start: nothing is linked meanwhile
+        events.append("uv runs")
+        kw["started"].set()
         info = target / "google_cloud_b-1.dist-info"
         info.mkdir()
         (target / "google" / "cloud" / "b").mkdir(parents=True)
@@ -207,6 +214,13 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
                                      f"bin/b-tool,,\n{info.name}/RECORD,,\n")
 
     monkeypatch.setattr(uv, "install", fake_install)
+    link = reuse.dists.link
+
+    def noted_link(*args: Any, **kw: Any) -> Any:
+        events.append("link")
+        return link(*args, **kw)
+
+    monkeypatch.setattr(reuse.dists, "link", noted_link)
     (tmp_path / "requirements.txt").write_text("google-cloud-a\ngoogle-cloud-b\n")
     spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
     pylock = cache.root / "resolve" / "pylock.x.toml"
@@ -226,6 +240,7 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
     assert (tree_found / "google" / "shared.py").read_text() == "# a's\n"
     assert "bin/" not in (dest / "google_cloud_b-1.dist-info" / "RECORD").read_text()
     assert list(dest.parent.iterdir()) == [dest]  # nothing left beside it
+    assert events == ["uv runs", "link"]  # linked once uv was running, not while it started
 
     def failing(*_: object, **__: object) -> None:
         raise uv.DependencyError("google-cloud-b was not found on the package index")
