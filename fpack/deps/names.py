@@ -55,6 +55,19 @@ def canonical(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
+def same_version(a: str, b: str) -> bool:
+    """Whether two version strings name one version (PEP 440: `1.0-rc1` is `1.0rc1`). Most
+    often they are one string, and packaging.version is not imported for them."""
+    if a == b:
+        return True
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return False
+
+
 def wheel_name(filename: str) -> WheelName:
     """The parts of a wheel's file name; NotAWheel when it does not follow the convention."""
     if not filename.endswith(".whl"):

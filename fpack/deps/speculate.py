@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from packaging.version import InvalidVersion, Version
-
 from fpack.deps import dists, lock, reuse, uv
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
-from fpack.deps.names import NotAWheel, canonical, wheel_name
+from fpack.deps.names import NotAWheel, canonical, same_version, wheel_name
 from fpack.deps.spec import DependencySpec
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
@@ -172,9 +170,9 @@ def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:
             return False
         try:
             named = wheel_name(p.filename)
-            want[p.name] = (str(Version(named.version)), frozenset(str(t) for t in named.tags))
-        except (NotAWheel, InvalidVersion):
+        except NotAWheel:
             return False
+        want[p.name] = (named.version, frozenset(str(t) for t in named.tags))
     have: dict[str, tuple[str, frozenset[str]]] = {}
     for info in tree.glob("*.dist-info"):
         name, _, found = info.name.removesuffix(".dist-info").rpartition("-")
@@ -184,8 +182,6 @@ def fits(tree: Path, locked: tuple[Locked, ...]) -> bool:
             return False
         tagged = frozenset(line.split(":", 1)[1].strip() for line in wheel.splitlines()
                            if line.startswith("Tag:"))
-        try:
-            have[canonical(name)] = (str(Version(found)), tagged)
-        except InvalidVersion:
-            return False
-    return have == want
+        have[canonical(name)] = (found, tagged)
+    return have.keys() == want.keys() and all(
+        have[n][1] == want[n][1] and same_version(have[n][0], want[n][0]) for n in want)

@@ -64,3 +64,10 @@ def test_canonical_names_are_packagings(name: str) -> None:
 def test_a_tag_prints_as_packagings() -> None:
     assert str(names.Tag("cp311", "abi3", "manylinux_2_17_x86_64")) == \
         "cp311-abi3-manylinux_2_17_x86_64"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("2.33.2", "2.33.2", True), ("1.0-rc1", "1.0rc1", True), ("1.0", "1.0.0", True),
+    ("1.0.post1", "1.0-1", True), ("1.0", "1.1", False), ("not a version", "1.0", False)])
+def test_versions_are_the_same_as_pep_440_says(a: str, b: str, same: bool) -> None:
+    assert names.same_version(a, b) is same
