@@ -20,10 +20,13 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from fpack.deps.elf import BinaryFormat, ElfInfo, binary_format, read_elf
 from fpack.deps.names import canonical
+
+if TYPE_CHECKING:
+    from fpack.platforms import Platform
 
 ProblemKind = Literal["arch", "glibc", "glibcxx", "library", "foreign", "unreadable"]
 
@@ -130,6 +133,13 @@ def audit(
         binary = _Binary(file=file, package=owners.get(file) or _fallback_owner(file))
         problems.extend(_audit_one(binary, path, kind, target))
     return problems
+
+
+def for_platform(tree: Path, platform: Platform) -> list[AuditProblem]:
+    """`audit` of `tree` against what a target platform provides (the manylinux floor of
+    libraries, its glibc and libstdc++): what the engine refuses a tree for."""
+    return audit(tree, machine=platform.machine, glibc=platform.glibc,
+                 os_libraries=MANYLINUX_LIBRARIES, glibcxx=platform.runtime.glibcxx)
 
 
 def owners_from_record(tree: Path) -> dict[str, str]:

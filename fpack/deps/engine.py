@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from fpack.archive import ZipWriter
 from fpack.deps import (
     ahead,
     audit,
@@ -198,7 +197,11 @@ def _prepare_set(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
                 shared.push_tree(store, base_key, meta, tree, archive=None, reporter=reporter)
             meta, tree = _sdk_tree(cache, base_key, key, decision, platform=platform,
                                    spec=spec, reporter=reporter)
-        archive = _archive(inputs, key, reporter, spec, store) if zipped else None
+        # A head start's tree, taken as it is, may come with its archive made meanwhile.
+        ready = guess.archive if guess is not None and guess.taken and key == tree_key \
+            else None
+        archive = _archive(inputs, key, reporter, spec, store=store, ready=ready) if zipped \
+            else None
         if tree is not None and store is not None:  # made here: share it
             shared.push_tree(store, key, meta, tree, archive=archive, reporter=reporter)
     packages = tuple(Package(**p) for p in meta["packages"])
@@ -577,14 +580,15 @@ def _tree_meta(
                       f"{platform.label}")
         with cache.new_tree(key) as tmp:
             guessed = guess.take(locked) if guess is not None else None
-            if guessed is not None:  # installed and cleaned ahead of the engine: the lock's tree
-                meanwhile = guess.meanwhile if guess is not None else ""
+            audited = None
+            if guessed is not None and guess is not None:  # installed and cleaned ahead of the
+                meanwhile, audited = guess.meanwhile, guess.audited  # engine: the lock's tree
                 for child in guessed.iterdir():
                     child.rename(tmp / child.name)
             else:
                 meanwhile = reuse.install(pylock, locked, platform, tmp, inputs=inputs,
                                           spec=spec, reporter=reporter)  # cleaned, too
-            _audit(tmp, platform)
+            _audit(tmp, platform, audited)
             if settings.compile:
                 reporter.step(f"compiling bytecode with Python {platform.python_version}")
                 bytecode.compile_cached(tmp, platform, image, cache)
@@ -596,12 +600,13 @@ def _tree_meta(
         return meta, cache.tree(key)
 
 
-def _audit(tree: Path, platform: Platform) -> None:
+def _audit(tree: Path, platform: Platform,
+           problems: list[audit.AuditProblem] | None = None) -> None:
     """Refuse a tree with any shared object the target cannot load: the field's most common
-    failure (GLIBC_2.28 not found, invalid ELF header) caught on the build machine instead."""
-    problems = audit.audit(tree, machine=platform.machine, glibc=platform.glibc,
-                           os_libraries=audit.MANYLINUX_LIBRARIES,
-                           glibcxx=platform.runtime.glibcxx)
+    failure (GLIBC_2.28 not found, invalid ELF header) caught on the build machine instead.
+    `problems`: the tree's audit, made already (a head start's, deps/ahead.py)."""
+    if problems is None:
+        problems = audit.for_platform(tree, platform)
     if problems:
         listing = "\n".join(f"  - {p.message}" for p in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -644,8 +649,10 @@ def _describe(tree: Path, locked: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"packages": packages, "unpacked_size": total}
 
 
-def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
-             spec: DependencySpec, store: remote.Store | None = None) -> Path:
+def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter, spec: DependencySpec, *,
+             store: remote.Store | None = None, ready: Path | None = None) -> Path:
+    """The tree's archive: cached, or made (`ready`: made already, from the same tree, for
+    this build's epoch: moved in)."""
     cache = inputs.cache
     key = keys.archive_key(tree_key, inputs.epoch_setting)
     path = cache.file("archives", key, ".zip")
@@ -659,13 +666,16 @@ def _archive(inputs: BuildInputs, tree_key: str, reporter: Reporter,
         if tree is None:  # the meta alone was here (a gc'd tree): the tree comes back first
             raise DependencyError(f"the installed tree {tree_key} of {spec.name} is gone",
                                   hint="run the build again")
-        reporter.step(f"compressing the dependencies of {spec.name}")
-        writer = ZipWriter(path, epoch=inputs.epoch)
-        spliced = members.fill(writer, tree, cache)
-        writer.write()
-        if spliced.reused and spliced.compressed:
-            reporter.done(f"compressed {plural(spliced.compressed, 'package')} of {spec.name}; "
-                          f"{plural(spliced.reused, 'package')} reused, compressed earlier")
+        if ready is not None and ready.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ready.replace(path)  # the same filesystem: the cache's trees/ and archives/
+        else:
+            reporter.step(f"compressing the dependencies of {spec.name}")
+            spliced = members.write_archive(tree, cache, path, epoch=inputs.epoch)
+            if spliced.reused and spliced.compressed:
+                reporter.done(f"compressed {plural(spliced.compressed, 'package')} of "
+                              f"{spec.name}; {plural(spliced.reused, 'package')} reused, "
+                              "compressed earlier")
     if store is not None:
         shared.push_archive(store, key, path, reporter)
     return path

@@ -52,6 +52,14 @@ def fill(writer: ZipWriter, tree: Path, cache: Cache, *, jobs: int | None = None
     return Spliced(reused=len(parts.dists) - len(todo), compressed=len(todo))
 
 
+def write_archive(tree: Path, cache: Cache, dest: Path, *, epoch: int) -> Spliced:
+    """The archive of `tree` (no prefix), written to `dest` whole or not at all: `fill`."""
+    writer = ZipWriter(dest, epoch=epoch)
+    spliced = fill(writer, tree, cache)
+    writer.write()
+    return spliced
+
+
 def prefill(tree: Path, cache: Cache, *, jobs: int | None = None) -> int:
     """Compress the distributions of `tree` no members entry has yet, ahead of the archive that
     will want them (deps/speculate.py: while the set is still being resolved). How many."""

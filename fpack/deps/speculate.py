@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fpack.deps import dists, lock, reuse, uv
 from fpack.deps.cache import Cache
@@ -29,6 +29,13 @@ from fpack.deps.names import NotAWheel, canonical, same_version, wheel_name
 from fpack.deps.spec import DependencySpec
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
+
+if TYPE_CHECKING:
+    from fpack.deps.audit import AuditProblem
+
+# What is done with a whole tree once it is installed, in the same thread (deps/ahead.py: the
+# audit and the archive the engine would make of it next).
+Finish = Callable[[Path, "Speculation"], None]
 
 # A requirement line fpack may guess from: a name, extras, a version specifier, a marker, a
 # comment. Anything else (-r, -c, --index-url, a path, a URL, a hash) leaves the set to the lock.
@@ -48,6 +55,11 @@ class Speculation:
     # for `start`'s install of a requirements file, which only the tree it makes tells.
     lock: dict[str, tuple[str, str]] | None = None
     known: threading.Event = field(default_factory=threading.Event)  # `lock` is set, or never
+    # Made from the installed tree by `finish`, meanwhile: its audit, and its archive (for the
+    # epoch of the build that started it); None when not made (or `finish` failed).
+    audited: list[AuditProblem] | None = None
+    archive: Path | None = None
+    taken: bool = False  # `take` handed the tree to the engine
 
     def take(self, locked: tuple[Locked, ...]) -> Path | None:
         """The scratch tree, if the install succeeded and it is what the lock installs: the
@@ -58,6 +70,7 @@ class Speculation:
             return None
         self.thread.join()
         if self.installed and fits(self.directory / "tree", locked):
+            self.taken = True
             return self.directory / "tree"
         return None
 
@@ -79,7 +92,8 @@ def plain(spec: DependencySpec) -> bool:
 
 
 def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: Cache, *,
-          then: Callable[[Path], None] | None = None) -> Speculation:
+          then: Callable[[Path], None] | None = None,
+          finish: Finish | None = None) -> Speculation:
     """Install `spec` for `platform` into a scratch directory under the cache, in a thread, and
     clean it as the engine would (`dists.clean`: a tree taken is not cleaned again); `then(tree)`
     runs on the cleaned tree, still beside the resolution (the engine compresses its
@@ -96,14 +110,16 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
             then(tree)
         return True
 
-    return _in_thread(cache, "guess", install, meanwhile=", while it was resolved")
+    return _in_thread(cache, "guess", install, meanwhile=", while it was resolved",
+                      finish=finish)
 
 
 def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform: Platform,
           inputs: BuildInputs, cache: Cache, *,
           then: Callable[[Path], None] | None = None,
           skip: Callable[[str], bool] | None = None,
-          cancelled: threading.Event | None = None, offline_only: bool = False) -> Speculation:
+          cancelled: threading.Event | None = None, offline_only: bool = False,
+          finish: Finish | None = None) -> Speculation:
     """The lock a resolution started ahead returns (deps/ahead.py), installed as the engine
     installs it (deps/reuse.py: seeded from an earlier tree), in a thread, as soon as it is
     there: the engine is still being imported then; cleaned as `start`'s tree, and `then(part)`
@@ -130,14 +146,15 @@ def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform:
         return True
 
     (cache.root / "resolve").mkdir(parents=True, exist_ok=True)
-    return _in_thread(cache, "ahead", install, meanwhile="")
+    return _in_thread(cache, "ahead", install, meanwhile="", finish=finish)
 
 
 def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], bool], *,
-               meanwhile: str) -> Speculation:
+               meanwhile: str, finish: Finish | None = None) -> Speculation:
     """`install(tree, guess)` run in a thread on an empty scratch tree under the cache's
     trees/; `installed` says whether it returned True. A failure is no tree: the engine then
-    installs the lock itself."""
+    installs the lock itself. Then `finish(tree, guess)`, when there is a tree: a failure
+    there only leaves the engine to do that work itself."""
     (cache.root / "trees").mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=cache.root / "trees"))
 
@@ -150,6 +167,11 @@ def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], b
             guess.installed = False
         finally:
             guess.known.set()
+        if guess.installed and finish is not None:
+            try:
+                finish(tree, guess)
+            except Exception:  # noqa: BLE001 - what it did not make, the engine makes
+                guess.audited = guess.archive = None
 
     guess = Speculation(directory=directory, meanwhile=meanwhile,
                         thread=threading.Thread(target=run, name=f"fpack-{name}", daemon=True))

@@ -254,6 +254,51 @@ def test_what_uv_installs_beside_the_linked_part_is_cleaned_and_merged_in(
     assert list(again.parent.iterdir()) == [again]
 
 
+def test_what_the_engine_does_next_with_the_tree_is_done_in_the_head_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`finish`: once the whole tree is there, in the same thread (the audit and the archive,
+    deps/ahead.py); the engine's take waits for it. A finish that fails leaves the tree taken
+    as it is, without what finish would have made."""
+    platform, build_inputs = PLATFORM_311, cache_inputs(tmp_path)
+    cache = build_inputs.cache
+    earlier_tree(cache, "a", {"numpy": "aa"}, platform=platform.key())
+
+    def fake_install(lock_file: Path, _platform: Platform, target: Path, **_: object) -> None:
+        for p in parse(lock_file.read_text(), lock_file.parent):
+            info = target / f"{p.name}-1.17.0.dist-info"
+            info.mkdir()
+            (info / "WHEEL").write_text("Tag: py2-none-any\nTag: py3-none-any\n")
+
+    monkeypatch.setattr(uv, "install", fake_install)
+    (tmp_path / "requirements.txt").write_text("numpy\nsix\n")
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    resolution = uv.Resolution(text=LOCK, packages=parse(LOCK, tmp_path))
+    finished: list[list[str]] = []
+
+    def finish(tree: Path, guess: speculate.Speculation) -> None:
+        time.sleep(0.05)  # the engine's take waits for this
+        finished.append(sorted(p.name for p in tree.glob("*.dist-info")))
+        guess.audited = []
+        guess.archive = guess.directory / "archive.zip"
+
+    guess = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
+                            finish=finish)
+    guess.thread.join(10)
+    assert finished == [["numpy-1.dist-info", "six-1.17.0.dist-info"]]  # the whole tree
+    assert guess.installed and guess.audited == [] and not guess.taken
+    guess.discard()
+
+    def failing(tree: Path, guess: speculate.Speculation) -> None:
+        guess.audited = []
+        raise OSError("disk full")
+
+    broken = speculate.after(lambda: resolution, spec, platform, build_inputs, cache,
+                             finish=failing)
+    broken.thread.join(10)
+    assert broken.installed and broken.audited is None and broken.archive is None
+    broken.discard()
+
+
 def test_a_head_start_whose_lock_is_not_the_engines_is_not_waited_for(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's lock names other wheels than the one the head start installs (a guess from
@@ -285,3 +330,25 @@ def test_a_head_start_whose_lock_is_not_the_engines_is_not_waited_for(
     release.set()
     assert guess.take(resolution.packages) == guess.directory / "tree"
     guess.discard()
+
+
+def test_the_engine_moves_in_an_archive_made_ahead(tmp_path: Path) -> None:
+    """engine._archive: an archive a head start made of the very tree it took (for this
+    build's epoch) becomes the cache's entry as it is; without one, it is made."""
+    from fpack.deps import engine, members
+    from fpack.report import NullReporter
+
+    build_inputs = cache_inputs(tmp_path)
+    cache = build_inputs.cache
+    tree = earlier_tree(cache, "t", {"six": "ss"})
+    (tmp_path / "requirements.txt").write_text("six\n")
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    ahead_made = tmp_path / "guess" / "archive.zip"
+    ahead_made.parent.mkdir()
+    members.write_archive(tree, cache, ahead_made, epoch=build_inputs.epoch)
+    made = ahead_made.read_bytes()
+    path = engine._archive(build_inputs, "t", NullReporter(), spec, ready=ahead_made)
+    assert path.read_bytes() == made and not ahead_made.exists()  # moved, not made again
+    path.unlink()
+    again = engine._archive(build_inputs, "t", NullReporter(), spec)
+    assert again.read_bytes() == made  # what the engine makes itself: the same bytes
