@@ -91,15 +91,16 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], *, jobs: int) -> list[
 
     threads = [threading.Thread(target=work, name=f"fpack-{n}", daemon=True)
                for n in range(min(jobs, len(items)))]
-    for t in threads:
-        t.start()
-    try:
+    try:  # started inside: an interrupt between two starts must stop those already started
+        for t in threads:
+            t.start()
         for t in threads:
             t.join()
     except BaseException:
         stop.set()  # Ctrl-C: nothing more starts, what runs is let finish
         for t in threads:
-            t.join()
+            if t.is_alive():
+                t.join()
         raise
     if failed:
         raise failed[min(failed)]

@@ -76,3 +76,46 @@ def test_a_running_thread_gets_the_normal_exit(exits: list[str]) -> None:
     finally:
         release.set()
         worker.join()
+
+
+def test_no_stdout_is_nothing_to_flush(exits: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", None)  # `fpack build >&-`
+    with pytest.raises(Exited) as e:
+        command.exit_now(0)
+    assert e.value.status == 0
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    with pytest.raises(Exited) as e:
+        command.exit_now(0)
+    assert e.value.status == 0
+
+
+def test_fpacks_own_threads_finish_their_step_first(exits: list[str]) -> None:
+    finished: list[str] = []
+
+    def step() -> None:
+        threading.Event().wait(0.2)  # a zip being written after Ctrl-C
+        finished.append("step")
+
+    worker = threading.Thread(target=step, name="fpack-0", daemon=True)
+    worker.start()
+    with pytest.raises(Exited) as e:
+        command.exit_now(130)
+    assert e.value.status == 130
+    assert finished == ["step"]
+
+
+def test_a_thread_that_does_not_finish_is_waited_for_a_bounded_time(
+        exits: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(command, "FINISH_SECONDS", 0.1)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, args=(10,), name="fpack-1", daemon=True)
+    worker.start()
+    try:
+        with pytest.raises(Exited):
+            command.exit_now(1)
+        assert worker.is_alive()
+    finally:
+        release.set()
+        worker.join()
