@@ -128,7 +128,7 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
             from fpack.deps import audit  # noqa: PLC0415 - imported meanwhile, too
 
             guess.audited = audit.for_platform(tree, platform)
-            if archived and not guess.audited:
+            if archived and not guess.audited and not guess.unwanted.is_set():
                 archive = guess.directory / "archive.zip"
                 members.write_archive(tree, cache, archive, epoch=inputs.epoch)
                 guess.archive = archive

@@ -166,7 +166,8 @@ def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: 
                     sorted(p.name for p in rest):
                 shutil.rmtree(side, ignore_errors=True)  # a leftover of an interrupted build
                 side.mkdir()
-                beside = _running(lambda started: with_uv(partial, side, started))
+                beside, started = _running(lambda started: with_uv(partial, side, started))
+                started.wait()  # after `beside` is set: an interrupt here leaves `side` to uv
         try:
             seeded = _link(inputs.cache, base, tree)
         finally:
@@ -187,8 +188,8 @@ def install(pylock: Path, locked: tuple[Locked, ...], platform: Platform, tree: 
     return f": {len(rest)} installed, {len(seeded.linked)} linked from an earlier set"
 
 
-def _running(install: Callable[[threading.Event], None]) -> Pending[None]:
-    """`install(started)` in a thread, returned once it has started uv (`started` set) or has
+def _running(install: Callable[[threading.Event], None]) -> tuple[Pending[None], threading.Event]:
+    """`install(started)` in a thread, and the event it sets once it has started uv, or has
     ended. Linking waits for that: the thread that starts uv, the links and the engine's
     imports (when this runs ahead of it) would share one interpreter meanwhile, and uv
     started 10 to 20 ms later is the whole build 10 to 20 ms later."""
@@ -200,9 +201,7 @@ def _running(install: Callable[[threading.Event], None]) -> Pending[None]:
         finally:
             started.set()
 
-    pending = Pending(run, name="fpack-install")
-    started.wait()
-    return pending
+    return Pending(run, name="fpack-install"), started
 
 
 def _merge(source: Path, dest: Path) -> None:

@@ -60,6 +60,10 @@ class Speculation:
     audited: list[AuditProblem] | None = None
     archive: Path | None = None
     taken: bool = False  # `take` handed the tree to the engine
+    installed_known: threading.Event = field(default_factory=threading.Event)  # `installed` set
+    # Set when the tree will not be taken (another lock, not what the lock installs, the build
+    # failed or ended): `finish` then stops before its next step rather than compress for no one.
+    unwanted: threading.Event = field(default_factory=threading.Event)
 
     def take(self, locked: tuple[Locked, ...]) -> Path | None:
         """The scratch tree, if the install succeeded and it is what the lock installs: the
@@ -67,14 +71,18 @@ class Speculation:
         waited for), else the same versions and tags (`fits`)."""
         self.known.wait()
         if self.lock is not None and self.lock != wheels_of(locked):
+            self.unwanted.set()
             return None
-        self.thread.join()
-        if self.installed and fits(self.directory / "tree", locked):
-            self.taken = True
-            return self.directory / "tree"
-        return None
+        self.installed_known.wait()
+        if not (self.installed and fits(self.directory / "tree", locked)):
+            self.unwanted.set()
+            return None
+        self.thread.join()  # `finish`'s audit and archive, which the engine takes with it
+        self.taken = True
+        return self.directory / "tree"
 
     def discard(self) -> None:
+        self.unwanted.set()
         self.thread.join()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -167,7 +175,8 @@ def _in_thread(cache: Cache, name: str, install: Callable[[Path, Speculation], b
             guess.installed = False
         finally:
             guess.known.set()
-        if guess.installed and finish is not None:
+            guess.installed_known.set()
+        if guess.installed and finish is not None and not guess.unwanted.is_set():
             try:
                 finish(tree, guess)
             except Exception:  # noqa: BLE001 - what it did not make, the engine makes

@@ -331,6 +331,18 @@ def test_a_head_start_whose_lock_is_not_the_engines_is_not_waited_for(
     assert guess.take(resolution.packages) == guess.directory / "tree"
     guess.discard()
 
+    # With a `finish`: a tree the engine has refused is not audited or archived for no one.
+    release.clear()
+    finished: list[str] = []
+    refused = speculate.after(lambda: resolution, spec, platform, build_inputs,
+                              build_inputs.cache, offline_only=True,
+                              finish=lambda tree, g: finished.append("finish"))
+    assert refused.take(other) is None and refused.unwanted.is_set()
+    release.set()
+    refused.thread.join(10)
+    assert refused.installed and finished == []
+    refused.discard()
+
 
 def test_the_engine_moves_in_an_archive_made_ahead(tmp_path: Path) -> None:
     """engine._archive: an archive a head start made of the very tree it took (for this
