@@ -169,7 +169,8 @@ def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
         return resolution.result, False
 
     def offline() -> uv.Resolution:
-        found = uv.resolve_offline(spec, platform, index=inputs.index, fresh=window)
+        found = uv.resolve_offline(spec, platform, index=inputs.index,
+                                   environ=window.environ)
         if found is None:
             raise FpackError("uv's cache cannot resolve the set")  # no head start, no error
         return found

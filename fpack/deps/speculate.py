@@ -27,6 +27,7 @@ from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.names import NotAWheel, canonical, same_version, wheel_name
 from fpack.deps.spec import DependencySpec
+from fpack.errors import DependencyError
 from fpack.inputs import BuildInputs
 from fpack.platforms import Platform
 
@@ -111,7 +112,8 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
 
     def install(tree: Path, guess: Speculation) -> bool:
         if not uv.install_requirements(path, platform, tree, settings=inputs.index,
-                                       cwd=spec.directory):
+                                       cwd=spec.directory) and \
+                not _as_a_lock(spec, platform, inputs, tree, guess.directory):
             return False
         dists.clean(tree)
         if then is not None:
@@ -120,6 +122,28 @@ def start(spec: DependencySpec, platform: Platform, inputs: BuildInputs, cache: 
 
     return _in_thread(cache, "guess", install, meanwhile=", while it was resolved",
                       finish=finish)
+
+
+def _as_a_lock(spec: DependencySpec, platform: Platform, inputs: BuildInputs, tree: Path,
+               scratch: Path) -> bool:
+    """The same guess made as fpack installs a lock: uv's offline resolution, then its wheels.
+    uv's cache files a wheel by how it was asked for: one fetched for a lock (which names each
+    file by URL, as every install fpack makes does) is not found by an install from the index,
+    which looks where index installs keep theirs. A uv cache that only fpack has filled (a CI
+    runner's) holds its wheels that way; whether the guess installed anything."""
+    found = uv.resolve_offline(spec, platform, index=inputs.index, environ=inputs.environ)
+    if found is None or any(p.needs_build for p in found.packages):
+        return False
+    shutil.rmtree(tree, ignore_errors=True)  # what the failed install left (uv's .lock)
+    tree.mkdir()
+    pylock = scratch / "pylock.toml"
+    pylock.write_text(found.text, encoding="utf-8")
+    try:
+        uv.install(pylock, platform, tree, settings=inputs.index, cwd=spec.directory,
+                   offline_only=True)
+    except DependencyError:
+        return False
+    return True
 
 
 def after(resolved: Callable[[], uv.Resolution], spec: DependencySpec, platform: Platform,

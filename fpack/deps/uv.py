@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -169,7 +169,7 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
 
 
 def resolve_offline(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
-                    fresh: freshness.Window, requirements: str | None = None,
+                    environ: Mapping[str, str], requirements: str | None = None,
                     constraints: str = "") -> Resolution | None:
     """`resolve`'s first, wheels-only resolution from uv's cache alone, however long ago its
     pages were seen; None when uv cannot make it or warns of anything. A guess for what the
@@ -178,7 +178,7 @@ def resolve_offline(spec: DependencySpec, platform: Platform, *, index: IndexSet
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
         args, out = _compile_args(spec, platform, Path(tmp), index=index,
                                   requirements=requirements, constraints=constraints)
-        return _offline(args, out, Path(tmp), fresh, cwd=spec.directory, guess=True)
+        return _offline(args, out, Path(tmp), None, cwd=spec.directory, environ=environ)
 
 
 def fresh_enough(spec: DependencySpec, fresh: freshness.Window,
@@ -222,16 +222,18 @@ def _compile_args(spec: DependencySpec, platform: Platform, tmp: Path, *, index:
     return args, out
 
 
-def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Window, *,
-             cwd: Path | None, guess: bool = False) -> Resolution | None:
-    """The resolution from uv's cache alone; None to resolve online. Unless it is a `guess`,
-    everything in it must have been seen online a moment ago (deps/freshness.py)."""
+def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Window | None, *,
+             cwd: Path | None, environ: Mapping[str, str] | None = None) -> Resolution | None:
+    """The resolution from uv's cache alone; None to resolve online. With `fresh`, everything
+    in it must have been seen online a moment ago (deps/freshness.py); without, it is a guess
+    (uv's environment is `environ`)."""
     # Offline, uv takes a version whose metadata it never fetched for unavailable and quietly
     # falls back to an older one it has (`idna>=3.4` after a resolution of `idna==3.4`: 3.4,
     # where the index offers 3.20). It says so in a warning ("`idna==3.20` needs to be
     # downloaded from a registry"), which --quiet hides and RUST_LOG=warn shows: any warning
     # at all sends the resolution online.
-    result = run([*args, "--offline"], cwd=cwd, env={**fresh.environ, "RUST_LOG": "warn"})
+    env = fresh.environ if fresh is not None else environ or {}
+    result = run([*args, "--offline"], cwd=cwd, env={**env, "RUST_LOG": "warn"})
     if result.returncode != 0 or result.stderr.strip():
         return None
     try:
@@ -240,7 +242,7 @@ def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Win
     except (OSError, DependencyError):
         return None
     return Resolution(text=text, packages=packages) \
-        if guess or fresh.fresh(p.name for p in packages) else None
+        if fresh is None or fresh.fresh(p.name for p in packages) else None
 
 
 def _read_requirements(path: Path) -> str | None:

@@ -209,18 +209,18 @@ def test_a_guess_from_uvs_cache_is_made_however_long_ago_its_pages_were_seen(
     fake = FakeUv(online=("never",), offline=("pillow", "olefile"))
     monkeypatch.setattr(uv, "run", fake)
     index = inputs.IndexSettings(values={})
-    found = uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh)
+    found = uv.resolve_offline(spec, PLATFORM, index=index, environ=fresh.environ)
     assert found is not None and [p.name for p in found.packages] == ["pillow", "olefile"]
     assert fake.calls == ["offline"] and fresh.seen() == {}
     monkeypatch.setattr(uv, "run", FakeUv(online=("never",), offline=None))
-    assert uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh) is None
+    assert uv.resolve_offline(spec, PLATFORM, index=index, environ=fresh.environ) is None
 
     def warning(args: Any, **kwargs: Any) -> Result:
         done = fake(args, **kwargs)
         return Result(args=done.args, returncode=0, stdout="", stderr=" WARN stale\n")
 
     monkeypatch.setattr(uv, "run", warning)
-    assert uv.resolve_offline(spec, PLATFORM, index=index, fresh=fresh) is None
+    assert uv.resolve_offline(spec, PLATFORM, index=index, environ=fresh.environ) is None
 
 
 def test_a_guess_is_installed_from_uvs_cache_or_not_at_all(

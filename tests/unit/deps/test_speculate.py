@@ -67,3 +67,57 @@ def test_a_guess_is_taken_only_when_it_is_what_the_lock_installs(tmp_path: Path)
     install(musl, "six-1.17.0", ["py2-none-any", "py3-none-any"])
     install(musl, "pydantic_core-2.27.2", ["cp311-cp311-musllinux_1_2_x86_64"])  # another wheel
     assert not speculate.fits(musl, LOCK)
+
+
+def test_a_uv_cache_filled_by_lock_installs_still_gives_a_guess(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv files a wheel fetched for a lock (by URL, as fpack's installs are) apart from one an
+    index install fetched: an install of the requirements file misses a CI runner's cache that
+    only fpack filled. The same guess is then made as a lock: uv's offline resolution, and its
+    wheels from uv's cache only."""
+    from fpack import inputs
+    from fpack.deps import uv
+    from fpack.platforms import RUNTIMES, Platform
+
+    platform = Platform(runtime=RUNTIMES["aws"]["python3.11"], arch="x86_64")
+    build_inputs = inputs.read({"FPACK_CACHE_DIR": str(tmp_path / "cache"), "K": "v"})
+    spec = spec_of(tmp_path, "six\n")
+    text = ('lock-version = "1.0"\n[[packages]]\nname = "six"\nversion = "1.17.0"\n'
+            'wheels = [{ url = "https://x/six-1.17.0-py2.py3-none-any.whl", '
+            'hashes = { sha256 = "s" } }]\n')
+    calls: list[str] = []
+
+    def from_index(_path: Path, _platform: Platform, tree: Path, **_: object) -> bool:
+        calls.append("install -r")
+        (tree / ".lock").touch()  # what uv leaves when it finds no wheel offline
+        return False
+
+    def resolve_offline(_spec: object, _platform: object, **kw: object) -> uv.Resolution:
+        calls.append("compile --offline")
+        assert kw["environ"] is build_inputs.environ
+        from fpack.deps.lock import parse
+        return uv.Resolution(text=text, packages=parse(text, tmp_path))
+
+    def from_lock(lock_file: Path, _platform: Platform, tree: Path, **kw: object) -> None:
+        calls.append("install lock")
+        assert kw["offline_only"] is True and "six" in lock_file.read_text()
+        install(tree, "six-1.17.0", ["py2-none-any", "py3-none-any"])
+
+    monkeypatch.setattr(uv, "install_requirements", from_index)
+    monkeypatch.setattr(uv, "resolve_offline", resolve_offline)
+    monkeypatch.setattr(uv, "install", from_lock)
+    guess = speculate.start(spec, platform, build_inputs, build_inputs.cache)
+    guess.thread.join(10)
+    assert calls == ["install -r", "compile --offline", "install lock"]
+    assert guess.installed
+    assert sorted(p.name for p in (guess.directory / "tree").iterdir()) == ["six-1.17.0.dist-info"]
+    guess.discard()
+
+    def nothing(*_: object, **__: object) -> None:
+        calls.append("nothing")
+
+    monkeypatch.setattr(uv, "resolve_offline", nothing)  # uv's cache cannot resolve it either
+    guess = speculate.start(spec, platform, build_inputs, build_inputs.cache)
+    guess.thread.join(10)
+    assert not guess.installed
+    guess.discard()
