@@ -627,9 +627,8 @@ def _pins(locked: tuple[Locked, ...], cache: Cache) -> dict[str, dict[str, Any]]
             image = built[pkg.name].image
             source = "built on the host (pure Python)" if image == builder.HOST \
                 else f"built in {image}"
-        out[canonical(pkg.name)] = {"version": pkg.version or "",
-                                            "wheel": pkg.filename, "sha256": pkg.sha256,
-                                            "source": source}
+        out[canonical(pkg.name)] = {"version": pkg.version or "", "wheel": pkg.filename,
+                                    "sha256": pkg.sha256, "source": source}
     return out
 
 
