@@ -50,6 +50,9 @@ class Started:
     # uv's first resolution, when the set had no lock
     resolution: Pending[uv.Resolution] | None = None
     guess: speculate.Speculation | None = None  # its install, offline, meanwhile
+    # uv's answer from its cache, made meanwhile when the resolution waits on the index: the
+    # guess's lock, and the resolution's own once the pages it fetched agree (uv._from_cache)
+    offline: Pending[uv.Resolution] | None = None
     used: bool = False  # a resolution taken by the engine (see `take`)
     # Set when the build failed or stopped: an install not begun yet is not begun at all.
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -103,7 +106,8 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
         if cache.file("resolve", f"pylock.{key}", ".toml").is_file() and not refresh:
             return started
         resolution = started.resolution = Pending(
-            lambda: _first(spec, platform, inputs, refresh), name="fpack-resolve")
+            lambda: _first(spec, platform, inputs, refresh, before=lambda: _made(started.offline)),
+            name="fpack-resolve")
         if refresh:
             return started
         # Imported once uv is at work: what installs the set is not needed to start resolving it.
@@ -145,28 +149,28 @@ def begin(spec: DependencySpec, platform: Platform, inputs: BuildInputs, *, sett
             def made(text: str) -> bool:  # the same lock as a cached tree's: nothing to do
                 return cache.tree(keys.tree_key(text, platform, settings.compile)) is not None
 
-            source, offline_only = _guess_source(spec, platform, inputs, resolution)
+            started.offline = _offline_guess(spec, platform, inputs)
+            source, offline_only = (started.offline.result, True) if started.offline else \
+                (resolution.result, False)
             started.guess = speculate.after(source, spec, platform, inputs, cache, then=ahead,
                                             skip=made, cancelled=started.cancelled,
                                             offline_only=offline_only, finish=finish)
         return started
 
 
-def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
-                  resolution: Pending[uv.Resolution],
-                  ) -> tuple[Callable[[], uv.Resolution], bool]:
-    """The resolution whose lock the head start installs, and whether it is a guess (installed
-    from uv's cache only): the set's own, or, when that one waits on the index (a requirement
-    not seen online within the window: most often a package just added), uv's resolution from
-    its cache, made meanwhile. The index usually pins the same (0.2 to 0.5 s through this
-    lab's proxy for one new package); the engine takes the tree only if the lock the index
-    gave names the same wheels (speculate.Speculation.take)."""
+def _offline_guess(spec: DependencySpec, platform: Platform,
+                   inputs: BuildInputs) -> Pending[uv.Resolution] | None:
+    """uv's resolution from its cache, made meanwhile, when the set's own waits on the index (a
+    requirement not seen online within the window: most often a package just added); None when
+    it does not (the head start then installs the set's own lock). The index usually pins the
+    same; the engine takes the guess's tree only if the lock the index gave names the same
+    wheels (speculate.Speculation.take)."""
     try:
         window = freshness.window(inputs.cache, inputs.index, inputs.environ, spec)
     except FpackError:  # a bad FPACK_INDEX_MAX_AGE: the resolution reports it, in its place
-        return resolution.result, False
+        return None
     if spec.kind != "requirements" or window is None or uv.fresh_enough(spec, window):
-        return resolution.result, False
+        return None
 
     def offline() -> uv.Resolution:
         found = uv.resolve_offline(spec, platform, index=inputs.index,
@@ -175,16 +179,28 @@ def _guess_source(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
             raise FpackError("uv's cache cannot resolve the set")  # no head start, no error
         return found
 
-    return Pending(offline, name="fpack-resolve-offline").result, True
+    return Pending(offline, name="fpack-resolve-offline")
 
 
-def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs,
-           refresh: bool) -> uv.Resolution:
-    """uv's first resolution of the set, as deps/resolution.py makes it."""
+def _made(offline: Pending[uv.Resolution] | None) -> uv.Resolution | None:
+    """The offline guess's answer, once made; None if there is none."""
+    if offline is None:
+        return None
+    try:
+        return offline.result()
+    except FpackError:
+        return None
+
+
+def _first(spec: DependencySpec, platform: Platform, inputs: BuildInputs, refresh: bool, *,
+           before: Callable[[], uv.Resolution | None] | None = None) -> uv.Resolution:
+    """uv's first resolution of the set, as deps/resolution.py makes it (`before`: the same,
+    from uv's cache, made meanwhile: `uv.resolve`)."""
     requirements, constraints = uv.derived(spec)
     return uv.resolve(spec, platform, index=inputs.index, refresh=refresh,
                       requirements=requirements, constraints=constraints,
-                      fresh=freshness.window(inputs.cache, inputs.index, inputs.environ, spec))
+                      fresh=freshness.window(inputs.cache, inputs.index, inputs.environ, spec),
+                      before=before)
 
 
 def done(started: Started, *, failed: bool = False) -> None:

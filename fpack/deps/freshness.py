@@ -12,6 +12,14 @@ is tried offline first, from uv's cache, when every requirement it names was see
 `max_age` (600 s; FPACK_INDEX_MAX_AGE, in seconds, 0 turns it off), and its result is taken only
 if every package in it was: what uv itself does with PyPI's pages. Otherwise, or if the offline
 attempt fails, the resolution runs online as before, and records what it saw.
+
+A set resolved a moment ago that gains a requirement (or whose cached result rests on a package
+not seen lately) does not go online as a whole: uv, online, revalidates every page and every
+wheel's metadata it reads, one wheel after another as its resolver picks them (Pillow plus one
+new package: two HEAD requests in a row, 0.15 s of a 0.23 s resolution, through a proxy that
+sends no caching headers). Only the pages of what was not seen are fetched (`uv pip compile
+--no-deps` reads pages, no metadata: 0.06 s), and the set is tried from uv's cache again;
+`probeable` says which specs may.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ ENV: Final = "FPACK_INDEX_MAX_AGE"
 # The name a requirement line starts with ("pydantic[email]>=2", "idna==3.7 ; python_version…");
 # options (-r, --index-url), paths and URLs name nothing this can check.
 _NAME: Final = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[|[<>=!~;]|$)")
+# What makes a requirement line more than a name on an index: a path, a URL (`name @ url`).
+_LOCAL: Final = re.compile(r"^[./~]|://|@")
+_EDITABLE: Final = re.compile(r"^(?:-e|--editable)\b")
 _WRITING = threading.Lock()  # one record update at a time within the process
 
 
@@ -65,6 +76,12 @@ class Window:
             return False
         seen, now = self.seen(), self.clock()
         return all(now - seen.get(n, float("-inf")) <= self.max_age for n in wanted)
+
+    def unseen(self, names: Iterable[str]) -> list[str]:
+        """Those of `names` not seen online within max_age, canonical and sorted."""
+        seen, now = self.seen(), self.clock()
+        return sorted(n for n in {canonical(n) for n in names}
+                      if now - seen.get(n, float("-inf")) > self.max_age)
 
     def record(self, names: Iterable[str], at: float) -> None:
         """`names` were seen online at `at`; entries older than max_age are dropped. A record
@@ -113,6 +130,20 @@ def max_age_of(environ: Mapping[str, str]) -> float:
                           hint=f"set {ENV}=0 to resolve online every time, or unset it for "
                           f"{int(DEFAULT_MAX_AGE)} s")
     return value
+
+
+def probeable(texts: Iterable[str]) -> bool:
+    """Whether the pages of a set's direct requirements can be fetched without anything else:
+    every line names a package on an index (or is an option, a comment, a hash). A path, a URL
+    or an editable is read, built or cloned by uv to learn its metadata, even with --no-deps."""
+    for text in texts:
+        for line in text.splitlines():
+            words = line.split(" #", 1)[0].strip()
+            if words.startswith("#"):
+                continue
+            if _EDITABLE.match(words) or (not words.startswith("-") and _LOCAL.search(words)):
+                return False
+    return True
 
 
 def names_in(requirements: str) -> list[str]:

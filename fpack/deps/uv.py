@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -27,6 +27,7 @@ from typing import Final
 from fpack.deps import freshness, lock, lockfiles
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
+from fpack.deps.names import canonical
 from fpack.deps.spec import DependencySpec
 from fpack.errors import DependencyError
 from fpack.inputs import IndexSettings
@@ -48,6 +49,9 @@ _NO_VERSION: Final = re.compile(r"Because there is no version of ([A-Za-z0-9_.\-
 
 # The spec kinds whose derived requirements pin every package to install (deps/lockfiles.py).
 COMPLETE: Final = ("pdm", "pylock", "pipfile")
+# Rounds of page fetches (`_probe`) before a resolution from uv's cache gives way to one online:
+# the requirements just added, then what they depend on, then theirs.
+PROBES: Final = 3
 
 
 class NoWheelError(DependencyError):
@@ -139,7 +143,8 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
             refresh: bool = False,
             wheels_only: bool = True, overrides: Sequence[str] = (),
             requirements: str | None = None, constraints: str = "",
-            fresh: freshness.Window | None = None) -> Resolution:
+            fresh: freshness.Window | None = None,
+            before: Callable[[], Resolution | None] | None = None) -> Resolution:
     """A pylock.toml pinning one file per package for `platform`.
 
     `wheels_only` keeps source distributions out (a local directory or git URL is still let in:
@@ -150,14 +155,17 @@ def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
     `index`: the user's index settings (uv reads its own UV_* ones; pip's are translated).
     A pdm.lock, pylock.toml or Pipfile.lock pins every package it installs: resolved with
     `--no-deps`, the set is exactly theirs (deps/lockfiles.py).
-    `fresh`: what was seen online lately, to try uv's cache first (deps/freshness.py).
+    `fresh`: what was seen online lately, to try uv's cache first (deps/freshness.py);
+    `before`: this very resolution made from uv's cache meanwhile (deps/ahead.py's guess), or
+    None: taken in place of a second one when the pages fetched since do not change it.
     """
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
         args, out = _compile_args(spec, platform, Path(tmp), index=index, refresh=refresh,
                                   wheels_only=wheels_only, overrides=overrides,
                                   requirements=requirements, constraints=constraints)
-        if fresh is not None and not refresh and fresh_enough(spec, fresh, requirements) and \
-                (found := _offline(args, out, Path(tmp), fresh, cwd=spec.directory)):
+        if fresh is not None and not refresh and (found := _from_cache(
+                spec, args, out, Path(tmp), fresh, requirements=requirements,
+                probing=not overrides and spec.kind not in COMPLETE, before=before)):
             return found
         started = time.time()
         _check(run(args, cwd=spec.directory), "resolving dependencies", spec, platform)
@@ -178,17 +186,14 @@ def resolve_offline(spec: DependencySpec, platform: Platform, *, index: IndexSet
     with tempfile.TemporaryDirectory(prefix="fpack-resolve-") as tmp:
         args, out = _compile_args(spec, platform, Path(tmp), index=index,
                                   requirements=requirements, constraints=constraints)
-        return _offline(args, out, Path(tmp), None, cwd=spec.directory, environ=environ)
+        return _offline(args, out, Path(tmp), cwd=spec.directory, environ=environ)
 
 
 def fresh_enough(spec: DependencySpec, fresh: freshness.Window,
                  requirements: str | None = None) -> bool:
     """Whether everything the resolution of `spec` rests on was seen online within the
     window: then uv's cache is asked first (`resolve`)."""
-    assert spec.path is not None
-    listed = requirements if requirements is not None else \
-        _read_requirements(spec.path) if spec.kind == "requirements" else None
-    names = freshness.names_in(listed) if listed is not None else []
+    names = [n for text in _texts(spec, requirements) or () for n in freshness.names_in(text)]
     return fresh.fresh(names) if names else bool(fresh.seen())
 
 
@@ -222,18 +227,113 @@ def _compile_args(spec: DependencySpec, platform: Platform, tmp: Path, *, index:
     return args, out
 
 
-def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Window | None, *,
-             cwd: Path | None, environ: Mapping[str, str] | None = None) -> Resolution | None:
-    """The resolution from uv's cache alone; None to resolve online. With `fresh`, everything
-    in it must have been seen online a moment ago (deps/freshness.py); without, it is a guess
-    (uv's environment is `environ`)."""
+def _from_cache(spec: DependencySpec, args: list[str | Path], out: Path, base: Path,
+                fresh: freshness.Window, *, requirements: str | None, probing: bool,
+                before: Callable[[], Resolution | None] | None = None) -> Resolution | None:
+    """The resolution from uv's cache, taken when everything in it was seen online within the
+    window (deps/freshness.py); None to resolve online. A set of which some was seen a moment
+    ago and some not (a requirement just added, a package its cached result rests on) has the
+    pages of the rest fetched first (`_probe`: with `probing`), up to PROBES times. An answer
+    from uv's cache made before a probe stands when the probe picked what it pins (`_stands`):
+    `before` is the first such answer, made beside this resolution."""
+    texts = _texts(spec, requirements)
+    pending = _not_seen(texts, fresh)
+    if pending is None:
+        return None
+    probing = probing and texts is not None and freshness.probeable(texts)
+    extra: list[str] = []
+    last: Resolution | None = None
+    for attempt in range(PROBES + 1):
+        if pending:
+            probed = _probe(args, base, fresh, extra, attempt, cwd=spec.directory) \
+                if probing and attempt < PROBES else None
+            if probed is None:
+                return None
+            earlier = last if last is not None else before() if before is not None else None
+            if earlier is not None and _stands(earlier, probed, fresh):
+                return earlier
+        last = _offline(args, out, base, cwd=spec.directory, environ=fresh.environ)
+        if last is None:
+            return None
+        pending = fresh.unseen(p.name for p in last.packages)
+        if not pending:
+            return last
+        extra = sorted({*extra, *pending})
+    return None
+
+
+def _not_seen(texts: Sequence[str] | None, fresh: freshness.Window) -> list[str] | None:
+    """The set's requirements not seen within the window; None when none of them was: the
+    resolution goes online as a whole. A spec whose names cannot be read (a pyproject.toml)
+    counts as seen when anything was, as before: its answer is checked package by package."""
+    names = [n for text in texts or () for n in freshness.names_in(text)]
+    if not names:
+        return [] if fresh.seen() else None
+    pending = fresh.unseen(names)
+    return None if len(pending) == len({canonical(n) for n in names}) else pending
+
+
+def _stands(earlier: Resolution, probed: Sequence[Locked], fresh: freshness.Window) -> bool:
+    """Whether an answer from uv's cache made before a probe is the one uv's cache gives after
+    it. The probe fetched the pages of the packages it resolved, and picked for each the best
+    version and wheel their requirements allow; the answer pins a version that meets those
+    requirements and more. If it pins that very wheel of every probed package, no page the
+    probe fetched offers anything the answer would have preferred, and nothing else changed.
+    (Any other difference, a newer release or a better wheel, sends it to uv's cache again.)"""
+    pins = {canonical(p.name): (p.version, p.sha256) for p in earlier.packages}
+    return all(p.sha256 and pins.get(canonical(p.name)) == (p.version, p.sha256)
+               for p in probed) and not fresh.unseen(p.name for p in earlier.packages)
+
+
+def _probe(args: list[str | Path], base: Path, fresh: freshness.Window, extra: Sequence[str],
+           attempt: int, *, cwd: Path | None) -> tuple[Locked, ...] | None:
+    """Fetch the index pages of the set's direct requirements and of `extra` (names), online,
+    and nothing more: with --no-deps, uv reads no wheel's metadata. What it saw is recorded,
+    and returned (what it picked for each). None when uv fails (the resolution online will
+    say why, in its words)."""
+    where = base / f"probe-{attempt}"
+    where.mkdir()
+    out = where / "pylock.toml"
+    probe = [*args]
+    probe[probe.index("-o") + 1] = out
+    if extra:  # a second requirements file beside the spec's: its index options hold for both
+        listed = where / "requirements.txt"
+        listed.write_text("".join(f"{n}\n" for n in extra), encoding="utf-8")
+        probe.insert(4, listed)
+    if "--no-deps" not in probe:
+        probe.append("--no-deps")
+    started = time.time()
+    if run(probe, cwd=cwd).returncode != 0:
+        return None
+    try:
+        packages = lock.parse(out.read_text(encoding="utf-8"), where)
+    except (OSError, DependencyError):
+        return None
+    fresh.record((p.name for p in packages), started)
+    return packages
+
+
+def _texts(spec: DependencySpec, requirements: str | None) -> list[str] | None:
+    """The requirement lines the resolution reads: `requirements`, or the spec's requirements
+    files (includes too); None for a spec of another kind, or a file that cannot be read."""
+    if requirements is not None:
+        return [requirements]
+    if spec.kind != "requirements":
+        return None
+    texts = [_read_requirements(Path(name)) for name, _ in spec.files]
+    return None if any(t is None for t in texts) else [t for t in texts if t is not None]
+
+
+def _offline(args: list[str | Path], out: Path, base: Path, *, cwd: Path | None,
+             environ: Mapping[str, str]) -> Resolution | None:
+    """The resolution from uv's cache alone (uv's environment is `environ`); None when uv cannot
+    make it or warns of anything."""
     # Offline, uv takes a version whose metadata it never fetched for unavailable and quietly
     # falls back to an older one it has (`idna>=3.4` after a resolution of `idna==3.4`: 3.4,
     # where the index offers 3.20). It says so in a warning ("`idna==3.20` needs to be
     # downloaded from a registry"), which --quiet hides and RUST_LOG=warn shows: any warning
     # at all sends the resolution online.
-    env = fresh.environ if fresh is not None else environ or {}
-    result = run([*args, "--offline"], cwd=cwd, env={**env, "RUST_LOG": "warn"})
+    result = run([*args, "--offline"], cwd=cwd, env={**environ, "RUST_LOG": "warn"})
     if result.returncode != 0 or result.stderr.strip():
         return None
     try:
@@ -241,8 +341,7 @@ def _offline(args: list[str | Path], out: Path, base: Path, fresh: freshness.Win
         packages = lock.parse(text, base)
     except (OSError, DependencyError):
         return None
-    return Resolution(text=text, packages=packages) \
-        if fresh is None or fresh.fresh(p.name for p in packages) else None
+    return Resolution(text=text, packages=packages)
 
 
 def _read_requirements(path: Path) -> str | None:

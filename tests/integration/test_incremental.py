@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fpack.deps import uv as fpack_uv
 from tests.integration import lab
 from tests.integration.test_deps import make_project
 
@@ -33,12 +34,19 @@ def add(event, context):
 '''
 
 
-def build(project: Path, cache: Path) -> tuple[dict[str, object], str]:
+def build(project: Path, cache: Path, **env: str) -> tuple[dict[str, object], str]:
     proc = lab.fpack(project, "build", "--target", "aws", "--json",
-                     env={"FPACK_CACHE_DIR": str(cache)})
+                     env={"FPACK_CACHE_DIR": str(cache), **env})
     layer = next(m for m in json.loads(proc.stdout) if m["kind"] == "layer")
     fn = next(m for m in json.loads(proc.stdout) if m["kind"] == "function")
     return {"function": fn, "layer": layer}, proc.stderr
+
+
+def logging_uv(shim: Path, calls: Path) -> Path:
+    """The real uv behind a script that writes down each command line it is given."""
+    shim.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{fpack_uv.binary()}" "$@"\n')
+    shim.chmod(0o755)
+    return shim
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compile", "no-compile"])
@@ -51,7 +59,13 @@ def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path, compile
     build(project, cache)
     compressed = set((cache / "members").glob("*.zip"))
     (project / "requirements.txt").write_text("pyyaml==6.0.2\nattrs==24.2.0\nidna==3.10\n")
-    warm, log = build(project, cache)
+    calls = tmp_path / "uv-calls.txt"
+    warm, log = build(project, cache, FPACK_UV=str(logging_uv(tmp_path / "uv", calls)))
+    # The set was resolved a moment ago: only idna's page was fetched (--no-deps reads no
+    # wheel's metadata), then uv's cache answered; uv never resolved the set online again.
+    compiles = [c for c in calls.read_text().splitlines() if c.startswith("pip compile")]
+    online = [c for c in compiles if "--offline" not in c]
+    assert online and all("--no-deps" in c for c in online), compiles
     # Installed as soon as its lock was there, before the engine was imported (deps/ahead.py).
     assert "installed 3 packages of requirements.txt" in log
     assert ": 1 installed, 2 linked from an earlier set" in log

@@ -31,17 +31,30 @@ def lock_of(*names: str) -> str:
 
 
 class FakeUv:
-    """uv pip compile: writes `online` or `offline` (None: fails) to the -o file."""
+    """uv pip compile: writes `online` or `offline` (None: fails) to the -o file. An online call
+    with --no-deps is a probe (`probe`), which writes the names its requirement files list
+    (`probe_fails`: fails instead)."""
 
-    def __init__(self, online: tuple[str, ...], offline: tuple[str, ...] | None) -> None:
-        self.online, self.offline = online, offline
+    def __init__(self, online: tuple[str, ...], offline: tuple[str, ...] | None, *,
+                 probe_fails: bool = False) -> None:
+        self.online, self.offline, self.probe_fails = online, offline, probe_fails
         self.calls: list[str] = []
+        self.probes: list[list[str]] = []  # each probe's command line
+        self.listed: list[list[str]] = []  # and the text of each requirements file it names
 
     def __call__(self, args: Any, **_: Any) -> Result:
         argv = [str(a) for a in args]
-        mode = "offline" if "--offline" in argv else "online"
+        mode = "offline" if "--offline" in argv else "probe" if "--no-deps" in argv else "online"
         self.calls.append(mode)
-        names = self.offline if mode == "offline" else self.online
+        if mode == "probe":
+            self.probes.append(argv)
+            sources = argv[3:argv.index("-o")]
+            self.listed.append([Path(s).read_text() for s in sources])
+            names = tuple(n for s in sources for n in freshness.names_in(Path(s).read_text()))
+            if self.probe_fails:
+                names = None  # type: ignore[assignment]
+        else:
+            names = self.offline if mode == "offline" else self.online  # type: ignore[assignment]
         if names is None:
             return Result(args=tuple(argv), returncode=2, stdout="", stderr="not in the cache")
         Path(argv[argv.index("-o") + 1]).write_text(lock_of(*names))
@@ -83,15 +96,113 @@ def test_everything_seen_lately_is_resolved_from_uvs_cache_alone(
     assert [p.name for p in found.packages] == ["pydantic", "requests", "idna"]
 
 
-def test_a_package_not_seen_lately_sends_the_resolution_online(
+def test_a_package_the_cached_result_rests_on_has_its_page_fetched_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The requirements were all seen, but the offline result rests on a page (anyio's) that
-    uv's cache may hold from long ago: online, where a newer release would show."""
+    uv's cache may hold from long ago: that page alone is fetched (--no-deps: no metadata),
+    beside the spec's own file, whose index options hold for both; then uv's cache again."""
     window(tmp_path).record(["httpx", "pydantic"], NOW - 60)
-    fake = FakeUv(online=("httpx", "anyio", "pydantic"), offline=("httpx", "anyio", "pydantic"))
-    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="httpx\npydantic\n")
-    assert fake.calls == ["offline", "online"]
-    assert set(window(tmp_path).seen()) == {"httpx", "anyio", "pydantic"}
+    fake = FakeUv(online=("never",), offline=("httpx", "anyio", "pydantic"))
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+                    requirements="httpx\npydantic\n")
+    assert fake.calls == ["offline", "probe"]  # the probe picked the anyio it pins: it stands
+    (probe,) = fake.probes
+    assert probe[3] == str(tmp_path / "requirements.txt")
+    assert fake.listed[0][1] == "anyio\n" and "--only-binary" in probe
+    assert [p.name for p in found.packages] == ["httpx", "anyio", "pydantic"]
+    assert window(tmp_path).seen()["anyio"] == NOW
+
+
+def test_a_requirement_just_added_has_its_page_fetched_not_the_whole_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the bench's Pillow case does: `olefile==0.47` added to a set resolved a moment
+    ago. Online, uv would revalidate Pillow's page and both wheels' metadata too."""
+    window(tmp_path).record(["pillow"], NOW - 60)
+    fake = FakeUv(online=("never",), offline=("pillow", "olefile"))
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+                    requirements="pillow\nolefile==0.47\n")
+    assert fake.calls == ["probe", "offline"]
+    assert fake.probes[0][3:5] == [str(tmp_path / "requirements.txt"), "-o"]  # the spec alone
+    assert [p.name for p in found.packages] == ["pillow", "olefile"]
+
+
+@pytest.mark.parametrize("case", ["agrees", "a newer pillow", "none made"])
+def test_an_answer_made_meanwhile_stands_when_the_probe_picked_what_it_pins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """deps/ahead.py resolves the set from uv's cache beside the probe (its guess). If the
+    probe, which fetched the pages of pillow and olefile, picked the very wheels that answer
+    pins, uv's cache would give that answer again: it is taken, and uv is not asked twice. A
+    page that offers something the answer would have preferred sends it to uv's cache again."""
+    window(tmp_path).record(["pillow"], NOW - 60)
+    made = lock_of("pillow", "olefile")
+    if case == "a newer pillow":
+        made = made.replace('"pillow"\nversion = "1.0"', '"pillow"\nversion = "0.9"')
+    before = uv.Resolution(text=made, packages=uv.lock.parse(made, tmp_path))
+    fake = FakeUv(online=("never",), offline=("pillow", "olefile"))
+    path = tmp_path / "requirements.txt"
+    path.write_text("pillow\nolefile==0.47\n")
+    monkeypatch.setattr(uv, "run", fake)
+    monkeypatch.setattr(uv.time, "time", lambda: NOW)
+    spec = dep_spec.read(path, tmp_path / "fpack.toml")
+    found = uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}),
+                       fresh=window(tmp_path), before=lambda: None if case == "none made"
+                       else before)
+    if case == "agrees":
+        assert fake.calls == ["probe"] and found is before
+    else:
+        assert fake.calls == ["probe", "offline"] and found is not before
+
+
+def test_what_the_new_requirement_depends_on_is_fetched_in_the_next_round(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window(tmp_path).record(["pydantic"], NOW - 60)
+    fake = FakeUv(online=("never",), offline=("pydantic", "httpx", "anyio"))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="pydantic\nhttpx\n")
+    assert fake.calls == ["probe", "offline", "probe"]
+    assert fake.listed[1][1] == "anyio\n"
+
+
+@pytest.mark.parametrize("case", ["probe fails", "offline fails", "rounds run out"])
+def test_a_probe_that_cannot_settle_it_gives_way_to_the_online_resolution(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    window(tmp_path).record(["pydantic"], NOW - 60)
+    fake = FakeUv(online=("pydantic", "flask"),
+                  offline=None if case == "offline fails" else ("pydantic", "flask"),
+                  probe_fails=case == "probe fails")
+    if case == "rounds run out":  # the probe never sees flask (its page lists no wheel, say)
+        monkeypatch.setattr(freshness.Window, "record", lambda *_: None)
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="pydantic\nflask\n")
+    assert fake.calls == {
+        "probe fails": ["probe", "online"],
+        "offline fails": ["probe", "offline", "online"],
+        "rounds run out": ["probe", "offline"] * uv.PROBES + ["online"],
+    }[case]
+
+
+@pytest.mark.parametrize("requirements", [
+    "pydantic\nflask>=3\n",  # nothing of the set seen lately: online as a whole
+    "pydantic\nflask\n./libs/shared\n",  # a path: uv would build it to read its metadata
+    "pydantic\nflask\n-e ./libs/shared\n",
+    "pydantic\ndemo @ https://files.example/demo-1.0-py3-none-any.whl\n",
+])
+def test_a_requirement_not_seen_lately_is_not_probed_when_it_cannot_be(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requirements: str) -> None:
+    if "flask>=3" not in requirements:
+        window(tmp_path).record(["pydantic"], NOW - 60)
+    fake = FakeUv(online=("pydantic", "flask"), offline=("pydantic", "flask"))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements=requirements)
+    # A `name @ url` line names nothing to check first: uv's cache is asked, as before.
+    assert fake.calls == (["offline", "online"] if "demo @" in requirements else ["online"])
+
+
+def test_the_probeable_lines_are_names_options_and_hashes() -> None:
+    assert freshness.probeable([
+        "# see https://example.com\n--index-url https://user@pypi.internal/simple\n"
+        "-r base.txt\npydantic[email]>=2  # why\nidna==3.7 ; python_version >= '3.9' \\\n"
+        "    --hash=sha256:abc\n-f ./wheels\n"])
+    for line in ("./lib", "/abs/lib", "~/lib", "-e ./lib", "--editable=./lib",
+                 "demo @ file:///x.whl", "git+https://example.com/x.git"):
+        assert not freshness.probeable(["six\n", line + "\n"]), line
 
 
 def test_an_offline_answer_that_skipped_an_uncached_version_is_not_taken(
@@ -117,15 +228,6 @@ def test_an_offline_answer_that_skipped_an_uncached_version_is_not_taken(
     uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}), fresh=window(tmp_path))
     assert fake.calls == ["offline", "offline", "online"]
     assert envs[0]["RUST_LOG"] == "warn"  # the warnings --quiet would hide
-
-
-@pytest.mark.parametrize("requirements", ["pydantic\nflask>=3\n", "pydantic\nFlask[async]\n"])
-def test_a_requirement_not_seen_lately_is_not_tried_offline(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requirements: str) -> None:
-    window(tmp_path).record(["pydantic"], NOW - 60)
-    fake = FakeUv(online=("pydantic", "flask"), offline=("pydantic", "flask"))
-    resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements=requirements)
-    assert fake.calls == ["online"]
 
 
 def test_seen_too_long_ago_is_not_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
