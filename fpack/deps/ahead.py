@@ -188,7 +188,7 @@ def _made(offline: Pending[uv.Resolution] | None) -> uv.Resolution | None:
         return None
     try:
         return offline.result()
-    except FpackError:
+    except Exception:  # noqa: BLE001 - a guess that failed, however, is no answer: uv is asked
         return None
 
 

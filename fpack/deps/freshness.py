@@ -17,9 +17,9 @@ A set resolved a moment ago that gains a requirement (or whose cached result res
 not seen lately) does not go online as a whole: uv, online, revalidates every page and every
 wheel's metadata it reads, one wheel after another as its resolver picks them (Pillow plus one
 new package: two HEAD requests in a row, 0.15 s of a 0.23 s resolution, through a proxy that
-sends no caching headers). Only the pages of what was not seen are fetched (`uv pip compile
---no-deps` reads pages, no metadata: 0.06 s), and the set is tried from uv's cache again;
-`probeable` says which specs may.
+sends no caching headers). Only pages are fetched: those of the set's own requirements and of
+what was not seen (`uv pip compile --no-deps` reads no metadata: 0.06 s), and the set is tried
+from uv's cache again; `probeable` says which specs may.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ ENV: Final = "FPACK_INDEX_MAX_AGE"
 # The name a requirement line starts with ("pydantic[email]>=2", "idna==3.7 ; python_version…");
 # options (-r, --index-url), paths and URLs name nothing this can check.
 _NAME: Final = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[|[<>=!~;]|$)")
-# What makes a requirement line more than a name on an index: a path, a URL (`name @ url`).
-_LOCAL: Final = re.compile(r"^[./~]|://|@")
+# What makes a requirement line more than a name on an index: a path (`./lib`, `libs/shared`,
+# `dist/x-1.0-py3-none-any.whl`), a URL (`name @ url`). No project name holds a slash.
+_LOCAL: Final = re.compile(r"^[.~]|[/\\]|://|@|\.(?:whl|zip|tgz|tar(?:\.\w+)?)\b")
 _EDITABLE: Final = re.compile(r"^(?:-e|--editable)\b")
 _WRITING = threading.Lock()  # one record update at a time within the process
 
@@ -135,10 +136,11 @@ def max_age_of(environ: Mapping[str, str]) -> float:
 def probeable(texts: Iterable[str]) -> bool:
     """Whether the pages of a set's direct requirements can be fetched without anything else:
     every line names a package on an index (or is an option, a comment, a hash). A path, a URL
-    or an editable is read, built or cloned by uv to learn its metadata, even with --no-deps."""
+    or an editable is read, built or cloned by uv to learn its metadata, even with --no-deps;
+    a line that might be one (a slash in a marker, say) only costs the probe."""
     for text in texts:
         for line in text.splitlines():
-            words = line.split(" #", 1)[0].strip()
+            words = line.split(" #", 1)[0].strip().removesuffix("\\").strip()  # a continuation
             if words.startswith("#"):
                 continue
             if _EDITABLE.match(words) or (not words.startswith("-") and _LOCAL.search(words)):

@@ -34,6 +34,7 @@ else:  # pragma: no cover
 SpecKind = Literal["requirements", "pyproject", "poetry", "uvlock", "pdm", "pylock", "pipfile",
                    "none"]
 _INCLUDE: Final = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+_REQUIREMENT: Final = re.compile(r"^\s*(?:-r|--requirement)(?:\s+|=)(\S+)")
 _INDEX: Final = re.compile(
     r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)\s*$")
 _LONG: Final = {"-i": "--index-url", "-f": "--find-links"}
@@ -185,6 +186,27 @@ def _requirement_files(path: Path, config_path: Path, seen: set[Path]) -> list[P
         if m:
             found += _requirement_files(path.parent / m.group(1), config_path, seen)
     return found
+
+
+def requirement_texts(path: Path) -> list[str] | None:
+    """The text of a requirements file and of each file it includes with -r (its -c constraint
+    files are not requirements); None if one cannot be read."""
+    texts: list[str] = []
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        here = Path(os.path.abspath(todo.pop()))  # noqa: PTH100 - as _requirement_files
+        if here in seen:
+            continue
+        seen.add(here)
+        try:
+            text = here.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        texts.append(text)
+        todo += [here.parent / m.group(1) for line in text.splitlines()
+                 if (m := _REQUIREMENT.match(line))]
+    return texts
 
 
 def index_options(spec: DependencySpec, environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from fpack.deps import freshness, lock, lockfiles
+from fpack.deps import spec as dep_spec
 from fpack.deps.cache import Cache
 from fpack.deps.lock import Locked
 from fpack.deps.names import canonical
@@ -137,6 +138,9 @@ class Resolution:
 
     text: str  # the pylock.toml uv wrote
     packages: tuple[Locked, ...]  # its entries, with paths made absolute
+    # When uv began reading its cache for an answer made offline (0: not known): what was seen
+    # online after that may be newer than what the answer rests on (`_stands`).
+    made_at: float = 0.0
 
 
 def resolve(spec: DependencySpec, platform: Platform, *, index: IndexSettings,
@@ -240,7 +244,7 @@ def _from_cache(spec: DependencySpec, args: list[str | Path], out: Path, base: P
     pending = _not_seen(texts, fresh)
     if pending is None:
         return None
-    probing = probing and texts is not None and freshness.probeable(texts)
+    probing = probing and _probeable(spec, requirements, texts)
     extra: list[str] = []
     last: Resolution | None = None
     for attempt in range(PROBES + 1):
@@ -281,8 +285,16 @@ def _stands(earlier: Resolution, probed: Sequence[Locked], fresh: freshness.Wind
     probe fetched offers anything the answer would have preferred, and nothing else changed.
     (Any other difference, a newer release or a better wheel, sends it to uv's cache again.)"""
     pins = {canonical(p.name): (p.version, p.sha256) for p in earlier.packages}
-    return all(p.sha256 and pins.get(canonical(p.name)) == (p.version, p.sha256)
-               for p in probed) and not fresh.unseen(p.name for p in earlier.packages)
+    if not all(p.sha256 and pins.get(canonical(p.name)) == (p.version, p.sha256)
+               for p in probed):
+        return False
+    # What the probe did not fetch must have been seen before uv read its cache for the answer
+    # (and lately): a page another build fetched since (another platform of the same set, a
+    # CI job sharing this cache) may offer what the answer never saw.
+    fetched = {canonical(p.name) for p in probed}
+    seen, now = fresh.seen(), fresh.clock()
+    return all(n in fetched or (n in seen and seen[n] <= earlier.made_at
+                                and now - seen[n] <= fresh.max_age) for n in pins)
 
 
 def _probe(args: list[str | Path], base: Path, fresh: freshness.Window, extra: Sequence[str],
@@ -314,14 +326,25 @@ def _probe(args: list[str | Path], base: Path, fresh: freshness.Window, extra: S
 
 
 def _texts(spec: DependencySpec, requirements: str | None) -> list[str] | None:
-    """The requirement lines the resolution reads: `requirements`, or the spec's requirements
-    files (includes too); None for a spec of another kind, or a file that cannot be read."""
+    """The requirement lines the resolution reads: `requirements`, or the spec's file and those
+    it includes with -r (not its -c constraints: they name packages a set may never hold, which
+    no resolution would record as seen); None for a spec of another kind, or an unreadable one."""
     if requirements is not None:
         return [requirements]
-    if spec.kind != "requirements":
+    if spec.kind != "requirements" or spec.path is None:
         return None
-    texts = [_read_requirements(Path(name)) for name, _ in spec.files]
-    return None if any(t is None for t in texts) else [t for t in texts if t is not None]
+    return dep_spec.requirement_texts(spec.path)
+
+
+def _probeable(spec: DependencySpec, requirements: str | None, texts: list[str] | None) -> bool:
+    """Whether a probe reads pages only: every file the resolution reads (constraints too)
+    names packages on an index (freshness.probeable)."""
+    if texts is None:
+        return False
+    if requirements is not None or spec.kind != "requirements":
+        return freshness.probeable(texts)
+    every = [_read_requirements(Path(name)) for name, _ in spec.files]
+    return all(t is not None for t in every) and freshness.probeable(t or "" for t in every)
 
 
 def _offline(args: list[str | Path], out: Path, base: Path, *, cwd: Path | None,
@@ -333,6 +356,7 @@ def _offline(args: list[str | Path], out: Path, base: Path, *, cwd: Path | None,
     # where the index offers 3.20). It says so in a warning ("`idna==3.20` needs to be
     # downloaded from a registry"), which --quiet hides and RUST_LOG=warn shows: any warning
     # at all sends the resolution online.
+    made_at = time.time()
     result = run([*args, "--offline"], cwd=cwd, env={**environ, "RUST_LOG": "warn"})
     if result.returncode != 0 or result.stderr.strip():
         return None
@@ -341,7 +365,7 @@ def _offline(args: list[str | Path], out: Path, base: Path, *, cwd: Path | None,
         packages = lock.parse(text, base)
     except (OSError, DependencyError):
         return None
-    return Resolution(text=text, packages=packages)
+    return Resolution(text=text, packages=packages, made_at=made_at)
 
 
 def _read_requirements(path: Path) -> str | None:

@@ -61,8 +61,9 @@ def test_a_changed_requirement_costs_the_changed_package(tmp_path: Path, compile
     (project / "requirements.txt").write_text("pyyaml==6.0.2\nattrs==24.2.0\nidna==3.10\n")
     calls = tmp_path / "uv-calls.txt"
     warm, log = build(project, cache, FPACK_UV=str(logging_uv(tmp_path / "uv", calls)))
-    # The set was resolved a moment ago: only idna's page was fetched (--no-deps reads no
-    # wheel's metadata), then uv's cache answered; uv never resolved the set online again.
+    # The set was resolved a moment ago: only index pages were fetched, idna's among them
+    # (--no-deps reads no wheel's metadata), then uv's cache answered; uv never resolved the
+    # set online again.
     compiles = [c for c in calls.read_text().splitlines() if c.startswith("pip compile")]
     online = [c for c in compiles if "--offline" not in c]
     assert online and all("--no-deps" in c for c in online), compiles

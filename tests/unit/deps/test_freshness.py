@@ -36,8 +36,9 @@ class FakeUv:
     (`probe_fails`: fails instead)."""
 
     def __init__(self, online: tuple[str, ...], offline: tuple[str, ...] | None, *,
-                 probe_fails: bool = False) -> None:
+                 probe_fails: bool = False, probe_omits: tuple[str, ...] = ()) -> None:
         self.online, self.offline, self.probe_fails = online, offline, probe_fails
+        self.probe_omits = probe_omits  # names a probe's answer leaves out (no wheel fits)
         self.calls: list[str] = []
         self.probes: list[list[str]] = []  # each probe's command line
         self.listed: list[list[str]] = []  # and the text of each requirements file it names
@@ -50,7 +51,8 @@ class FakeUv:
             self.probes.append(argv)
             sources = argv[3:argv.index("-o")]
             self.listed.append([Path(s).read_text() for s in sources])
-            names = tuple(n for s in sources for n in freshness.names_in(Path(s).read_text()))
+            names = tuple(n for s in sources for n in freshness.names_in(Path(s).read_text())
+                          if n not in self.probe_omits)
             if self.probe_fails:
                 names = None  # type: ignore[assignment]
         else:
@@ -153,6 +155,50 @@ def test_an_answer_made_meanwhile_stands_when_the_probe_picked_what_it_pins(
         assert fake.calls == ["probe", "offline"] and found is not before
 
 
+@pytest.mark.parametrize("seen", ["before the answer", "after it"])
+def test_an_answer_made_meanwhile_rests_only_on_pages_seen_before_it_was_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seen: str) -> None:
+    """The probe fetched pillow's and olefile's pages; the answer also pins olefile's
+    dependency, whose page another build (the set's other platform, a CI job sharing this
+    cache) fetched after uv read its cache for the answer: it may offer what the answer never
+    saw, so uv's cache is asked again."""
+    window(tmp_path).record(["pillow"], NOW - 60)
+    window(tmp_path).record(["oledep"], NOW - 30)
+    made = lock_of("pillow", "olefile", "oledep")
+    made_at = NOW - 10 if seen == "before the answer" else NOW - 40
+    before = uv.Resolution(text=made, packages=uv.lock.parse(made, tmp_path), made_at=made_at)
+    fake = FakeUv(online=("never",), offline=("pillow", "olefile", "oledep"))
+    path = tmp_path / "requirements.txt"
+    path.write_text("pillow\nolefile==0.47\n")
+    monkeypatch.setattr(uv, "run", fake)
+    monkeypatch.setattr(uv.time, "time", lambda: NOW)
+    spec = dep_spec.read(path, tmp_path / "fpack.toml")
+    found = uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}),
+                       fresh=window(tmp_path), before=lambda: before)
+    if seen == "before the answer":
+        assert fake.calls == ["probe"] and found is before
+    else:
+        assert fake.calls == ["probe", "offline"] and found is not before
+
+
+def test_constraints_files_name_no_requirements(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared constraints file pins packages a set may never hold, which no resolution
+    records: its names would make every resolution of the set look unseen."""
+    (tmp_path / "constraints.txt").write_text("flask==3.0.0\ndjango==5.0\n")
+    (tmp_path / "base.txt").write_text("requests\n")
+    window(tmp_path).record(["pydantic", "requests"], NOW - 60)
+    fake = FakeUv(online=("never",), offline=("pydantic", "requests"))
+    resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+            requirements="-c constraints.txt\n-r base.txt\npydantic\n")
+    assert fake.calls == ["offline"]
+    spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
+    assert uv.fresh_enough(spec, window(tmp_path))
+    texts = dep_spec.requirement_texts(tmp_path / "requirements.txt")
+    assert texts is not None and sorted(texts) == sorted(
+        ["-c constraints.txt\n-r base.txt\npydantic\n", "requests\n"])
+
+
 def test_what_the_new_requirement_depends_on_is_fetched_in_the_next_round(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     window(tmp_path).record(["pydantic"], NOW - 60)
@@ -168,9 +214,9 @@ def test_a_probe_that_cannot_settle_it_gives_way_to_the_online_resolution(
     window(tmp_path).record(["pydantic"], NOW - 60)
     fake = FakeUv(online=("pydantic", "flask"),
                   offline=None if case == "offline fails" else ("pydantic", "flask"),
-                  probe_fails=case == "probe fails")
-    if case == "rounds run out":  # the probe never sees flask (its page lists no wheel, say)
-        monkeypatch.setattr(freshness.Window, "record", lambda *_: None)
+                  probe_fails=case == "probe fails",
+                  # the probe never picks flask (no wheel of its newest release fits, say)
+                  probe_omits=("flask",) if case == "rounds run out" else ())
     resolve(tmp_path, monkeypatch, fake, window(tmp_path), requirements="pydantic\nflask\n")
     assert fake.calls == {
         "probe fails": ["probe", "online"],
@@ -199,8 +245,9 @@ def test_the_probeable_lines_are_names_options_and_hashes() -> None:
     assert freshness.probeable([
         "# see https://example.com\n--index-url https://user@pypi.internal/simple\n"
         "-r base.txt\npydantic[email]>=2  # why\nidna==3.7 ; python_version >= '3.9' \\\n"
-        "    --hash=sha256:abc\n-f ./wheels\n"])
-    for line in ("./lib", "/abs/lib", "~/lib", "-e ./lib", "--editable=./lib",
+        "    --hash=sha256:abc\n-f ./wheels\nbackports.tarfile\njaraco.zipfile\n"])
+    for line in ("./lib", "/abs/lib", "~/lib", "-e ./lib", "--editable=./lib", "libs/shared",
+                 "dist/demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz", "lib\\win",
                  "demo @ file:///x.whl", "git+https://example.com/x.git"):
         assert not freshness.probeable(["six\n", line + "\n"]), line
 
