@@ -69,14 +69,14 @@ def window(tmp_path: Path, *, at: float = NOW) -> freshness.Window:
 
 def resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeUv,
             fresh: freshness.Window | None, requirements: str = "pydantic\nrequests\n",
-            refresh: bool = False) -> uv.Resolution:
+            refresh: bool = False, before: uv.Resolution | None = None) -> uv.Resolution:
     path = tmp_path / "requirements.txt"
     path.write_text(requirements)
     monkeypatch.setattr(uv, "run", fake)
     monkeypatch.setattr(uv.time, "time", lambda: NOW)
     spec = dep_spec.read(path, tmp_path / "fpack.toml")
     return uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}), fresh=fresh,
-                      refresh=refresh)
+                      refresh=refresh, before=lambda: before)
 
 
 def test_an_online_resolution_records_every_package_it_saw(
@@ -141,14 +141,9 @@ def test_an_answer_made_meanwhile_stands_when_the_probe_picked_what_it_pins(
         made = made.replace('"pillow"\nversion = "1.0"', '"pillow"\nversion = "0.9"')
     before = uv.Resolution(text=made, packages=uv.lock.parse(made, tmp_path))
     fake = FakeUv(online=("never",), offline=("pillow", "olefile"))
-    path = tmp_path / "requirements.txt"
-    path.write_text("pillow\nolefile==0.47\n")
-    monkeypatch.setattr(uv, "run", fake)
-    monkeypatch.setattr(uv.time, "time", lambda: NOW)
-    spec = dep_spec.read(path, tmp_path / "fpack.toml")
-    found = uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}),
-                       fresh=window(tmp_path), before=lambda: None if case == "none made"
-                       else before)
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+                    requirements="pillow\nolefile==0.47\n",
+                    before=None if case == "none made" else before)
     if case == "agrees":
         assert fake.calls == ["probe"] and found is before
     else:
@@ -168,13 +163,8 @@ def test_an_answer_made_meanwhile_rests_only_on_pages_seen_before_it_was_made(
     made_at = NOW - 10 if seen == "before the answer" else NOW - 40
     before = uv.Resolution(text=made, packages=uv.lock.parse(made, tmp_path), made_at=made_at)
     fake = FakeUv(online=("never",), offline=("pillow", "olefile", "oledep"))
-    path = tmp_path / "requirements.txt"
-    path.write_text("pillow\nolefile==0.47\n")
-    monkeypatch.setattr(uv, "run", fake)
-    monkeypatch.setattr(uv.time, "time", lambda: NOW)
-    spec = dep_spec.read(path, tmp_path / "fpack.toml")
-    found = uv.resolve(spec, PLATFORM, index=inputs.IndexSettings(values={}),
-                       fresh=window(tmp_path), before=lambda: before)
+    found = resolve(tmp_path, monkeypatch, fake, window(tmp_path),
+                    requirements="pillow\nolefile==0.47\n", before=before)
     if seen == "before the answer":
         assert fake.calls == ["probe"] and found is before
     else:
