@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -33,8 +33,9 @@ else:  # pragma: no cover
 
 SpecKind = Literal["requirements", "pyproject", "poetry", "uvlock", "pdm", "pylock", "pipfile",
                    "none"]
-_INCLUDE: Final = re.compile(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
-_REQUIREMENT: Final = re.compile(r"^\s*(?:-r|--requirement)(?:\s+|=)(\S+)")
+_INCLUDE: Final = re.compile(r"^\s*(-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)")
+_EVERY: Final = ("-r", "-c", "--requirement", "--constraint")
+_REQUIREMENTS_ONLY: Final = ("-r", "--requirement")  # a -c file constrains, it requires nothing
 _INDEX: Final = re.compile(
     r"^\s*(-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)\s*$")
 _LONG: Final = {"-i": "--index-url", "-f": "--find-links"}
@@ -128,7 +129,7 @@ def read(path: Path | None, config_path: Path, member: str | None = None) -> Dep
         # uv export reads the lock together with the project's pyproject.toml.
         files = [path, path.with_name("pyproject.toml")]
     elif kind == "requirements":
-        files = _requirement_files(path, config_path, seen=set())
+        files = [f for f, _ in _walk(path, lambda f: _text(f, config_path), _EVERY)]
     else:
         files = [path]
     return DependencySpec(
@@ -171,42 +172,43 @@ def _read(path: Path, config_path: Path) -> bytes:
         ) from e
 
 
-def _requirement_files(path: Path, config_path: Path, seen: set[Path]) -> list[Path]:
-    path = Path(os.path.abspath(path))  # noqa: PTH100 - no syscall per part, unlike resolve()
-    if path in seen:
-        return []
-    seen.add(path)
+def _text(path: Path, config_path: Path) -> str:
     try:
-        text = _read(path, config_path).decode("utf-8")
+        return _read(path, config_path).decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text; save the requirements file as UTF-8") from e
-    found = [path]
-    for line in text.splitlines():
-        m = _INCLUDE.match(line)
-        if m:
-            found += _requirement_files(path.parent / m.group(1), config_path, seen)
+
+
+def _walk(path: Path, read: Callable[[Path], str],
+          follow: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """A requirements file and, depth first, each file it includes with an option in `follow`
+    (relative to the including file), once each: (absolute path, text)."""
+    found: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+
+    def visit(here: Path) -> None:
+        here = Path(os.path.abspath(here))  # noqa: PTH100 - no syscall per part, unlike resolve()
+        if here in seen:
+            return
+        seen.add(here)
+        text = read(here)
+        found.append((here, text))
+        for line in text.splitlines():
+            if (m := _INCLUDE.match(line)) and m.group(1) in follow:
+                visit(here.parent / m.group(2))
+
+    visit(path)
     return found
 
 
-def requirement_texts(path: Path) -> list[str] | None:
-    """The text of a requirements file and of each file it includes with -r (its -c constraint
-    files are not requirements); None if one cannot be read."""
-    texts: list[str] = []
-    seen: set[Path] = set()
-    todo = [path]
-    while todo:
-        here = Path(os.path.abspath(todo.pop()))  # noqa: PTH100 - as _requirement_files
-        if here in seen:
-            continue
-        seen.add(here)
-        try:
-            text = here.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        texts.append(text)
-        todo += [here.parent / m.group(1) for line in text.splitlines()
-                 if (m := _REQUIREMENT.match(line))]
-    return texts
+def requirement_texts(path: Path, texts: Mapping[str, str]) -> list[str] | None:
+    """Of a requirements spec's files, read already (`texts`, by the paths `DependencySpec.files`
+    names), its own file's text and those it includes with -r: its -c constraint files name
+    packages a set may never hold. None if one of them is not in `texts`."""
+    try:
+        return [text for _, text in _walk(path, lambda f: texts[str(f)], _REQUIREMENTS_ONLY)]
+    except KeyError:
+        return None
 
 
 def index_options(spec: DependencySpec, environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -197,8 +197,8 @@ def fresh_enough(spec: DependencySpec, fresh: freshness.Window,
                  requirements: str | None = None) -> bool:
     """Whether everything the resolution of `spec` rests on was seen online within the
     window: then uv's cache is asked first (`resolve`)."""
-    names = [n for text in _texts(spec, requirements) or () for n in freshness.names_in(text)]
-    return fresh.fresh(names) if names else bool(fresh.seen())
+    read = _texts(spec, requirements)
+    return _not_seen(read[0] if read else None, fresh) == []
 
 
 def _compile_args(spec: DependencySpec, platform: Platform, tmp: Path, *, index: IndexSettings,
@@ -240,11 +240,11 @@ def _from_cache(spec: DependencySpec, args: list[str | Path], out: Path, base: P
     pages of the rest fetched first (`_probe`: with `probing`), up to PROBES times. An answer
     from uv's cache made before a probe stands when the probe picked what it pins (`_stands`):
     `before` is the first such answer, made beside this resolution."""
-    texts = _texts(spec, requirements)
-    pending = _not_seen(texts, fresh)
+    read = _texts(spec, requirements)
+    pending = _not_seen(read[0] if read else None, fresh)
     if pending is None:
         return None
-    probing = probing and _probeable(spec, requirements, texts)
+    probing = probing and read is not None and freshness.probeable(read[1])
     extra: list[str] = []
     last: Resolution | None = None
     for attempt in range(PROBES + 1):
@@ -325,26 +325,22 @@ def _probe(args: list[str | Path], base: Path, fresh: freshness.Window, extra: S
     return packages
 
 
-def _texts(spec: DependencySpec, requirements: str | None) -> list[str] | None:
-    """The requirement lines the resolution reads: `requirements`, or the spec's file and those
-    it includes with -r (not its -c constraints: they name packages a set may never hold, which
-    no resolution would record as seen); None for a spec of another kind, or an unreadable one."""
+def _texts(spec: DependencySpec,
+           requirements: str | None) -> tuple[list[str], list[str]] | None:
+    """What the resolution reads, each file once: its requirement lines (`requirements`, or the
+    spec's file and those it includes with -r; not its -c constraints, which name packages a set
+    may never hold, so no resolution would record them as seen), and every text (constraints
+    too: a probe reads them all). None for a spec of another kind, or an unreadable one."""
     if requirements is not None:
-        return [requirements]
+        return [requirements], [requirements]
     if spec.kind != "requirements" or spec.path is None:
         return None
-    return dep_spec.requirement_texts(spec.path)
-
-
-def _probeable(spec: DependencySpec, requirements: str | None, texts: list[str] | None) -> bool:
-    """Whether a probe reads pages only: every file the resolution reads (constraints too)
-    names packages on an index (freshness.probeable)."""
-    if texts is None:
-        return False
-    if requirements is not None or spec.kind != "requirements":
-        return freshness.probeable(texts)
-    every = [_read_requirements(Path(name)) for name, _ in spec.files]
-    return all(t is not None for t in every) and freshness.probeable(t or "" for t in every)
+    every = {name: _read_requirements(Path(name)) for name, _ in spec.files}
+    read = {name: text for name, text in every.items() if text is not None}
+    if len(read) < len(every):
+        return None
+    texts = dep_spec.requirement_texts(spec.path, read)
+    return (texts, list(read.values())) if texts is not None else None
 
 
 def _offline(args: list[str | Path], out: Path, base: Path, *, cwd: Path | None,

@@ -184,7 +184,9 @@ def test_constraints_files_name_no_requirements(
     assert fake.calls == ["offline"]
     spec = dep_spec.read(tmp_path / "requirements.txt", tmp_path / "fpack.toml")
     assert uv.fresh_enough(spec, window(tmp_path))
-    texts = dep_spec.requirement_texts(tmp_path / "requirements.txt")
+    texts = dep_spec.requirement_texts(tmp_path / "requirements.txt", {
+        str(tmp_path / n): (tmp_path / n).read_text()
+        for n in ("requirements.txt", "base.txt", "constraints.txt")})
     assert texts is not None and sorted(texts) == sorted(
         ["-c constraints.txt\n-r base.txt\npydantic\n", "requests\n"])
 
